@@ -1,0 +1,224 @@
+//! Lesson files: YAML in, a validated `Lesson` out.
+//!
+//! A lesson is read in one pass that collects every error it can find (unknown keys with a
+//! "did you mean", wrong types, values out of range, sizes that would exhaust memory), each
+//! placed at its file, line and column. Only a lesson without errors becomes a `Lesson`, so the
+//! rest of the program never sees an invalid one. This module never writes a lesson file.
+
+pub mod error;
+pub mod locate;
+pub mod overrides;
+pub mod parse;
+pub mod registry;
+pub mod spec;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_yaml::Value;
+
+pub use error::{LessonError, LessonErrors};
+pub use overrides::Override;
+pub use spec::{I18nText, Optimizer, Schedule, TrainSpec, ViewSpec};
+
+use crate::data::DataSpec;
+use crate::models::ModelSpec;
+use parse::Ctx;
+
+/// The course's chapters: number, English and Chinese name.
+pub const CHAPTERS: &[(u32, &str, &str)] = &[
+    (1, "ChatGPT and language models", "ChatGPT 与语言模型"),
+    (2, "Regression", "回归"),
+    (3, "Classification", "分类"),
+    (4, "Image generators", "图像生成模型"),
+    (5, "Diffusion models", "扩散模型"),
+];
+
+/// Lessons may not plan to use more memory than this (checked before anything is allocated).
+pub const MEMORY_LIMIT_BYTES: u64 = 4 << 30;
+
+const TOP_KEYS: &[&str] = &["id", "chapter", "order", "title", "summary", "model", "data", "train", "view"];
+
+/// A lesson that passed every check. Build one with [`Lesson::load`] or [`Lesson::from_text`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Lesson {
+    pub id: String,
+    pub chapter: u32,
+    pub order: u32,
+    pub title: I18nText,
+    pub summary: I18nText,
+    pub model: ModelSpec,
+    pub data: DataSpec,
+    pub train: TrainSpec,
+    pub view: ViewSpec,
+    #[serde(skip)]
+    path: PathBuf,
+}
+
+impl Lesson {
+    /// Reads and validates a lesson file, with `--set` overrides applied on top.
+    pub fn load(path: &Path, overrides: &[Override]) -> Result<Lesson, LessonErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            LessonError::file(path, format!("cannot read the lesson file: {e}"), "check the path and the file's permissions")
+        })?;
+        Lesson::from_text(path, &text, overrides)
+    }
+
+    /// Validates lesson text; `path` is only used in messages and to find the file again.
+    pub fn from_text(path: &Path, text: &str, overrides: &[Override]) -> Result<Lesson, LessonErrors> {
+        let mut ctx = Ctx::new(path, text);
+        let mut root: Value = serde_yaml::from_str(text).map_err(|e| {
+            let mut err = LessonError::file(path, format!("this is not valid YAML: {e}"), "fix the YAML syntax at that line (indentation, a missing colon or quote)");
+            if let Some(loc) = e.location() {
+                err = err.at(Some((loc.line(), loc.column())));
+            }
+            err
+        })?;
+        if !root.is_mapping() {
+            return Err(LessonError::file(path, "a lesson file must be a mapping of keys (id, title, model, …)", "start from one of the files in lessons/").into());
+        }
+        for o in overrides {
+            match o.apply(&mut root) {
+                Ok(()) => {
+                    ctx.overridden.insert(o.key.clone());
+                }
+                Err(msg) => ctx.errors.push(LessonError::key(path, &o.key, Some(o.raw.clone()), msg, "give a key path such as train.lr=0.01").tap_override()),
+            }
+        }
+        let lesson = check_root(&mut ctx, &root, path);
+        let mut errors = ctx.errors;
+        if errors.is_empty() {
+            if let Some(lesson) = lesson {
+                return Ok(lesson);
+            }
+        }
+        errors.sort_by_key(|e| (e.line.unwrap_or(usize::MAX), e.column.unwrap_or(0)));
+        Err(LessonErrors(errors))
+    }
+
+    /// The file this lesson was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The lesson with every default filled in, as YAML that `from_text` reads back.
+    pub fn to_resolved_yaml(&self) -> String {
+        serde_yaml::to_string(self).unwrap_or_default()
+    }
+
+    /// The chapter's name in a language.
+    pub fn chapter_name(&self, lang: crate::i18n::Lang) -> &'static str {
+        chapter_name(self.chapter, lang)
+    }
+}
+
+/// The name of chapter `n`.
+pub fn chapter_name(n: u32, lang: crate::i18n::Lang) -> &'static str {
+    CHAPTERS
+        .iter()
+        .find(|c| c.0 == n)
+        .map(|c| lang.pick(c.1, c.2))
+        .unwrap_or("?")
+}
+
+trait TapOverride {
+    fn tap_override(self) -> Self;
+}
+impl TapOverride for LessonError {
+    fn tap_override(mut self) -> Self {
+        self.from_override = true;
+        self
+    }
+}
+
+fn check_root(ctx: &mut Ctx, root: &Value, path: &Path) -> Option<Lesson> {
+    let map = root.as_mapping()?;
+    for key in map.keys() {
+        let name = key.as_str().map(str::to_string).unwrap_or_else(|| parse::show_value(key));
+        if !TOP_KEYS.contains(&name.as_str()) {
+            let allowed: Vec<String> = TOP_KEYS.iter().map(|s| s.to_string()).collect();
+            let hint = match parse::did_you_mean(&name, &allowed) {
+                Some(best) => format!("did you mean `{best}`? Allowed keys here: {}", allowed.join(", ")),
+                None => format!("allowed keys here: {}", allowed.join(", ")),
+            };
+            ctx.error(&name, Some(name.clone()), format!("unknown key `{name}`"), hint);
+        }
+    }
+    let get = |k: &str| map.get(Value::String(k.to_string()));
+    let required = |ctx: &mut Ctx, k: &str| -> Option<Value> {
+        match get(k) {
+            Some(v) => Some(v.clone()),
+            None => {
+                ctx.error(k, None, format!("the key `{k}` is missing"), "every lesson needs id, chapter, order, title, summary and model");
+                None
+            }
+        }
+    };
+
+    let id: Option<String> = required(ctx, "id").and_then(|v| ctx.typed("id", &v));
+    let id = id.filter(|id| {
+        let ok = !id.is_empty() && id.len() <= 48 && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !ok {
+            ctx.error("id", Some(format!("{id:?}")), "a lesson id is 1 to 48 lowercase letters, digits and dashes", "write it like `regression-gd`");
+        }
+        ok
+    });
+    let chapter: Option<u32> = required(ctx, "chapter").and_then(|v| ctx.typed("chapter", &v));
+    let chapter = chapter.filter(|c| ctx.check_range("chapter", *c, 1, CHAPTERS.len() as u32, "the chapter"));
+    let order: Option<u32> = required(ctx, "order").and_then(|v| ctx.typed("order", &v));
+    let order = order.filter(|o| ctx.check_range("order", *o, 1, 99, "the order within the chapter"));
+    let title: Option<I18nText> = required(ctx, "title").and_then(|v| ctx.typed("title", &v));
+    let summary: Option<I18nText> = required(ctx, "summary").and_then(|v| ctx.typed("summary", &v));
+    for (key, text) in [("title", &title), ("summary", &summary)] {
+        if let Some(t) = text {
+            for (lang, s) in [("en", &t.en), ("zh", &t.zh)] {
+                if s.trim().is_empty() {
+                    ctx.error(&format!("{key}.{lang}"), Some("\"\"".into()), "this text is empty", "write the text in both English (en) and Chinese (zh)");
+                }
+            }
+        }
+    }
+
+    let model = required(ctx, "model").and_then(|v| ModelSpec::parse(ctx, &v));
+    let model = model?;
+    let data = DataSpec::parse(ctx, get("data"), &model);
+    let train_file: Option<spec::TrainFile> = match get("train") {
+        None | Some(Value::Null) => Some(spec::TrainFile::default()),
+        Some(v) => ctx.typed("train", v),
+    };
+    let train = train_file.and_then(|t| t.check(ctx, &model.train_defaults()));
+    let view_file: Option<spec::ViewFile> = match get("view") {
+        None | Some(Value::Null) => Some(spec::ViewFile::default()),
+        Some(v) => ctx.typed("view", v),
+    };
+    let view = view_file.and_then(|v| v.check(ctx, model.panels()));
+
+    let (data, train) = (data?, train?);
+    let need = model.estimated_bytes(&data, &train);
+    if need > MEMORY_LIMIT_BYTES {
+        let (key, value) = model.largest_size_key(&data, &train);
+        ctx.error(
+            &key,
+            Some(value),
+            format!(
+                "these sizes would need about {:.1} GiB of memory, more than the {} GiB a lesson may use",
+                need as f64 / (1u64 << 30) as f64,
+                MEMORY_LIMIT_BYTES >> 30
+            ),
+            "make the model, the batch or the data set smaller",
+        );
+        return None;
+    }
+    Some(Lesson {
+        id: id?,
+        chapter: chapter?,
+        order: order?,
+        title: title?,
+        summary: summary?,
+        model,
+        data,
+        train,
+        view: view?,
+        path: path.to_path_buf(),
+    })
+}

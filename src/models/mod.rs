@@ -1,0 +1,158 @@
+//! Models: what each lesson trains, behind one trait that the trainer loop drives.
+//!
+//! `ModelSpec` is the validated `model:` section of a lesson (one variant per kind, each with
+//! documented defaults); `build` turns it into a `Model`. A model knows nothing of threads,
+//! terminals or files: it steps, measures, and describes what to draw.
+
+pub mod regression;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_yaml::Value;
+
+use crate::data::{CpSpec, DataSpec};
+use crate::lessons::parse::{did_you_mean, show_value, Ctx};
+use crate::lessons::spec::{Optimizer, TrainDefaults, TrainSpec};
+use crate::run::visual::PanelUpdate;
+
+pub use regression::LinearRegressionSpec;
+
+/// Named numbers measured at one moment.
+pub type Metrics = BTreeMap<String, f64>;
+
+/// A trainable model, as the trainer loop sees it.
+pub trait Model: Send {
+    /// Metric names the loss chart draws (the first is the training loss).
+    fn charts(&self) -> Vec<String>;
+
+    /// Panels to draw before the first step, such as a loss surface that never changes.
+    fn intro(&mut self) -> Vec<PanelUpdate> {
+        Vec::new()
+    }
+
+    /// One optimisation step at learning rate `lr`; returns at least `loss`.
+    /// An `Err` ends the run as failed with that message.
+    fn train_step(&mut self, step: u64, lr: f64) -> Result<Metrics, String>;
+
+    /// Metrics on held-out data (and anything too costly to measure every step).
+    fn evaluate(&mut self) -> Metrics;
+
+    /// Panels as they are now.
+    fn snapshot(&mut self) -> Vec<PanelUpdate>;
+
+    /// The final numbers for the run's summary.
+    fn summary(&mut self) -> BTreeMap<String, serde_json::Value>;
+}
+
+/// The validated `model:` section.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ModelSpec {
+    /// y = b + w·x fitted by gradient descent (lesson regression-gd).
+    LinearRegression(LinearRegressionSpec),
+}
+
+/// The model kinds a lesson may name.
+pub const KINDS: &[&str] = &["linear-regression"];
+
+impl ModelSpec {
+    /// Reads `model:`: its `kind`, then that kind's own keys.
+    pub fn parse(ctx: &mut Ctx, value: &Value) -> Option<ModelSpec> {
+        let Some(map) = value.as_mapping() else {
+            ctx.error("model", Some(show_value(value)), "`model` must be a mapping with a `kind`", "write e.g. model: {kind: linear-regression}");
+            return None;
+        };
+        let kind = match map.get(Value::String("kind".into())) {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => {
+                ctx.error("model.kind", Some(show_value(other)), "the model kind must be a name", format!("choose one of: {}", KINDS.join(", ")));
+                return None;
+            }
+            None => {
+                ctx.error("model.kind", None, "the key `kind` is missing", format!("choose one of: {}", KINDS.join(", ")));
+                return None;
+            }
+        };
+        let mut rest = map.clone();
+        rest.remove(Value::String("kind".into()));
+        let rest = Value::Mapping(rest);
+        match kind.as_str() {
+            "linear-regression" => Some(ModelSpec::LinearRegression(ctx.typed::<LinearRegressionSpec>("model", &rest)?.check(ctx)?)),
+            other => {
+                let allowed: Vec<String> = KINDS.iter().map(|s| s.to_string()).collect();
+                let hint = match did_you_mean(other, &allowed) {
+                    Some(best) => format!("did you mean `{best}`? Kinds: {}", KINDS.join(", ")),
+                    None => format!("kinds: {}", KINDS.join(", ")),
+                };
+                ctx.error("model.kind", Some(other.to_string()), format!("there is no model kind `{other}`"), hint);
+                None
+            }
+        }
+    }
+
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ModelSpec::LinearRegression(_) => "linear-regression",
+        }
+    }
+
+    /// Training settings this kind uses when the lesson leaves them out.
+    pub fn train_defaults(&self) -> TrainDefaults {
+        match self {
+            ModelSpec::LinearRegression(_) => TrainDefaults {
+                steps: 3000,
+                batch_size: 65_536,
+                optimizer: Optimizer::Adagrad,
+                lr: 10.0,
+                optimizers: &[Optimizer::Sgd, Optimizer::Adagrad],
+            },
+        }
+    }
+
+    /// Panels this kind can draw; `loss` (the chart) is common to all.
+    pub fn panels(&self) -> &'static [&'static str] {
+        match self {
+            ModelSpec::LinearRegression(_) => &["loss", "fit", "surface"],
+        }
+    }
+
+    pub fn default_data(&self) -> DataSpec {
+        match self {
+            ModelSpec::LinearRegression(_) => DataSpec::Cp(CpSpec::default()),
+        }
+    }
+
+    pub fn accepts_data(&self, data: &DataSpec) -> bool {
+        matches!((self, data), (ModelSpec::LinearRegression(_), DataSpec::Cp(_)))
+    }
+
+    /// Memory the run would need, estimated before anything is allocated.
+    pub fn estimated_bytes(&self, data: &DataSpec, _train: &TrainSpec) -> u64 {
+        match self {
+            ModelSpec::LinearRegression(_) => data.estimated_bytes() + regression::SURFACE_BYTES,
+        }
+    }
+
+    /// The size setting most responsible for the memory estimate, for the error message.
+    pub fn largest_size_key(&self, data: &DataSpec, _train: &TrainSpec) -> (String, String) {
+        match data {
+            DataSpec::Cp(c) => {
+                if c.train >= c.test {
+                    ("data.train".into(), c.train.to_string())
+                } else {
+                    ("data.test".into(), c.test.to_string())
+                }
+            }
+        }
+    }
+
+    /// Builds the model for a run; this is where data is generated and weights initialised.
+    pub fn build(&self, data: &DataSpec, train: &TrainSpec, seed: u64) -> Result<Box<dyn Model>, String> {
+        match (self, data) {
+            (ModelSpec::LinearRegression(spec), DataSpec::Cp(cp)) => {
+                Ok(Box::new(regression::LinearRegression::new(spec, cp, train, seed)))
+            }
+        }
+    }
+}

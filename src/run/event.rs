@@ -1,0 +1,75 @@
+//! Messages between the trainer thread and everything that watches a run.
+//!
+//! `RunEvent`s flow out of the trainer (to the UI, the save writer, the headless printer);
+//! `Command`s flow in. Every event carries the id of the run it belongs to, so a view drops
+//! events from a run it no longer shows, and the seconds since the run started, so a replay
+//! can keep the original rhythm.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::visual::PanelUpdate;
+
+/// Identifies one run within this process.
+pub type RunId = u64;
+
+/// Something that happened in a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunEvent {
+    pub run: RunId,
+    /// Seconds since the run started.
+    pub t: f64,
+    /// The last completed optimisation step (0 before the first).
+    pub step: u64,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The model is built and training begins.
+    Started {
+        lesson: String,
+        seed: u64,
+        total_steps: u64,
+        /// Metric names drawn on the loss chart.
+        charts: Vec<String>,
+    },
+    /// Numbers measured at `step`.
+    Metrics { values: BTreeMap<String, f64> },
+    /// New content for a panel.
+    Visual(PanelUpdate),
+    /// A line for the log.
+    Log { text: String },
+    /// A command the trainer obeyed (recorded so a replay shows it).
+    Command { command: Command },
+    /// The run ended normally (all steps, the time budget, or a stop).
+    Finished { reason: FinishReason, metrics: BTreeMap<String, serde_json::Value> },
+    /// The run could not go on: the loss diverged, or the model failed.
+    Failed { reason: String, metrics: BTreeMap<String, serde_json::Value> },
+}
+
+/// Why a run finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    AllSteps,
+    TimeBudget,
+    Stopped,
+}
+
+/// What the watcher asks of the trainer.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Pause,
+    Resume,
+    /// One step while paused.
+    Step,
+    Stop,
+    /// Multiply the learning rate by this factor from now on.
+    ScaleLr { factor: f64 },
+}

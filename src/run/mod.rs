@@ -1,0 +1,14 @@
+//! Running a lesson: the trainer thread, the messages it exchanges, and the headless driver.
+//!
+//! Heavy work happens here, never on the UI thread. The trainer sends events out and takes
+//! commands in; it never waits for whoever is watching.
+
+pub mod event;
+pub mod headless;
+pub mod summary;
+pub mod trainer;
+pub mod visual;
+
+pub use event::{Command, EventKind, FinishReason, RunEvent, RunId};
+pub use summary::{RunStatus, Summary};
+pub use trainer::{spawn, RunConfig, TrainerHandle};

@@ -1,0 +1,100 @@
+//! The one-line result of a run: what `--headless` prints and what `summary.json` holds.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{EventKind, FinishReason, RunEvent};
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// All steps done, or the time budget spent.
+    Finished,
+    /// Stopped by the learner.
+    Stopped,
+    /// Diverged or crashed.
+    Failed,
+    /// The save ends without a finish (the process was killed): a replay shows what there is.
+    Interrupted,
+}
+
+/// The result of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub lesson: String,
+    pub seed: u64,
+    pub steps: u64,
+    pub seconds: f64,
+    pub status: RunStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub metrics: BTreeMap<String, serde_json::Value>,
+    pub save: Option<String>,
+}
+
+impl Summary {
+    /// Rebuilds the summary from a run's events (used when a save has no `summary.json`).
+    pub fn from_events(events: &[RunEvent]) -> Option<Summary> {
+        let mut summary = None::<Summary>;
+        let mut last_metrics: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        for ev in events {
+            match &ev.kind {
+                EventKind::Started { lesson, seed, .. } => {
+                    summary = Some(Summary {
+                        lesson: lesson.clone(),
+                        seed: *seed,
+                        steps: 0,
+                        seconds: 0.0,
+                        status: RunStatus::Interrupted,
+                        reason: None,
+                        metrics: BTreeMap::new(),
+                        save: None,
+                    });
+                }
+                EventKind::Metrics { values } => {
+                    for (k, v) in values {
+                        last_metrics.insert(k.clone(), serde_json::json!(v));
+                    }
+                }
+                EventKind::Finished { reason, metrics } => {
+                    if let Some(s) = summary.as_mut() {
+                        s.status = if *reason == FinishReason::Stopped { RunStatus::Stopped } else { RunStatus::Finished };
+                        s.reason = Some(reason_text(*reason).to_string());
+                        last_metrics.extend(metrics.clone());
+                    }
+                }
+                EventKind::Failed { reason, metrics } => {
+                    if let Some(s) = summary.as_mut() {
+                        s.status = RunStatus::Failed;
+                        s.reason = Some(reason.clone());
+                        last_metrics.extend(metrics.clone());
+                    }
+                }
+                _ => {}
+            }
+            if let Some(s) = summary.as_mut() {
+                s.steps = ev.step;
+                s.seconds = ev.t;
+            }
+        }
+        let mut s = summary?;
+        s.metrics = last_metrics;
+        Some(s)
+    }
+
+    /// The single JSON line printed by headless runs.
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+    }
+}
+
+/// Words for a finish reason.
+pub fn reason_text(r: FinishReason) -> &'static str {
+    match r {
+        FinishReason::AllSteps => "all steps done",
+        FinishReason::TimeBudget => "time budget spent",
+        FinishReason::Stopped => "stopped",
+    }
+}

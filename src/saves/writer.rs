@@ -1,0 +1,93 @@
+//! Writes a save while the run goes: header and lesson first, events appended, summary last.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::{Header, EVENTS_FILE, FORMAT_VERSION, HEADER_FILE, LESSON_FILE, SUMMARY_FILE};
+use crate::clock::UtcTime;
+use crate::lessons::Lesson;
+use crate::run::{RunEvent, Summary};
+
+/// An open save directory.
+pub struct SaveWriter {
+    dir: PathBuf,
+    events: BufWriter<File>,
+    pending: bool,
+}
+
+impl SaveWriter {
+    /// Creates `root/<lesson-id>/<time>-s<seed>/` and writes the header and the lesson.
+    pub fn create(root: &Path, lesson: &Lesson, seed: u64) -> io::Result<SaveWriter> {
+        let now = UtcTime::now();
+        let parent = root.join(&lesson.id);
+        fs::create_dir_all(&parent)?;
+        let base = format!("{}-s{seed}", now.compact());
+        let mut dir = parent.join(&base);
+        let mut n = 2;
+        // A second run in the same second with the same seed gets its own directory.
+        while fs::create_dir(&dir).is_err() {
+            if n > 1000 {
+                return Err(io::Error::other(format!("cannot create a save directory under {}", parent.display())));
+            }
+            dir = parent.join(format!("{base}-{n}"));
+            n += 1;
+        }
+        let header = Header {
+            format: FORMAT_VERSION,
+            mllab: env!("CARGO_PKG_VERSION").to_string(),
+            lesson: lesson.id.clone(),
+            seed,
+            started: now.rfc3339(),
+            lesson_file: lesson.path().display().to_string(),
+        };
+        write_atomic(&dir.join(HEADER_FILE), serde_json::to_string_pretty(&header)?.as_bytes())?;
+        write_atomic(&dir.join(LESSON_FILE), lesson.to_resolved_yaml().as_bytes())?;
+        let file = OpenOptions::new().create(true).append(true).open(dir.join(EVENTS_FILE))?;
+        Ok(SaveWriter { dir, events: BufWriter::new(file), pending: false })
+    }
+
+    /// The save directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends one event (buffered until [`flush`](Self::flush)).
+    pub fn append(&mut self, event: &RunEvent) -> io::Result<()> {
+        let line = serde_json::to_string(event)?;
+        self.events.write_all(line.as_bytes())?;
+        self.events.write_all(b"\n")?;
+        self.pending = true;
+        Ok(())
+    }
+
+    /// Hands every appended event to the operating system, so a kill cannot lose them.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if self.pending {
+            self.events.flush()?;
+            self.pending = false;
+        }
+        Ok(())
+    }
+
+    /// Flushes the events and writes `summary.json` atomically.
+    pub fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        self.events.flush()?;
+        self.events.get_ref().sync_all()?;
+        let mut summary = summary.clone();
+        summary.save = Some(self.dir.display().to_string());
+        write_atomic(&self.dir.join(SUMMARY_FILE), serde_json::to_string_pretty(&summary)?.as_bytes())
+    }
+}
+
+/// Writes a file so that readers see either nothing or all of it: a temporary file, synced,
+/// then renamed over the target.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)
+}
