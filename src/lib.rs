@@ -14,3 +14,5 @@ pub mod lessons;
 pub mod models;
 pub mod run;
 pub mod saves;
+pub mod cli;
+pub mod ui;

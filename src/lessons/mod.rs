@@ -179,18 +179,19 @@ fn check_root(ctx: &mut Ctx, root: &Value, path: &Path) -> Option<Lesson> {
         }
     }
 
+    // Each section is read even when another is broken, so every error shows at once.
     let model = required(ctx, "model").and_then(|v| ModelSpec::parse(ctx, &v));
-    let model = model?;
-    let data = DataSpec::parse(ctx, get("data"), &model);
     let train_file: Option<spec::TrainFile> = match get("train") {
         None | Some(Value::Null) => Some(spec::TrainFile::default()),
         Some(v) => ctx.typed("train", v),
     };
-    let train = train_file.and_then(|t| t.check(ctx, &model.train_defaults()));
     let view_file: Option<spec::ViewFile> = match get("view") {
         None | Some(Value::Null) => Some(spec::ViewFile::default()),
         Some(v) => ctx.typed("view", v),
     };
+    let model = model?;
+    let data = DataSpec::parse(ctx, get("data"), &model);
+    let train = train_file.and_then(|t| t.check(ctx, &model.train_defaults()));
     let view = view_file.and_then(|v| v.check(ctx, model.panels()));
 
     let (data, train) = (data?, train?);

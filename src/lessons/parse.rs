@@ -45,35 +45,49 @@ impl Ctx {
         self.errors.push(e);
     }
 
-    /// Reads `value` as `T`, or records the error and returns `None`.
+    /// Reads `value` as `T`, or records every error found and returns `None`.
+    ///
+    /// serde stops at the first error, so after each one the offending key is taken out of a
+    /// copy and the copy is read again: a learner sees all the mistakes of a section at once.
     pub fn typed<T: DeserializeOwned>(&mut self, prefix: &str, value: &Value) -> Option<T> {
-        match serde_path_to_error::deserialize::<_, T>(value.clone()) {
-            Ok(t) => Some(t),
-            Err(err) => {
-                let inner = err.inner().to_string();
-                let sub = err.path().to_string();
-                let key = join(prefix, if sub == "." { "" } else { &sub });
-                if let Some((field, expected)) = parse_unknown_field(&inner) {
-                    let key = join(&key, &field);
-                    let hint = match did_you_mean(&field, &expected) {
-                        Some(best) => format!(
-                            "did you mean `{best}`? Allowed keys here: {}",
-                            expected.join(", ")
-                        ),
-                        None => format!("allowed keys here: {}", expected.join(", ")),
-                    };
-                    self.error(&key, Some(field.clone()), format!("unknown key `{field}`"), hint);
-                } else if let Some(field) = parse_missing_field(&inner) {
-                    let key = join(&key, &field);
-                    self.error(&key, None, format!("the key `{field}` is missing"), "add it; see the lesson reference in README.md");
-                } else {
-                    let shown = lookup(value, &path_segments(&sub)).map(show_value);
-                    let (message, hint) = explain_type_error(&inner);
-                    self.error(&key, shown, message, hint);
+        let mut work = value.clone();
+        for _ in 0..32 {
+            match serde_path_to_error::deserialize::<_, T>(work.clone()) {
+                // After errors, the cleaned copy is still returned so that range checks can
+                // report their errors too; the lesson is rejected because errors were recorded.
+                Ok(t) => return Some(t),
+                Err(err) => {
+                    let inner = err.inner().to_string();
+                    let sub = err.path().to_string();
+                    let sub = if sub == "." { String::new() } else { sub };
+                    let mut segments = path_segments(&sub);
+                    if let Some((field, expected)) = parse_unknown_field(&inner) {
+                        if segments.last() != Some(&field) {
+                            segments.push(field.clone());
+                        }
+                        let key = join(prefix, &segments.join("."));
+                        let hint = match did_you_mean(&field, &expected) {
+                            Some(best) => format!("did you mean `{best}`? Allowed keys here: {}", expected.join(", ")),
+                            None => format!("allowed keys here: {}", expected.join(", ")),
+                        };
+                        self.error(&key, Some(field.clone()), format!("unknown key `{field}`"), hint);
+                    } else if let Some(field) = parse_missing_field(&inner) {
+                        let key = join(prefix, &join(&segments.join("."), &field));
+                        self.error(&key, None, format!("the key `{field}` is missing"), "add it; see the lesson reference in README.md");
+                        return None;
+                    } else {
+                        let key = join(prefix, &segments.join("."));
+                        let shown = lookup(&work, &segments).map(show_value);
+                        let (message, hint) = explain_type_error(&inner);
+                        self.error(&key, shown, message, hint);
+                    }
+                    if !remove_at(&mut work, &segments) {
+                        return None;
+                    }
                 }
-                None
             }
         }
+        None
     }
 
     /// Records an error unless `lo <= v <= hi`.
@@ -136,6 +150,21 @@ pub fn lookup<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {
     Some(v)
 }
 
+/// Takes the key at `path` out of the tree; false when there is nothing to take.
+fn remove_at(value: &mut Value, path: &[String]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    let mut v = value;
+    for key in parents {
+        match v.as_mapping_mut().and_then(|m| m.get_mut(Value::String(key.clone()))) {
+            Some(next) => v = next,
+            None => return false,
+        }
+    }
+    v.as_mapping_mut().and_then(|m| m.remove(Value::String(last.clone()))).is_some()
+}
+
 /// A value as a learner would write it.
 pub fn show_value(v: &Value) -> String {
     match v {
@@ -163,8 +192,8 @@ pub fn format_number(v: f64) -> String {
 pub fn did_you_mean(given: &str, allowed: &[String]) -> Option<String> {
     allowed
         .iter()
-        .map(|a| (strsim::normalized_damerau_levenshtein(given, a), a))
-        .filter(|(score, _)| *score >= 0.5)
+        .map(|a| (strsim::jaro_winkler(&given.to_lowercase(), a), a))
+        .filter(|(score, _)| *score >= 0.75)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, a)| a.clone())
 }
@@ -193,7 +222,7 @@ fn explain_type_error(inner: &str) -> (String, String) {
     if let Some(rest) = inner.strip_prefix("unknown variant `") {
         let end = rest.find('`').unwrap_or(rest.len());
         let given = &rest[..end];
-        let expected = backticked(&rest[end..]);
+        let expected = backticked(rest.get(end + 1..).unwrap_or(""));
         let hint = match did_you_mean(given, &expected) {
             Some(best) => format!("did you mean `{best}`? Choose one of: {}", expected.join(", ")),
             None => format!("choose one of: {}", expected.join(", ")),
@@ -225,6 +254,7 @@ mod tests {
         let allowed: Vec<String> = ["steps", "batch_size", "lr"].iter().map(|s| s.to_string()).collect();
         assert_eq!(did_you_mean("stpes", &allowed).as_deref(), Some("steps"));
         assert_eq!(did_you_mean("batchsize", &allowed).as_deref(), Some("batch_size"));
+        assert_eq!(did_you_mean("bach", &allowed).as_deref(), Some("batch_size"));
     }
 
     #[test]

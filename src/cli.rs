@@ -1,0 +1,245 @@
+//! The command line: `mllab` (the TUI), `list`, `check`, `run`, `replay`.
+//!
+//! Exit codes: 0 ok, 1 the run failed (diverged, crashed), 2 bad input (a lesson with errors,
+//! an unknown lesson, a damaged save, a bad flag).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::i18n::Lang;
+use crate::lessons::registry::{resolve, scan, Entry};
+use crate::lessons::{chapter_name, Lesson, Override};
+use crate::run::{headless, RunStatus};
+use crate::saves;
+use crate::ui::{run_tui, TuiOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "mllab", version, about = "A terminal learning lab for machine learning: watch models train live on your CPU.")]
+pub struct Cli {
+    /// Directory of lesson files.
+    #[arg(long, global = true, default_value = "lessons", value_name = "DIR")]
+    pub lessons: PathBuf,
+    /// Directory where runs are saved.
+    #[arg(long = "save-dir", global = true, default_value = "saves", value_name = "DIR")]
+    pub save_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// List the lessons found, by chapter.
+    List {
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate lesson files; every error names file, line, column, key and value.
+    Check {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Run a lesson (a file path or a lesson id), in the TUI or headless.
+    Run {
+        #[arg(value_name = "LESSON")]
+        lesson: String,
+        /// No TUI: progress on stderr, one JSON summary line on stdout.
+        #[arg(long)]
+        headless: bool,
+        /// Number of steps (same as --set train.steps=N).
+        #[arg(long, value_name = "N")]
+        steps: Option<u64>,
+        /// Time budget in seconds (same as --set train.max_seconds=S).
+        #[arg(long, value_name = "S")]
+        seconds: Option<f64>,
+        /// Seed of every random draw (same as --set train.seed=S).
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
+        /// Change any lesson key for this run: --set train.lr=0.01 (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
+    /// Replay a saved run (a directory under saves/).
+    Replay {
+        #[arg(value_name = "SAVE")]
+        save: PathBuf,
+        /// No TUI: print the recorded summary as one JSON line.
+        #[arg(long)]
+        headless: bool,
+    },
+}
+
+/// Bad input (exit 2) versus everything else (exit 1).
+enum Failure {
+    BadInput(String),
+    Other(String),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(format!("{e:#}"))
+    }
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(Failure::BadInput(msg)) => {
+            eprintln!("{msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Other(msg)) => {
+            eprintln!("mllab: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
+    let lang = Lang::from_env();
+    match cli.command {
+        None => {
+            run_tui(TuiOptions {
+                lessons_dir: cli.lessons,
+                saves_dir: cli.save_dir,
+                overrides: Vec::new(),
+                start: None,
+                replay: None,
+                lang,
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::List { json }) => list(&cli.lessons, json),
+        Some(Cmd::Check { files }) => Ok(check(&files)),
+        Some(Cmd::Run { lesson, headless: true, steps, seconds, seed, set }) => {
+            let lesson = load_for_run(&lesson, &cli.lessons, steps, seconds, seed, &set)?;
+            let tty = headless::stderr_is_terminal();
+            let summary = headless::run(lesson, Some(&cli.save_dir), &mut std::io::stderr(), tty)?;
+            println!("{}", summary.to_json_line());
+            Ok(if summary.status == RunStatus::Failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Some(Cmd::Run { lesson, headless: false, steps, seconds, seed, set }) => {
+            let path = resolve(&lesson, &cli.lessons).map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
+            let overrides = overrides(steps, seconds, seed, &set)?;
+            // Validate before the screen opens, so errors print normally.
+            Lesson::load(&path, &overrides).map_err(|e| Failure::BadInput(e.to_string()))?;
+            run_tui(TuiOptions { lessons_dir: cli.lessons, saves_dir: cli.save_dir, overrides, start: Some(path), replay: None, lang })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Replay { save, headless }) => {
+            let loaded = saves::load(&save).map_err(|e| Failure::BadInput(format!("mllab: {e}")))?;
+            if let Some(d) = &loaded.damage {
+                eprintln!("mllab: warning: {d}");
+            }
+            if headless {
+                println!("{}", loaded.summary.to_json_line());
+                return Ok(ExitCode::SUCCESS);
+            }
+            run_tui(TuiOptions { lessons_dir: cli.lessons, saves_dir: cli.save_dir, overrides: Vec::new(), start: None, replay: Some(save), lang })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn overrides(steps: Option<u64>, seconds: Option<f64>, seed: Option<u64>, set: &[String]) -> Result<Vec<Override>, Failure> {
+    let mut out = Vec::new();
+    for s in set {
+        out.push(Override::parse(s).map_err(|m| Failure::BadInput(format!("mllab: {m}")))?);
+    }
+    if let Some(n) = steps {
+        out.push(Override::new("train.steps", n));
+    }
+    if let Some(s) = seconds {
+        out.push(Override::new("train.max_seconds", s));
+    }
+    if let Some(s) = seed {
+        out.push(Override::new("train.seed", s));
+    }
+    Ok(out)
+}
+
+fn load_for_run(name: &str, dir: &Path, steps: Option<u64>, seconds: Option<f64>, seed: Option<u64>, set: &[String]) -> Result<Lesson, Failure> {
+    let path = resolve(name, dir).map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
+    let overrides = overrides(steps, seconds, seed, set)?;
+    Lesson::load(&path, &overrides).map_err(|e| Failure::BadInput(e.to_string()))
+}
+
+fn list(dir: &Path, json: bool) -> Result<ExitCode, Failure> {
+    let entries = scan(dir).map_err(|e| Failure::BadInput(format!("mllab: cannot read the lessons directory {}: {e}", dir.display())))?;
+    if json {
+        let items: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| match e {
+                Entry::Ok(l) => serde_json::json!({
+                    "id": l.id, "chapter": l.chapter, "order": l.order,
+                    "chapter_title": {"en": chapter_name(l.chapter, Lang::En), "zh": chapter_name(l.chapter, Lang::Zh)},
+                    "title": l.title, "model": l.model.kind_name(), "path": l.path().display().to_string(), "ok": true,
+                }),
+                Entry::Broken { path, errors } => serde_json::json!({
+                    "path": path.display().to_string(), "ok": false,
+                    "errors": errors.0.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+                }),
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(items));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let lang = Lang::from_env();
+    let mut chapter = None;
+    for e in &entries {
+        match e {
+            Entry::Ok(l) => {
+                if chapter != Some(l.chapter) {
+                    chapter = Some(l.chapter);
+                    println!("{} {}", l.chapter, chapter_name(l.chapter, lang));
+                }
+                println!("  {:<24} {}", l.id, l.title.get(lang));
+            }
+            Entry::Broken { path, errors } => {
+                println!("  ✗ {:<22} {}", path.display(), errors.first_line());
+            }
+        }
+    }
+    if entries.is_empty() {
+        println!("no lessons in {}", dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(files: &[PathBuf]) -> ExitCode {
+    let mut bad_files = 0;
+    let mut total_errors = 0;
+    for f in files {
+        match Lesson::load(f, &[]) {
+            Ok(l) => println!("ok    {} ({})", f.display(), l.id),
+            Err(errors) => {
+                bad_files += 1;
+                total_errors += errors.0.len();
+                for e in &errors.0 {
+                    eprintln!("error {e}");
+                }
+            }
+        }
+    }
+    if bad_files > 0 {
+        eprintln!("{} of {} files have errors ({total_errors} in all)", bad_files, files.len());
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

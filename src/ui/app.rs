@@ -1,0 +1,372 @@
+//! The one owner of UI state, and `update`, the only place it changes.
+//!
+//! Input, trainer events and clock ticks arrive as `Msg`s; `update` folds them into `App` and
+//! returns `Effect`s (start a run, send a command, open the editor, …) for the runtime to carry
+//! out. Drawing reads `App` and changes nothing.
+
+use std::path::{Path, PathBuf};
+
+use ratatui::crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
+
+use super::keymap::{action_for, Action, Screen};
+use super::replay::ReplayState;
+use super::run_state::{RunState, Status};
+use crate::i18n::Lang;
+use crate::lessons::registry::Entry;
+use crate::lessons::Lesson;
+use crate::run::{Command, RunEvent, RunId};
+use crate::saves::{list_saves, SaveInfo};
+
+/// Something that happened.
+#[derive(Clone, Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Run(RunEvent),
+    /// Wall-clock seconds since the last tick (drives replays).
+    Tick(f64),
+}
+
+/// Which seed a new run uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeedChoice {
+    /// The lesson's `train.seed`.
+    Lesson,
+    Same(u64),
+    /// A new seed, picked by the runtime.
+    Fresh,
+}
+
+/// Work for the runtime.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    StartRun { path: PathBuf, seed: SeedChoice },
+    Command(Command),
+    /// Stop the live run and wait for its thread.
+    StopRun,
+    Edit(PathBuf),
+    Replay(PathBuf),
+    Quit,
+}
+
+/// Which list has the keys in the browser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrowserFocus {
+    Lessons,
+    Saves,
+}
+
+/// The lesson browser.
+pub struct BrowserState {
+    pub entries: Vec<Entry>,
+    pub selected: usize,
+    pub focus: BrowserFocus,
+    /// Saves of the selected lesson, newest first.
+    pub saves: Vec<SaveInfo>,
+    pub save_selected: usize,
+    pub preview_scroll: u16,
+}
+
+/// The live run.
+pub struct LiveRun {
+    pub state: RunState,
+    pub path: PathBuf,
+}
+
+/// The whole UI state.
+pub struct App {
+    pub lang: Lang,
+    pub screen: Screen,
+    pub help: bool,
+    pub quit: bool,
+    pub browser: BrowserState,
+    pub run: Option<LiveRun>,
+    pub replay: Option<ReplayState>,
+    /// 0: all panels; k: panel k−1 enlarged (Tab cycles).
+    pub zoom: usize,
+    /// A note for the learner (an error, a warning), shown until the next key.
+    pub message: Option<String>,
+    pub saves_root: PathBuf,
+    /// Set when something changed that should be drawn.
+    pub dirty: bool,
+}
+
+impl App {
+    pub fn new(entries: Vec<Entry>, saves_root: &Path, lang: Lang) -> App {
+        let mut app = App {
+            lang,
+            screen: Screen::Browser,
+            help: false,
+            quit: false,
+            browser: BrowserState {
+                entries,
+                selected: 0,
+                focus: BrowserFocus::Lessons,
+                saves: Vec::new(),
+                save_selected: 0,
+                preview_scroll: 0,
+            },
+            run: None,
+            replay: None,
+            zoom: 0,
+            message: None,
+            saves_root: saves_root.to_path_buf(),
+            dirty: true,
+        };
+        app.refresh_saves();
+        app
+    }
+
+    /// The selected browser entry.
+    pub fn selected_entry(&self) -> Option<&Entry> {
+        self.browser.entries.get(self.browser.selected)
+    }
+
+    /// Re-reads the saves of the selected lesson.
+    pub fn refresh_saves(&mut self) {
+        self.browser.saves = match self.selected_entry() {
+            Some(Entry::Ok(l)) => list_saves(&self.saves_root, &l.id),
+            _ => Vec::new(),
+        };
+        self.browser.save_selected = self.browser.save_selected.min(self.browser.saves.len().saturating_sub(1));
+        if self.browser.saves.is_empty() {
+            self.browser.focus = BrowserFocus::Lessons;
+        }
+    }
+
+    /// Replaces the lesson list (after a rescan), keeping the selection on the same file.
+    pub fn set_entries(&mut self, entries: Vec<Entry>) {
+        let keep = self.selected_entry().map(|e| e.path().to_path_buf());
+        self.browser.entries = entries;
+        self.browser.selected = keep
+            .and_then(|p| self.browser.entries.iter().position(|e| e.path() == p))
+            .unwrap_or(0)
+            .min(self.browser.entries.len().saturating_sub(1));
+        self.refresh_saves();
+        self.dirty = true;
+    }
+
+    /// Switches to the run view for a run that is starting.
+    pub fn begin_run(&mut self, run: RunId, lesson: &Lesson, path: &Path, save_dir: Option<String>) {
+        let mut state = RunState::new(run, lesson);
+        state.save_dir = save_dir;
+        self.run = Some(LiveRun { state, path: path.to_path_buf() });
+        self.screen = Screen::Run;
+        self.zoom = 0;
+        self.help = false;
+        self.dirty = true;
+    }
+
+    /// Switches to the replay view.
+    pub fn begin_replay(&mut self, replay: ReplayState) {
+        self.replay = Some(replay);
+        self.screen = Screen::Replay;
+        self.zoom = 0;
+        self.help = false;
+        self.dirty = true;
+    }
+
+    /// The run shown now (live or replayed).
+    pub fn shown_run(&self) -> Option<&RunState> {
+        match self.screen {
+            Screen::Run => self.run.as_ref().map(|r| &r.state),
+            Screen::Replay => self.replay.as_ref().map(|r| &r.state),
+            Screen::Browser => None,
+        }
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Key(key) => {
+                if key.kind == KeyEventKind::Release {
+                    return Vec::new();
+                }
+                self.dirty = true;
+                match action_for(self.screen, &key) {
+                    Some(action) => {
+                        self.message = None;
+                        self.act(action)
+                    }
+                    None => Vec::new(),
+                }
+            }
+            Msg::Mouse(m) => {
+                let action = match m.kind {
+                    MouseEventKind::ScrollUp => Action::Up,
+                    MouseEventKind::ScrollDown => Action::Down,
+                    _ => return Vec::new(),
+                };
+                if self.screen == Screen::Browser {
+                    self.dirty = true;
+                    return self.act(action);
+                }
+                Vec::new()
+            }
+            Msg::Run(ev) => {
+                if let Some(run) = self.run.as_mut() {
+                    if run.state.apply(&ev) {
+                        self.dirty |= self.screen == Screen::Run;
+                    }
+                }
+                Vec::new()
+            }
+            Msg::Tick(dt) => {
+                if self.screen == Screen::Replay {
+                    if let Some(r) = self.replay.as_mut() {
+                        self.dirty |= r.tick(dt);
+                    }
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    fn act(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Help => {
+                self.help = !self.help;
+                return Vec::new();
+            }
+            Action::Lang => {
+                self.lang = self.lang.toggled();
+                return Vec::new();
+            }
+            Action::Quit => {
+                self.quit = true;
+                return vec![Effect::Quit];
+            }
+            _ => {}
+        }
+        if self.help {
+            // Any other key closes the help first.
+            self.help = false;
+            if action == Action::Back {
+                return Vec::new();
+            }
+        }
+        match self.screen {
+            Screen::Browser => self.act_browser(action),
+            Screen::Run => self.act_run(action),
+            Screen::Replay => self.act_replay(action),
+        }
+    }
+
+    fn act_browser(&mut self, action: Action) -> Vec<Effect> {
+        let b = &mut self.browser;
+        match (action, b.focus) {
+            (Action::Up, BrowserFocus::Lessons) => {
+                if b.selected > 0 {
+                    b.selected -= 1;
+                    b.preview_scroll = 0;
+                    self.refresh_saves();
+                }
+            }
+            (Action::Down, BrowserFocus::Lessons) => {
+                if b.selected + 1 < b.entries.len() {
+                    b.selected += 1;
+                    b.preview_scroll = 0;
+                    self.refresh_saves();
+                }
+            }
+            (Action::Up, BrowserFocus::Saves) => b.save_selected = b.save_selected.saturating_sub(1),
+            (Action::Down, BrowserFocus::Saves) => {
+                if b.save_selected + 1 < b.saves.len() {
+                    b.save_selected += 1;
+                }
+            }
+            (Action::PageUp, _) => b.preview_scroll = b.preview_scroll.saturating_sub(8),
+            (Action::PageDown, _) => b.preview_scroll = b.preview_scroll.saturating_add(8),
+            (Action::Focus, _) => {
+                b.focus = match b.focus {
+                    BrowserFocus::Lessons if !b.saves.is_empty() => BrowserFocus::Saves,
+                    _ => BrowserFocus::Lessons,
+                };
+            }
+            (Action::Open, BrowserFocus::Lessons) => match self.selected_entry() {
+                Some(Entry::Ok(l)) => return vec![Effect::StartRun { path: l.path().to_path_buf(), seed: SeedChoice::Lesson }],
+                Some(Entry::Broken { .. }) => {
+                    self.message = Some(self.lang.pick("This lesson has errors (see the right). Press e to fix it.", "这个课程文件有错误（见右侧）。按 e 修改。").to_string());
+                }
+                None => {}
+            },
+            (Action::Open, BrowserFocus::Saves) => {
+                if let Some(s) = b.saves.get(b.save_selected) {
+                    return vec![Effect::Replay(s.dir.clone())];
+                }
+            }
+            (Action::Edit, _) => {
+                if let Some(e) = self.selected_entry() {
+                    return vec![Effect::Edit(e.path().to_path_buf())];
+                }
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn act_run(&mut self, action: Action) -> Vec<Effect> {
+        let Some(run) = self.run.as_ref() else {
+            self.screen = Screen::Browser;
+            return Vec::new();
+        };
+        let status = run.state.status.clone();
+        let live = !status.is_over();
+        match action {
+            Action::PauseResume if status == Status::Running => vec![Effect::Command(Command::Pause)],
+            Action::PauseResume if status == Status::Paused => vec![Effect::Command(Command::Resume)],
+            Action::StepOnce if status == Status::Paused => vec![Effect::Command(Command::Step)],
+            Action::Stop if live => vec![Effect::Command(Command::Stop)],
+            Action::LrUp if live => vec![Effect::Command(Command::ScaleLr { factor: 2.0 })],
+            Action::LrDown if live => vec![Effect::Command(Command::ScaleLr { factor: 0.5 })],
+            Action::Rerun => vec![Effect::StartRun { path: run.path.clone(), seed: SeedChoice::Same(run.state.seed) }],
+            Action::RerunNewSeed => vec![Effect::StartRun { path: run.path.clone(), seed: SeedChoice::Fresh }],
+            Action::Edit => vec![Effect::Edit(run.path.clone())],
+            Action::Focus => {
+                self.cycle_zoom();
+                Vec::new()
+            }
+            Action::Back => {
+                self.screen = Screen::Browser;
+                self.refresh_saves();
+                if live { vec![Effect::StopRun] } else { Vec::new() }
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn act_replay(&mut self, action: Action) -> Vec<Effect> {
+        let Some(r) = self.replay.as_mut() else {
+            self.screen = Screen::Browser;
+            return Vec::new();
+        };
+        match action {
+            Action::PauseResume => r.toggle(),
+            Action::Prev => r.prev(),
+            Action::Next => r.next(),
+            Action::Slower => r.slower(),
+            Action::Faster => r.faster(),
+            Action::First => {
+                r.seek(0);
+                r.playing = false;
+            }
+            Action::Last => {
+                let n = r.events.len();
+                r.seek(n);
+                r.playing = false;
+            }
+            Action::Focus => self.cycle_zoom(),
+            Action::Back => {
+                self.screen = Screen::Browser;
+                self.replay = None;
+                self.refresh_saves();
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn cycle_zoom(&mut self) {
+        let n = self.shown_run().map_or(0, |r| r.panels.len());
+        self.zoom = if n == 0 { 0 } else { (self.zoom + 1) % (n + 1) };
+    }
+}

@@ -1,0 +1,321 @@
+//! The terminal UI: the runtime that owns the trainer and carries out effects, and the loop
+//! that reads input, drains trainer events in bounded batches and redraws.
+//!
+//! The loop never blocks on the trainer: it polls input with a short timeout, takes whatever
+//! events have arrived, and draws at most ~30 times a second when something changed. The
+//! terminal is restored on every exit path: normal return, error (a guard's `Drop`), and a
+//! panic on the UI thread (the panic hook). A panic on a trainer thread does not touch the
+//! screen; the trainer reports it as a failed run.
+
+pub mod app;
+pub mod keymap;
+pub mod replay;
+pub mod run_state;
+pub mod view;
+pub mod widgets;
+
+use std::io::{stdout, IsTerminal, Stdout};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use ratatui::Terminal;
+
+use crate::i18n::Lang;
+use crate::lessons::registry::{scan, Entry};
+use crate::lessons::{Lesson, Override};
+use crate::run::{spawn, Command, RunConfig, RunId, TrainerHandle};
+use crate::saves::{self, SaveWriter};
+use app::{App, Effect, Msg, SeedChoice};
+use replay::ReplayState;
+
+/// How the TUI starts.
+pub struct TuiOptions {
+    pub lessons_dir: PathBuf,
+    pub saves_dir: PathBuf,
+    /// `--set` overrides applied to every run started from this session.
+    pub overrides: Vec<Override>,
+    /// Run this lesson file right away (`mllab run LESSON` without `--headless`).
+    pub start: Option<PathBuf>,
+    /// Replay this save right away (`mllab replay SAVE`).
+    pub replay: Option<PathBuf>,
+    pub lang: Lang,
+}
+
+/// The UI state plus what it cannot hold itself: the trainer thread and the file system.
+pub struct Runtime {
+    pub app: App,
+    trainer: Option<TrainerHandle>,
+    overrides: Vec<Override>,
+    lessons_dir: PathBuf,
+    saves_dir: PathBuf,
+    next_run: RunId,
+}
+
+impl Runtime {
+    pub fn new(opts: &TuiOptions) -> Runtime {
+        let entries = scan_or_empty(&opts.lessons_dir);
+        Runtime {
+            app: App::new(entries, &opts.saves_dir, opts.lang),
+            trainer: None,
+            overrides: opts.overrides.clone(),
+            lessons_dir: opts.lessons_dir.clone(),
+            saves_dir: opts.saves_dir.clone(),
+            next_run: 1,
+        }
+    }
+
+    /// Feeds a message to the app and carries out its effects. Effects that need the terminal
+    /// (editing, quitting) are returned to the caller.
+    pub fn dispatch(&mut self, msg: Msg) -> Vec<Effect> {
+        let effects = self.app.update(msg);
+        let mut for_terminal = Vec::new();
+        for e in effects {
+            match e {
+                Effect::StartRun { path, seed } => self.start_run(&path, seed),
+                Effect::Command(c) => {
+                    if let Some(t) = &self.trainer {
+                        t.send(c);
+                    }
+                }
+                Effect::StopRun => self.stop_run(),
+                Effect::Replay(dir) => self.open_replay(&dir),
+                Effect::Edit(_) | Effect::Quit => for_terminal.push(e),
+            }
+        }
+        for_terminal
+    }
+
+    /// Moves up to `max` waiting trainer events into the app; returns how many.
+    pub fn pump(&mut self, max: usize) -> usize {
+        let Some(t) = &self.trainer else { return 0 };
+        let events = t.drain(max);
+        let n = events.len();
+        for ev in events {
+            self.app.update(Msg::Run(ev));
+        }
+        n
+    }
+
+    /// True while a trainer thread is alive.
+    pub fn training(&self) -> bool {
+        self.trainer.as_ref().is_some_and(|t| !t.is_done())
+    }
+
+    /// Loads the lesson afresh (so edits apply), opens a save and starts the trainer.
+    pub fn start_run(&mut self, path: &Path, seed: SeedChoice) {
+        self.stop_run();
+        let mut overrides = self.overrides.clone();
+        match seed {
+            SeedChoice::Lesson => {}
+            SeedChoice::Same(s) => overrides.push(Override::new("train.seed", s)),
+            SeedChoice::Fresh => overrides.push(Override::new("train.seed", fresh_seed())),
+        }
+        let lesson = match Lesson::load(path, &overrides) {
+            Ok(l) => l,
+            Err(errors) => {
+                self.rescan();
+                self.app.screen = keymap::Screen::Browser;
+                self.app.message = Some(errors.first_line());
+                return;
+            }
+        };
+        let run = self.next_run;
+        self.next_run += 1;
+        let (save, note) = match SaveWriter::create(&self.saves_dir, &lesson, lesson.train.seed) {
+            Ok(s) => (Some(s), None),
+            Err(e) => (None, Some(format!("warning: this run is not saved: cannot write under {} ({e})", self.saves_dir.display()))),
+        };
+        let save_dir = save.as_ref().map(|s| s.dir().display().to_string());
+        self.app.begin_run(run, &lesson, path, save_dir);
+        self.app.message = note;
+        self.trainer = Some(spawn(RunConfig { run, lesson, paced: true, save }));
+    }
+
+    /// Stops the live run, if any, and waits for its thread; its last events are kept.
+    pub fn stop_run(&mut self) {
+        if let Some(mut t) = self.trainer.take() {
+            t.send(Command::Stop);
+            t.stop_and_join();
+            for ev in t.drain(usize::MAX) {
+                self.app.update(Msg::Run(ev));
+            }
+        }
+    }
+
+    pub fn open_replay(&mut self, dir: &Path) {
+        match saves::load(dir) {
+            Ok(save) => self.app.begin_replay(ReplayState::new(save)),
+            Err(e) => self.app.message = Some(e.to_string()),
+        }
+    }
+
+    /// Reads the lessons directory again.
+    pub fn rescan(&mut self) {
+        self.app.set_entries(scan_or_empty(&self.lessons_dir));
+    }
+
+    pub fn shutdown(&mut self) {
+        self.stop_run();
+    }
+}
+
+fn scan_or_empty(dir: &Path) -> Vec<Entry> {
+    scan(dir).unwrap_or_default()
+}
+
+/// A new seed for `R`, from the clock (the seed is recorded, so the run still replays).
+fn fresh_seed() -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    (now.as_nanos() % 1_000_000) as u64
+}
+
+/// Runs the TUI until the learner quits.
+pub fn run_tui(opts: TuiOptions) -> anyhow::Result<()> {
+    if !stdout().is_terminal() {
+        anyhow::bail!("the TUI needs a terminal; to run a lesson without one use `mllab run LESSON --headless`");
+    }
+    let mut rt = Runtime::new(&opts);
+    if let Some(path) = &opts.start {
+        rt.start_run(path, SeedChoice::Lesson);
+    }
+    if let Some(dir) = &opts.replay {
+        rt.open_replay(dir);
+        if rt.app.replay.is_none() {
+            anyhow::bail!("{}", rt.app.message.take().unwrap_or_default());
+        }
+    }
+    let mut tui = Tui::enter().context("cannot prepare the terminal")?;
+    install_panic_hook();
+    let result = event_loop(&mut rt, &mut tui);
+    rt.shutdown();
+    drop(tui);
+    let _ = std::panic::take_hook();
+    result
+}
+
+fn event_loop(rt: &mut Runtime, tui: &mut Tui) -> anyhow::Result<()> {
+    let mut last_tick = Instant::now();
+    let mut last_draw: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        rt.dispatch(Msg::Tick((now - last_tick).as_secs_f64()));
+        last_tick = now;
+        rt.pump(5000);
+        let due = last_draw.is_none_or(|t| t.elapsed() >= Duration::from_millis(30));
+        if rt.app.dirty && due {
+            tui.terminal.draw(|f| f.render_widget(&rt.app, f.area()))?;
+            rt.app.dirty = false;
+            last_draw = Some(Instant::now());
+        }
+        if event::poll(Duration::from_millis(15))? {
+            let effects = match event::read()? {
+                Event::Key(k) => rt.dispatch(Msg::Key(k)),
+                Event::Mouse(m) => rt.dispatch(Msg::Mouse(m)),
+                Event::Resize(..) => {
+                    rt.app.dirty = true;
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            };
+            for e in effects {
+                match e {
+                    Effect::Quit => return Ok(()),
+                    Effect::Edit(path) => {
+                        tui.suspend();
+                        let outcome = open_editor(&path);
+                        tui.resume()?;
+                        rt.rescan();
+                        rt.app.message = Some(match outcome {
+                            Ok(()) => rt.app.lang.pick("Lesson reloaded. Press Enter (or r in a run) to run it with your changes.", "课程已重新载入。按 Enter（运行中按 r）以新设置运行。").to_string(),
+                            Err(msg) => msg,
+                        });
+                        rt.app.dirty = true;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if rt.app.quit {
+            return Ok(());
+        }
+    }
+}
+
+/// Opens `path` in `$VISUAL` or `$EDITOR` (default `vi`) and waits for it to close.
+fn open_editor(path: &Path) -> Result<(), String> {
+    let editor = std::env::var("VISUAL")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| std::env::var("EDITOR").ok().filter(|s| !s.trim().is_empty()))
+        .unwrap_or_else(|| "vi".to_string());
+    let mut parts = editor.split_whitespace();
+    let program = parts.next().unwrap_or("vi");
+    match std::process::Command::new(program).args(parts).arg(path).status() {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("the editor `{editor}` exited with {s}; the lesson was reloaded anyway")),
+        Err(e) => Err(format!("cannot start the editor `{editor}` ({e}); set $EDITOR to your editor")),
+    }
+}
+
+/// The terminal in TUI mode; dropping it restores the terminal.
+struct Tui {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl Tui {
+    fn enter() -> std::io::Result<Tui> {
+        enable_raw_mode()?;
+        let mut out = stdout();
+        if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture) {
+            restore_terminal();
+            return Err(e);
+        }
+        match Terminal::new(CrosstermBackend::new(out)) {
+            Ok(terminal) => Ok(Tui { terminal }),
+            Err(e) => {
+                restore_terminal();
+                Err(e)
+            }
+        }
+    }
+
+    fn suspend(&mut self) {
+        restore_terminal();
+    }
+
+    fn resume(&mut self) -> std::io::Result<()> {
+        enable_raw_mode()?;
+        execute!(stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+        self.terminal.clear()
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// Leaves raw mode and the alternate screen; safe to call more than once.
+pub fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(stdout(), DisableMouseCapture, LeaveAlternateScreen, ratatui::crossterm::cursor::Show);
+}
+
+/// Restores the terminal only for a panic on the UI thread. A trainer thread's panic is caught
+/// and reported by the trainer; printing it here would scribble over the live screen.
+fn install_panic_hook() {
+    let ui_thread = std::thread::current().id();
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() == ui_thread {
+            restore_terminal();
+            default(info);
+        }
+    }));
+}
