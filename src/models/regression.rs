@@ -31,6 +31,8 @@ use crate::run::visual::{contour_segments, Color, Figure, Layer, PanelUpdate, Vi
 const GRID: usize = 48;
 /// Memory the loss surface takes (grid values and contour segments, generously).
 pub const SURFACE_BYTES: u64 = (GRID * GRID * 8 * 40) as u64;
+/// Contour lines drawn on the loss surface.
+const CONTOURS: usize = 7;
 /// Most points kept in the descent path.
 const MAX_PATH: usize = 4000;
 
@@ -186,8 +188,8 @@ impl LinearRegression {
         let lo = values.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let mut segments = Vec::new();
-        for k in 1..=10 {
-            let level = lo + (hi - lo) * k as f64 / 11.0;
+        for k in 1..=CONTOURS {
+            let level = lo + (hi - lo) * k as f64 / (CONTOURS + 1) as f64;
             segments.extend(contour_segments(&values, GRID, GRID, f.b_range, f.w_range, level));
         }
         Figure {

@@ -105,8 +105,9 @@ fn lesson_preview(app: &App, lesson: &Lesson, area: Rect, buf: &mut Buffer) {
         .dark_gray(),
         Line::from(""),
     ];
-    for l in lesson.summary.get(lang).lines() {
-        lines.push(Line::from(l.to_string()));
+    for paragraph in reflow(lesson.summary.get(lang)) {
+        lines.push(Line::from(paragraph));
+        lines.push(Line::from(""));
     }
     lines.push(Line::from(""));
     lines.push(Line::from(lang.pick("Hyperparameters (edit with e):", "超参数（按 e 编辑）：")).bold().cyan());
@@ -118,6 +119,30 @@ fn lesson_preview(app: &App, lesson: &Lesson, area: Rect, buf: &mut Buffer) {
         .scroll((app.browser.preview_scroll, 0))
         .block(Block::bordered().title(lang.pick(" about this lesson · Enter runs it ", " 课程简介 · Enter 运行 ")))
         .render(area, buf);
+}
+
+/// Joins the hard-wrapped lines of each paragraph (paragraphs are separated by blank lines)
+/// so that the preview can wrap them to its own width. Chinese lines join without a space.
+pub fn reflow(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
+        let cjk = |c: Option<char>| c.is_some_and(|c| c as u32 >= 0x2E80);
+        if !current.is_empty() && !(cjk(current.chars().last()) || cjk(line.chars().next())) {
+            current.push(' ');
+        }
+        current.push_str(line);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
 }
 
 /// `section.key: value` lines for model, data and train, every default filled in.
@@ -183,6 +208,22 @@ fn footer_line(app: &App, area: Rect, buf: &mut Buffer) {
         .dark_gray(),
     };
     Paragraph::new(line).render(area, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reflow;
+
+    #[test]
+    fn reflow_joins_lines_within_paragraphs_only() {
+        let text = "one\ntwo\n\nthree\n";
+        assert_eq!(reflow(text), vec!["one two".to_string(), "three".to_string()]);
+    }
+
+    #[test]
+    fn reflow_joins_chinese_lines_without_spaces() {
+        assert_eq!(reflow("我们猜\n这是直线"), vec!["我们猜这是直线".to_string()]);
+    }
 }
 
 pub fn border(focused: bool) -> Style {

@@ -53,6 +53,13 @@ impl Widget for FigureWidget<'_> {
                 for fig in &parts {
                     for layer in &fig.layers {
                         match layer {
+                            // A few points are drawn as bullets so that each one can be seen;
+                            // many as braille dots, so that a cloud keeps its shape.
+                            Layer::Points { color, points, .. } if points.len() <= FEW_POINTS => {
+                                for p in points.iter().filter(|p| finite(p) && inside(p, x_range, y_range)) {
+                                    ctx.print(p[0], p[1], Span::styled("•", Style::new().fg(term_color(*color))));
+                                }
+                            }
                             Layer::Points { color, points, .. } => {
                                 let coords: Vec<(f64, f64)> = points.iter().filter(|p| finite(p)).map(|p| (p[0], p[1])).collect();
                                 ctx.draw(&Points { coords: &coords, color: term_color(*color) });
@@ -72,8 +79,7 @@ impl Widget for FigureWidget<'_> {
                                 }
                             }
                             Layer::Marker { color, at, symbol, .. } => {
-                                let inside = at[0] >= x_range[0] && at[0] <= x_range[1] && at[1] >= y_range[0] && at[1] <= y_range[1];
-                                if inside {
+                                if finite(at) && inside(at, x_range, y_range) {
                                     ctx.print(at[0], at[1], Span::styled(symbol.clone(), Style::new().fg(term_color(*color)).bold()));
                                 }
                             }
@@ -84,6 +90,13 @@ impl Widget for FigureWidget<'_> {
             })
             .render(area, buf);
     }
+}
+
+/// Scatters up to this many points are drawn as bullets.
+const FEW_POINTS: usize = 60;
+
+fn inside(p: &[f64; 2], x: [f64; 2], y: [f64; 2]) -> bool {
+    p[0] >= x[0] && p[0] <= x[1] && p[1] >= y[0] && p[1] <= y[1]
 }
 
 fn finite(p: &[f64; 2]) -> bool {
