@@ -1,0 +1,188 @@
+//! The trainer thread obeys commands, and turns panics, errors and divergence into a failed
+//! run that names the step, without taking the caller down.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use mllab::lessons::{Lesson, Override};
+use mllab::models::{Metrics, Model};
+use mllab::run::trainer::{spawn_with, Builder};
+use mllab::run::visual::PanelUpdate;
+use mllab::run::{spawn, Command, EventKind, FinishReason, RunConfig, RunEvent, TrainerHandle};
+
+fn lesson(overrides: &[(&str, &str)]) -> Lesson {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/regression-gd.yaml");
+    let o: Vec<Override> = overrides.iter().map(|(k, v)| Override::new(k, v)).collect();
+    Lesson::load(&path, &o).expect("the built-in lesson is valid")
+}
+
+/// Collects events until the run ends (or the deadline passes).
+fn collect(handle: &TrainerHandle, deadline: Duration) -> Vec<RunEvent> {
+    let until = Instant::now() + deadline;
+    let mut out = Vec::new();
+    while Instant::now() < until {
+        if let Some(ev) = handle.recv_timeout(Duration::from_millis(20)) {
+            let end = matches!(ev.kind, EventKind::Finished { .. } | EventKind::Failed { .. });
+            out.push(ev);
+            if end {
+                return out;
+            }
+        }
+    }
+    panic!("the run did not end within {deadline:?}; got {} events", out.len());
+}
+
+/// Waits for the first event matching `pred`.
+fn wait_for(handle: &TrainerHandle, pred: impl Fn(&RunEvent) -> bool) -> RunEvent {
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        if let Some(ev) = handle.recv_timeout(Duration::from_millis(20)) {
+            if pred(&ev) {
+                return ev;
+            }
+        }
+    }
+    panic!("no matching event within 5 s");
+}
+
+/// A model whose loss is scripted, for testing the loop itself.
+struct Scripted {
+    at_step: u64,
+    what: &'static str,
+}
+
+impl Model for Scripted {
+    fn charts(&self) -> Vec<String> {
+        vec!["loss".into()]
+    }
+    fn train_step(&mut self, step: u64, _lr: f64) -> Result<Metrics, String> {
+        if step == self.at_step {
+            match self.what {
+                "panic" => panic!("scripted crash"),
+                "error" => return Err("scripted error".into()),
+                "nan" => return Ok(Metrics::from([("loss".to_string(), f64::NAN)])),
+                _ => {}
+            }
+        }
+        Ok(Metrics::from([("loss".to_string(), 1.0 / step as f64)]))
+    }
+    fn evaluate(&mut self) -> Metrics {
+        Metrics::new()
+    }
+    fn snapshot(&mut self) -> Vec<PanelUpdate> {
+        Vec::new()
+    }
+    fn summary(&mut self) -> BTreeMap<String, serde_json::Value> {
+        BTreeMap::new()
+    }
+}
+
+fn scripted(at_step: u64, what: &'static str) -> Builder {
+    Box::new(move || Ok(Box::new(Scripted { at_step, what }) as Box<dyn Model>))
+}
+
+fn failure_of(events: &[RunEvent]) -> (u64, String) {
+    match events.last().map(|e| (&e.kind, e.step)) {
+        Some((EventKind::Failed { reason, .. }, step)) => (step, reason.clone()),
+        other => panic!("expected a failed run, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_full_run_starts_reports_metrics_and_finishes_after_all_steps() {
+    let h = spawn(RunConfig { run: 1, lesson: lesson(&[("train.steps", "200")]), paced: false, save: None });
+    let events = collect(&h, Duration::from_secs(10));
+    assert!(matches!(events[0].kind, EventKind::Started { total_steps: 200, .. }));
+    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::Metrics { values } if values.contains_key("loss"))));
+    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::Visual(u) if u.panel == "surface")));
+    let last = events.last().unwrap();
+    assert_eq!(last.step, 200);
+    assert!(matches!(last.kind, EventKind::Finished { reason: FinishReason::AllSteps, .. }));
+    assert!(events.iter().all(|e| e.run == 1), "every event carries the run id");
+}
+
+#[test]
+fn pause_holds_the_step_one_step_advances_it_by_one_and_resume_goes_on() {
+    let h = spawn(RunConfig { run: 7, lesson: lesson(&[("train.steps", "100000"), ("train.pace", "500")]), paced: true, save: None });
+    wait_for(&h, |e| e.step >= 5);
+    h.send(Command::Pause);
+    let paused = wait_for(&h, |e| matches!(e.kind, EventKind::Command { command: Command::Pause }));
+    std::thread::sleep(Duration::from_millis(150));
+    let later: Vec<RunEvent> = h.drain(usize::MAX);
+    assert!(later.iter().all(|e| e.step == paused.step), "no step is taken while paused");
+    h.send(Command::Step);
+    let stepped = wait_for(&h, |e| matches!(e.kind, EventKind::Metrics { .. }));
+    assert_eq!(stepped.step, paused.step + 1);
+    h.send(Command::Resume);
+    wait_for(&h, |e| e.step >= paused.step + 10);
+    h.send(Command::Stop);
+    let events = collect(&h, Duration::from_secs(5));
+    assert!(matches!(events.last().unwrap().kind, EventKind::Finished { reason: FinishReason::Stopped, .. }));
+}
+
+#[test]
+fn scaling_the_learning_rate_is_recorded_and_changes_the_rate_used() {
+    let h = spawn(RunConfig { run: 2, lesson: lesson(&[("train.steps", "100000"), ("train.pace", "1000")]), paced: true, save: None });
+    wait_for(&h, |e| e.step >= 2);
+    h.send(Command::ScaleLr { factor: 0.5 });
+    wait_for(&h, |e| matches!(e.kind, EventKind::Command { command: Command::ScaleLr { .. } }));
+    let ev = wait_for(&h, |e| matches!(&e.kind, EventKind::Metrics { values } if values.contains_key("lr")));
+    let EventKind::Metrics { values } = ev.kind else { unreachable!() };
+    assert_eq!(values["lr"], 5.0, "the lesson's lr 10 halved");
+}
+
+#[test]
+fn a_panicking_model_ends_the_run_as_failed_at_that_step() {
+    let h = spawn_with(RunConfig { run: 3, lesson: lesson(&[("train.steps", "50")]), paced: false, save: None }, scripted(4, "panic"));
+    let (step, reason) = failure_of(&collect(&h, Duration::from_secs(5)));
+    assert_eq!(step, 3, "the last completed step");
+    assert!(reason.contains("crashed at step 4") && reason.contains("scripted crash"), "{reason}");
+}
+
+#[test]
+fn a_model_error_ends_the_run_with_its_message() {
+    let h = spawn_with(RunConfig { run: 4, lesson: lesson(&[("train.steps", "50")]), paced: false, save: None }, scripted(9, "error"));
+    let (_, reason) = failure_of(&collect(&h, Duration::from_secs(5)));
+    assert!(reason.contains("failed at step 9: scripted error"), "{reason}");
+}
+
+#[test]
+fn a_nan_loss_is_reported_as_divergence_at_its_step() {
+    let h = spawn_with(RunConfig { run: 5, lesson: lesson(&[("train.steps", "50")]), paced: false, save: None }, scripted(6, "nan"));
+    let (step, reason) = failure_of(&collect(&h, Duration::from_secs(5)));
+    assert_eq!(step, 6);
+    assert!(reason.starts_with("diverged at step 6: loss = NaN"), "{reason}");
+}
+
+#[test]
+fn a_model_that_cannot_be_built_fails_before_the_first_step() {
+    let build: Builder = Box::new(|| Err("no data".to_string()));
+    let h = spawn_with(RunConfig { run: 6, lesson: lesson(&[]), paced: false, save: None }, build);
+    let (step, reason) = failure_of(&collect(&h, Duration::from_secs(5)));
+    assert_eq!(step, 0);
+    assert!(reason.contains("could not be built: no data"), "{reason}");
+}
+
+#[test]
+fn dropping_the_handle_stops_and_joins_the_thread() {
+    let h = spawn(RunConfig { run: 8, lesson: lesson(&[("train.steps", "10000000"), ("train.pace", "10")]), paced: true, save: None });
+    wait_for(&h, |e| matches!(e.kind, EventKind::Started { .. }));
+    let t = Instant::now();
+    drop(h);
+    assert!(t.elapsed() < Duration::from_secs(2), "stop took {:?}", t.elapsed());
+}
+
+#[test]
+fn the_time_budget_ends_a_long_run() {
+    let h = spawn(RunConfig {
+        run: 9,
+        lesson: lesson(&[("train.steps", "10000000"), ("train.max_seconds", "0.2")]),
+        paced: false,
+        save: None,
+    });
+    let events = collect(&h, Duration::from_secs(10));
+    let last = events.last().unwrap();
+    assert!(matches!(last.kind, EventKind::Finished { reason: FinishReason::TimeBudget, .. }));
+    assert!(last.step < 10_000_000);
+}
