@@ -9,20 +9,29 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::i18n::Lang;
-use crate::lessons::registry::{resolve, scan, Entry};
-use crate::lessons::{chapter_name, Lesson, Override};
-use crate::run::{headless, RunStatus};
+use crate::lessons::registry::{Entry, resolve, scan};
+use crate::lessons::{Lesson, Override, chapter_name};
+use crate::run::{RunStatus, headless};
 use crate::saves;
-use crate::ui::{run_tui, TuiOptions};
+use crate::ui::{TuiOptions, run_tui};
 
 #[derive(Debug, Parser)]
-#[command(name = "mllab", version, about = "A terminal learning lab for machine learning: watch models train live on your CPU.")]
+#[command(
+    name = "mllab",
+    version,
+    about = "A terminal learning lab for machine learning: watch models train live on your CPU."
+)]
 pub struct Cli {
     /// Directory of lesson files.
     #[arg(long, global = true, default_value = "lessons", value_name = "DIR")]
     pub lessons: PathBuf,
     /// Directory where runs are saved.
-    #[arg(long = "save-dir", global = true, default_value = "saves", value_name = "DIR")]
+    #[arg(
+        long = "save-dir",
+        global = true,
+        default_value = "saves",
+        value_name = "DIR"
+    )]
     pub save_dir: PathBuf,
     #[command(subcommand)]
     pub command: Option<Cmd>,
@@ -115,23 +124,50 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         }
         Some(Cmd::List { json }) => list(&cli.lessons, json),
         Some(Cmd::Check { files }) => Ok(check(&files)),
-        Some(Cmd::Run { lesson, headless: true, steps, seconds, seed, set }) => {
+        Some(Cmd::Run {
+            lesson,
+            headless: true,
+            steps,
+            seconds,
+            seed,
+            set,
+        }) => {
             let lesson = load_for_run(&lesson, &cli.lessons, steps, seconds, seed, &set)?;
             let tty = headless::stderr_is_terminal();
             let summary = headless::run(lesson, Some(&cli.save_dir), &mut std::io::stderr(), tty)?;
             println!("{}", summary.to_json_line());
-            Ok(if summary.status == RunStatus::Failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if summary.status == RunStatus::Failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
-        Some(Cmd::Run { lesson, headless: false, steps, seconds, seed, set }) => {
-            let path = resolve(&lesson, &cli.lessons).map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
+        Some(Cmd::Run {
+            lesson,
+            headless: false,
+            steps,
+            seconds,
+            seed,
+            set,
+        }) => {
+            let path = resolve(&lesson, &cli.lessons)
+                .map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
             let overrides = overrides(steps, seconds, seed, &set)?;
             // Validate before the screen opens, so errors print normally.
             Lesson::load(&path, &overrides).map_err(|e| Failure::BadInput(e.to_string()))?;
-            run_tui(TuiOptions { lessons_dir: cli.lessons, saves_dir: cli.save_dir, overrides, start: Some(path), replay: None, lang })?;
+            run_tui(TuiOptions {
+                lessons_dir: cli.lessons,
+                saves_dir: cli.save_dir,
+                overrides,
+                start: Some(path),
+                replay: None,
+                lang,
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Replay { save, headless }) => {
-            let loaded = saves::load(&save).map_err(|e| Failure::BadInput(format!("mllab: {e}")))?;
+            let loaded =
+                saves::load(&save).map_err(|e| Failure::BadInput(format!("mllab: {e}")))?;
             if let Some(d) = &loaded.damage {
                 eprintln!("mllab: warning: {d}");
             }
@@ -139,13 +175,25 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                 println!("{}", loaded.summary.to_json_line());
                 return Ok(ExitCode::SUCCESS);
             }
-            run_tui(TuiOptions { lessons_dir: cli.lessons, saves_dir: cli.save_dir, overrides: Vec::new(), start: None, replay: Some(save), lang })?;
+            run_tui(TuiOptions {
+                lessons_dir: cli.lessons,
+                saves_dir: cli.save_dir,
+                overrides: Vec::new(),
+                start: None,
+                replay: Some(save),
+                lang,
+            })?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn overrides(steps: Option<u64>, seconds: Option<f64>, seed: Option<u64>, set: &[String]) -> Result<Vec<Override>, Failure> {
+fn overrides(
+    steps: Option<u64>,
+    seconds: Option<f64>,
+    seed: Option<u64>,
+    set: &[String],
+) -> Result<Vec<Override>, Failure> {
     let mut out = Vec::new();
     for s in set {
         out.push(Override::parse(s).map_err(|m| Failure::BadInput(format!("mllab: {m}")))?);
@@ -162,14 +210,26 @@ fn overrides(steps: Option<u64>, seconds: Option<f64>, seed: Option<u64>, set: &
     Ok(out)
 }
 
-fn load_for_run(name: &str, dir: &Path, steps: Option<u64>, seconds: Option<f64>, seed: Option<u64>, set: &[String]) -> Result<Lesson, Failure> {
+fn load_for_run(
+    name: &str,
+    dir: &Path,
+    steps: Option<u64>,
+    seconds: Option<f64>,
+    seed: Option<u64>,
+    set: &[String],
+) -> Result<Lesson, Failure> {
     let path = resolve(name, dir).map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
     let overrides = overrides(steps, seconds, seed, set)?;
     Lesson::load(&path, &overrides).map_err(|e| Failure::BadInput(e.to_string()))
 }
 
 fn list(dir: &Path, json: bool) -> Result<ExitCode, Failure> {
-    let entries = scan(dir).map_err(|e| Failure::BadInput(format!("mllab: cannot read the lessons directory {}: {e}", dir.display())))?;
+    let entries = scan(dir).map_err(|e| {
+        Failure::BadInput(format!(
+            "mllab: cannot read the lessons directory {}: {e}",
+            dir.display()
+        ))
+    })?;
     if json {
         let items: Vec<serde_json::Value> = entries
             .iter()
@@ -226,7 +286,11 @@ fn check(files: &[PathBuf]) -> ExitCode {
         }
     }
     if bad_files > 0 {
-        eprintln!("{} of {} files have errors ({total_errors} in all)", bad_files, files.len());
+        eprintln!(
+            "{} of {} files have errors ({total_errors} in all)",
+            bad_files,
+            files.len()
+        );
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS

@@ -79,7 +79,10 @@ mod tests {
     #[test]
     fn a_leap_day_is_converted_correctly() {
         // 2024-02-29T12:34:56Z
-        assert_eq!(UtcTime::from_unix(1_709_210_096).rfc3339(), "2024-02-29T12:34:56Z");
+        assert_eq!(
+            UtcTime::from_unix(1_709_210_096).rfc3339(),
+            "2024-02-29T12:34:56Z"
+        );
     }
 
     #[test]

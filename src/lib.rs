@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod clock;
 pub mod data;
 pub mod i18n;
@@ -14,5 +15,4 @@ pub mod lessons;
 pub mod models;
 pub mod run;
 pub mod saves;
-pub mod cli;
 pub mod ui;

@@ -6,7 +6,7 @@ use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use mllab::lessons::{Lesson, Override};
-use mllab::run::{spawn, EventKind, RunConfig, RunEvent, RunStatus};
+use mllab::run::{EventKind, RunConfig, RunEvent, RunStatus, spawn};
 use mllab::saves::{self, SaveError, SaveWriter};
 
 fn lesson(overrides: &[(&str, &str)]) -> Lesson {
@@ -20,12 +20,20 @@ fn saved_run(root: &Path) -> (PathBuf, Vec<RunEvent>) {
     let l = lesson(&[("train.steps", "300")]);
     let save = SaveWriter::create(root, &l, l.train.seed).unwrap();
     let dir = save.dir().to_path_buf();
-    let h = spawn(RunConfig { run: 1, lesson: l, paced: false, save: Some(save) });
+    let h = spawn(RunConfig {
+        run: 1,
+        lesson: l,
+        paced: false,
+        save: Some(save),
+    });
     let mut events = Vec::new();
     let until = Instant::now() + Duration::from_secs(10);
     while Instant::now() < until {
         if let Some(ev) = h.recv_timeout(Duration::from_millis(20)) {
-            let end = matches!(ev.kind, EventKind::Finished { .. } | EventKind::Failed { .. });
+            let end = matches!(
+                ev.kind,
+                EventKind::Finished { .. } | EventKind::Failed { .. }
+            );
             events.push(ev);
             if end {
                 break;
@@ -54,7 +62,10 @@ fn a_saved_run_replays_exactly_the_events_that_were_sent_live() {
     assert_eq!(loaded.summary.status, RunStatus::Finished);
     assert_eq!(loaded.summary.steps, 300);
     assert_eq!(loaded.header.lesson, "regression-gd");
-    assert_eq!(loaded.lesson.train.steps, 300, "the resolved lesson records the override");
+    assert_eq!(
+        loaded.lesson.train.steps, 300,
+        "the resolved lesson records the override"
+    );
 }
 
 #[test]
@@ -63,7 +74,10 @@ fn the_save_directory_is_named_by_lesson_time_and_seed() {
     let (dir, _) = saved_run(tmp.path());
     assert_eq!(dir.parent().unwrap(), tmp.path().join("regression-gd"));
     let name = dir.file_name().unwrap().to_string_lossy().to_string();
-    assert!(name.ends_with("-s0") && name.len() == "20261130-035028-s0".len(), "{name}");
+    assert!(
+        name.ends_with("-s0") && name.len() == "20261130-035028-s0".len(),
+        "{name}"
+    );
     for f in ["header.json", "lesson.yaml", "events.jsonl", "summary.json"] {
         assert!(dir.join(f).is_file(), "{f} is missing");
     }
@@ -85,14 +99,25 @@ fn a_log_cut_mid_line_replays_up_to_the_cut_and_says_where() {
     let events = dir.join("events.jsonl");
     let bytes = std::fs::read(&events).unwrap();
     // Cut in the middle of the 10th line.
-    let line_starts: Vec<usize> = std::iter::once(0).chain(bytes.iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| i + 1)).collect();
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(
+            bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i + 1),
+        )
+        .collect();
     let cut = line_starts[9] + 5;
     std::fs::write(&events, &bytes[..cut]).unwrap();
     std::fs::remove_file(dir.join("summary.json")).unwrap();
     let loaded = saves::load(&dir).unwrap();
     assert_same(&loaded.events, &live[..9]);
     let damage = loaded.damage.unwrap();
-    assert!(damage.contains("events.jsonl") && damage.contains(&format!("byte {}", line_starts[9])), "{damage}");
+    assert!(
+        damage.contains("events.jsonl") && damage.contains(&format!("byte {}", line_starts[9])),
+        "{damage}"
+    );
     assert_eq!(loaded.summary.status, RunStatus::Interrupted);
 }
 
@@ -109,7 +134,10 @@ fn a_garbled_line_stops_the_replay_there_and_names_the_offset() {
     let loaded = saves::load(&dir).unwrap();
     assert_same(&loaded.events, &live[..3]);
     let damage = loaded.damage.unwrap();
-    assert!(damage.contains(&format!("damaged at byte {offset}")) && damage.contains("line 4"), "{damage}");
+    assert!(
+        damage.contains(&format!("damaged at byte {offset}")) && damage.contains("line 4"),
+        "{damage}"
+    );
 }
 
 #[test]
@@ -117,12 +145,17 @@ fn a_save_from_a_newer_format_is_refused_with_the_file_named() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, _) = saved_run(tmp.path());
     let header = dir.join("header.json");
-    let text = std::fs::read_to_string(&header).unwrap().replace("\"format\": 1", "\"format\": 99");
+    let text = std::fs::read_to_string(&header)
+        .unwrap()
+        .replace("\"format\": 1", "\"format\": 99");
     std::fs::write(&header, text).unwrap();
     let err = saves::load(&dir).unwrap_err();
     assert!(matches!(err, SaveError::NewerFormat { found: 99, .. }));
     let msg = err.to_string();
-    assert!(msg.contains("header.json") && msg.contains("update mllab"), "{msg}");
+    assert!(
+        msg.contains("header.json") && msg.contains("update mllab"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -157,8 +190,21 @@ fn a_run_killed_mid_way_leaves_a_save_that_replays() {
     let tmp = tempfile::tempdir().unwrap();
     let lessons = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons");
     let mut child = Process::new(env!("CARGO_BIN_EXE_mllab"))
-        .args(["run", "regression-gd", "--headless", "--steps", "10000000", "--seconds", "60"])
-        .args(["--set", "train.eval_every=1000", "--set", "train.snapshot_every=5000"])
+        .args([
+            "run",
+            "regression-gd",
+            "--headless",
+            "--steps",
+            "10000000",
+            "--seconds",
+            "60",
+        ])
+        .args([
+            "--set",
+            "train.eval_every=1000",
+            "--set",
+            "train.snapshot_every=5000",
+        ])
         .arg("--lessons")
         .arg(&lessons)
         .arg("--save-dir")
@@ -175,17 +221,22 @@ fn a_run_killed_mid_way_leaves_a_save_that_replays() {
             .and_then(|mut d| d.next())
             .and_then(|e| e.ok())
             .map(|e| e.path());
-        if let Some(d) = found {
-            if std::fs::metadata(d.join("events.jsonl")).map(|m| m.len() > 20_000).unwrap_or(false) {
-                break d;
-            }
+        if let Some(d) = found
+            && std::fs::metadata(d.join("events.jsonl"))
+                .map(|m| m.len() > 20_000)
+                .unwrap_or(false)
+        {
+            break d;
         }
         assert!(Instant::now() < until, "the run wrote nothing");
         std::thread::sleep(Duration::from_millis(10));
     };
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(!dir.join("summary.json").exists(), "the run was killed before it finished");
+    assert!(
+        !dir.join("summary.json").exists(),
+        "the run was killed before it finished"
+    );
 
     let loaded = saves::load(&dir).unwrap();
     assert!(loaded.events.len() > 10);
@@ -193,7 +244,11 @@ fn a_run_killed_mid_way_leaves_a_save_that_replays() {
     assert_eq!(loaded.summary.status, RunStatus::Interrupted);
     assert!(loaded.summary.steps > 0);
 
-    let out = Process::new(env!("CARGO_BIN_EXE_mllab")).args(["replay", "--headless"]).arg(&dir).output().unwrap();
+    let out = Process::new(env!("CARGO_BIN_EXE_mllab"))
+        .args(["replay", "--headless"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let line = String::from_utf8(out.stdout).unwrap();
     let json: serde_json::Value = serde_json::from_str(line.trim()).unwrap();

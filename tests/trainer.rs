@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use mllab::lessons::{Lesson, Override};
 use mllab::models::{Metrics, Model};
-use mllab::run::trainer::{spawn_with, Builder};
+use mllab::run::trainer::{Builder, spawn_with};
 use mllab::run::visual::PanelUpdate;
-use mllab::run::{spawn, Command, EventKind, FinishReason, RunConfig, RunEvent, TrainerHandle};
+use mllab::run::{Command, EventKind, FinishReason, RunConfig, RunEvent, TrainerHandle, spawn};
 
 fn lesson(overrides: &[(&str, &str)]) -> Lesson {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/regression-gd.yaml");
@@ -23,24 +23,30 @@ fn collect(handle: &TrainerHandle, deadline: Duration) -> Vec<RunEvent> {
     let mut out = Vec::new();
     while Instant::now() < until {
         if let Some(ev) = handle.recv_timeout(Duration::from_millis(20)) {
-            let end = matches!(ev.kind, EventKind::Finished { .. } | EventKind::Failed { .. });
+            let end = matches!(
+                ev.kind,
+                EventKind::Finished { .. } | EventKind::Failed { .. }
+            );
             out.push(ev);
             if end {
                 return out;
             }
         }
     }
-    panic!("the run did not end within {deadline:?}; got {} events", out.len());
+    panic!(
+        "the run did not end within {deadline:?}; got {} events",
+        out.len()
+    );
 }
 
 /// Waits for the first event matching `pred`.
 fn wait_for(handle: &TrainerHandle, pred: impl Fn(&RunEvent) -> bool) -> RunEvent {
     let until = Instant::now() + Duration::from_secs(5);
     while Instant::now() < until {
-        if let Some(ev) = handle.recv_timeout(Duration::from_millis(20)) {
-            if pred(&ev) {
-                return ev;
-            }
+        if let Some(ev) = handle.recv_timeout(Duration::from_millis(20))
+            && pred(&ev)
+        {
+            return ev;
         }
     }
     panic!("no matching event within 5 s");
@@ -91,26 +97,69 @@ fn failure_of(events: &[RunEvent]) -> (u64, String) {
 
 #[test]
 fn a_full_run_starts_reports_metrics_and_finishes_after_all_steps() {
-    let h = spawn(RunConfig { run: 1, lesson: lesson(&[("train.steps", "200")]), paced: false, save: None });
+    let h = spawn(RunConfig {
+        run: 1,
+        lesson: lesson(&[("train.steps", "200")]),
+        paced: false,
+        save: None,
+    });
     let events = collect(&h, Duration::from_secs(10));
-    assert!(matches!(events[0].kind, EventKind::Started { total_steps: 200, .. }));
-    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::Metrics { values } if values.contains_key("loss"))));
-    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::Visual(u) if u.panel == "surface")));
+    assert!(matches!(
+        events[0].kind,
+        EventKind::Started {
+            total_steps: 200,
+            ..
+        }
+    ));
+    assert!(
+        events.iter().any(
+            |e| matches!(&e.kind, EventKind::Metrics { values } if values.contains_key("loss"))
+        )
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Visual(u) if u.panel == "surface"))
+    );
     let last = events.last().unwrap();
     assert_eq!(last.step, 200);
-    assert!(matches!(last.kind, EventKind::Finished { reason: FinishReason::AllSteps, .. }));
-    assert!(events.iter().all(|e| e.run == 1), "every event carries the run id");
+    assert!(matches!(
+        last.kind,
+        EventKind::Finished {
+            reason: FinishReason::AllSteps,
+            ..
+        }
+    ));
+    assert!(
+        events.iter().all(|e| e.run == 1),
+        "every event carries the run id"
+    );
 }
 
 #[test]
 fn pause_holds_the_step_one_step_advances_it_by_one_and_resume_goes_on() {
-    let h = spawn(RunConfig { run: 7, lesson: lesson(&[("train.steps", "100000"), ("train.pace", "500")]), paced: true, save: None });
+    let h = spawn(RunConfig {
+        run: 7,
+        lesson: lesson(&[("train.steps", "100000"), ("train.pace", "500")]),
+        paced: true,
+        save: None,
+    });
     wait_for(&h, |e| e.step >= 5);
     h.send(Command::Pause);
-    let paused = wait_for(&h, |e| matches!(e.kind, EventKind::Command { command: Command::Pause }));
+    let paused = wait_for(&h, |e| {
+        matches!(
+            e.kind,
+            EventKind::Command {
+                command: Command::Pause
+            }
+        )
+    });
     std::thread::sleep(Duration::from_millis(150));
     let later: Vec<RunEvent> = h.drain(usize::MAX);
-    assert!(later.iter().all(|e| e.step == paused.step), "no step is taken while paused");
+    assert!(
+        later.iter().all(|e| e.step == paused.step),
+        "no step is taken while paused"
+    );
     h.send(Command::Step);
     let stepped = wait_for(&h, |e| matches!(e.kind, EventKind::Metrics { .. }));
     assert_eq!(stepped.step, paused.step + 1);
@@ -118,47 +167,111 @@ fn pause_holds_the_step_one_step_advances_it_by_one_and_resume_goes_on() {
     wait_for(&h, |e| e.step >= paused.step + 10);
     h.send(Command::Stop);
     let events = collect(&h, Duration::from_secs(5));
-    assert!(matches!(events.last().unwrap().kind, EventKind::Finished { reason: FinishReason::Stopped, .. }));
+    assert!(matches!(
+        events.last().unwrap().kind,
+        EventKind::Finished {
+            reason: FinishReason::Stopped,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn scaling_the_learning_rate_is_recorded_and_changes_the_rate_used() {
-    let h = spawn(RunConfig { run: 2, lesson: lesson(&[("train.steps", "100000"), ("train.pace", "1000")]), paced: true, save: None });
+    let h = spawn(RunConfig {
+        run: 2,
+        lesson: lesson(&[("train.steps", "100000"), ("train.pace", "1000")]),
+        paced: true,
+        save: None,
+    });
     wait_for(&h, |e| e.step >= 2);
     h.send(Command::ScaleLr { factor: 0.5 });
-    wait_for(&h, |e| matches!(e.kind, EventKind::Command { command: Command::ScaleLr { .. } }));
-    let ev = wait_for(&h, |e| matches!(&e.kind, EventKind::Metrics { values } if values.contains_key("lr")));
-    let EventKind::Metrics { values } = ev.kind else { unreachable!() };
+    wait_for(&h, |e| {
+        matches!(
+            e.kind,
+            EventKind::Command {
+                command: Command::ScaleLr { .. }
+            }
+        )
+    });
+    let ev = wait_for(
+        &h,
+        |e| matches!(&e.kind, EventKind::Metrics { values } if values.contains_key("lr")),
+    );
+    let EventKind::Metrics { values } = ev.kind else {
+        unreachable!()
+    };
     assert_eq!(values["lr"], 5.0, "the lesson's lr 10 halved");
 }
 
 #[test]
 fn a_panicking_model_ends_the_run_as_failed_at_that_step() {
-    let h = spawn_with(RunConfig { run: 3, lesson: lesson(&[("train.steps", "50")]), paced: false, save: None }, scripted(4, "panic"));
+    let h = spawn_with(
+        RunConfig {
+            run: 3,
+            lesson: lesson(&[("train.steps", "50")]),
+            paced: false,
+            save: None,
+        },
+        scripted(4, "panic"),
+    );
     let (step, reason) = failure_of(&collect(&h, Duration::from_secs(5)));
     assert_eq!(step, 3, "the last completed step");
-    assert!(reason.contains("crashed at step 4") && reason.contains("scripted crash"), "{reason}");
+    assert!(
+        reason.contains("crashed at step 4") && reason.contains("scripted crash"),
+        "{reason}"
+    );
 }
 
 #[test]
 fn a_model_error_ends_the_run_with_its_message() {
-    let h = spawn_with(RunConfig { run: 4, lesson: lesson(&[("train.steps", "50")]), paced: false, save: None }, scripted(9, "error"));
+    let h = spawn_with(
+        RunConfig {
+            run: 4,
+            lesson: lesson(&[("train.steps", "50")]),
+            paced: false,
+            save: None,
+        },
+        scripted(9, "error"),
+    );
     let (_, reason) = failure_of(&collect(&h, Duration::from_secs(5)));
-    assert!(reason.contains("failed at step 9: scripted error"), "{reason}");
+    assert!(
+        reason.contains("failed at step 9: scripted error"),
+        "{reason}"
+    );
 }
 
 #[test]
 fn a_nan_loss_is_reported_as_divergence_at_its_step() {
-    let h = spawn_with(RunConfig { run: 5, lesson: lesson(&[("train.steps", "50")]), paced: false, save: None }, scripted(6, "nan"));
+    let h = spawn_with(
+        RunConfig {
+            run: 5,
+            lesson: lesson(&[("train.steps", "50")]),
+            paced: false,
+            save: None,
+        },
+        scripted(6, "nan"),
+    );
     let (step, reason) = failure_of(&collect(&h, Duration::from_secs(5)));
     assert_eq!(step, 6);
-    assert!(reason.starts_with("diverged at step 6: loss = NaN"), "{reason}");
+    assert!(
+        reason.starts_with("diverged at step 6: loss = NaN"),
+        "{reason}"
+    );
 }
 
 #[test]
 fn a_model_that_cannot_be_built_fails_before_the_first_step() {
     let build: Builder = Box::new(|| Err("no data".to_string()));
-    let h = spawn_with(RunConfig { run: 6, lesson: lesson(&[]), paced: false, save: None }, build);
+    let h = spawn_with(
+        RunConfig {
+            run: 6,
+            lesson: lesson(&[]),
+            paced: false,
+            save: None,
+        },
+        build,
+    );
     let (step, reason) = failure_of(&collect(&h, Duration::from_secs(5)));
     assert_eq!(step, 0);
     assert!(reason.contains("could not be built: no data"), "{reason}");
@@ -166,11 +279,20 @@ fn a_model_that_cannot_be_built_fails_before_the_first_step() {
 
 #[test]
 fn dropping_the_handle_stops_and_joins_the_thread() {
-    let h = spawn(RunConfig { run: 8, lesson: lesson(&[("train.steps", "10000000"), ("train.pace", "10")]), paced: true, save: None });
+    let h = spawn(RunConfig {
+        run: 8,
+        lesson: lesson(&[("train.steps", "10000000"), ("train.pace", "10")]),
+        paced: true,
+        save: None,
+    });
     wait_for(&h, |e| matches!(e.kind, EventKind::Started { .. }));
     let t = Instant::now();
     drop(h);
-    assert!(t.elapsed() < Duration::from_secs(2), "stop took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "stop took {:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
@@ -183,6 +305,12 @@ fn the_time_budget_ends_a_long_run() {
     });
     let events = collect(&h, Duration::from_secs(10));
     let last = events.last().unwrap();
-    assert!(matches!(last.kind, EventKind::Finished { reason: FinishReason::TimeBudget, .. }));
+    assert!(matches!(
+        last.kind,
+        EventKind::Finished {
+            reason: FinishReason::TimeBudget,
+            ..
+        }
+    ));
     assert!(last.step < 10_000_000);
 }

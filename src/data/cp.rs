@@ -41,14 +41,30 @@ fn ten() -> usize {
 
 impl Default for CpSpec {
     fn default() -> Self {
-        CpSpec { train: 10, test: 10, seed: None }
+        CpSpec {
+            train: 10,
+            test: 10,
+            seed: None,
+        }
     }
 }
 
 impl CpSpec {
     pub fn check(self, ctx: &mut Ctx) -> Option<CpSpec> {
-        let a = ctx.check_range("data.train", self.train, 2, 1_000_000, "the number of training examples");
-        let b = ctx.check_range("data.test", self.test, 1, 1_000_000, "the number of testing examples");
+        let a = ctx.check_range(
+            "data.train",
+            self.train,
+            2,
+            1_000_000,
+            "the number of training examples",
+        );
+        let b = ctx.check_range(
+            "data.test",
+            self.test,
+            1,
+            1_000_000,
+            "the number of testing examples",
+        );
         (a && b).then_some(self)
     }
 }
@@ -87,7 +103,11 @@ fn sample(rng: &mut impl Rng) -> CpPoint {
     let mean = a * x * (1.0 + c * x / 1000.0);
     // Multiplicative noise: strong creatures vary more in absolute terms, never below x.
     let noise: f64 = Normal::new(0.0, 0.09).map(|n| n.sample(rng)).unwrap_or(0.0);
-    CpPoint { x, y: mean * noise.exp(), species }
+    CpPoint {
+        x,
+        y: mean * noise.exp(),
+        species,
+    }
 }
 
 #[cfg(test)]
@@ -103,7 +123,11 @@ mod tests {
 
     #[test]
     fn sizes_and_ranges_follow_the_spec() {
-        let spec = CpSpec { train: 200, test: 50, seed: Some(1) };
+        let spec = CpSpec {
+            train: 200,
+            test: 50,
+            seed: Some(1),
+        };
         let set = CpSet::generate(&spec, 0);
         assert_eq!((set.train.len(), set.test.len()), (200, 50));
         for p in set.train.iter().chain(&set.test) {

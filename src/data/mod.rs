@@ -33,14 +33,24 @@ impl DataSpec {
             return Some(model.default_data());
         };
         let Some(map) = value.as_mapping() else {
-            ctx.error("data", Some(crate::lessons::parse::show_value(value)), "`data` must be a mapping with a `source`", "write e.g. data: {source: cp}");
+            ctx.error(
+                "data",
+                Some(crate::lessons::parse::show_value(value)),
+                "`data` must be a mapping with a `source`",
+                "write e.g. data: {source: cp}",
+            );
             return None;
         };
         let source = match map.get(Value::String("source".into())) {
             None => model.default_data().source_name().to_string(),
             Some(Value::String(s)) => s.clone(),
             Some(other) => {
-                ctx.error("data.source", Some(crate::lessons::parse::show_value(other)), "the data source must be a name", "write e.g. source: cp");
+                ctx.error(
+                    "data.source",
+                    Some(crate::lessons::parse::show_value(other)),
+                    "the data source must be a name",
+                    "write e.g. source: cp",
+                );
                 return None;
             }
         };
@@ -55,7 +65,12 @@ impl DataSpec {
                     Some(best) => format!("did you mean `{best}`? Sources: {}", allowed.join(", ")),
                     None => format!("sources: {}", allowed.join(", ")),
                 };
-                ctx.error("data.source", Some(other.to_string()), format!("there is no data source `{other}`"), hint);
+                ctx.error(
+                    "data.source",
+                    Some(other.to_string()),
+                    format!("there is no data source `{other}`"),
+                    hint,
+                );
                 return None;
             }
         };

@@ -48,12 +48,12 @@ pub fn locate(text: &str, path: &[&str]) -> Option<(usize, usize)> {
             best = Some((depth, (i + 1, indent + 1)));
         }
         // Keys inside a flow mapping on this line: `title: {en: Hello, zh: 你好}`.
-        if depth == stack.len() && depth < path.len() {
-            if let Some(col) = find_flow_key(line, indent + key.len(), path[depth]) {
-                if depth + 1 > best.map_or(0, |b| b.0) {
-                    best = Some((depth + 1, (i + 1, col)));
-                }
-            }
+        if depth == stack.len()
+            && depth < path.len()
+            && let Some(col) = find_flow_key(line, indent + key.len(), path[depth])
+            && depth + 1 > best.map_or(0, |b| b.0)
+        {
+            best = Some((depth + 1, (i + 1, col)));
         }
         let value = after.trim();
         if value.starts_with('|') || value.starts_with('>') {

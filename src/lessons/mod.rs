@@ -37,7 +37,9 @@ pub const CHAPTERS: &[(u32, &str, &str)] = &[
 /// Lessons may not plan to use more memory than this (checked before anything is allocated).
 pub const MEMORY_LIMIT_BYTES: u64 = 4 << 30;
 
-const TOP_KEYS: &[&str] = &["id", "chapter", "order", "title", "summary", "model", "data", "train", "view"];
+const TOP_KEYS: &[&str] = &[
+    "id", "chapter", "order", "title", "summary", "model", "data", "train", "view",
+];
 
 /// A lesson that passed every check. Build one with [`Lesson::load`] or [`Lesson::from_text`].
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -59,38 +61,64 @@ impl Lesson {
     /// Reads and validates a lesson file, with `--set` overrides applied on top.
     pub fn load(path: &Path, overrides: &[Override]) -> Result<Lesson, LessonErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            LessonError::file(path, format!("cannot read the lesson file: {e}"), "check the path and the file's permissions")
+            LessonError::file(
+                path,
+                format!("cannot read the lesson file: {e}"),
+                "check the path and the file's permissions",
+            )
         })?;
         Lesson::from_text(path, &text, overrides)
     }
 
     /// Validates lesson text; `path` is only used in messages and to find the file again.
-    pub fn from_text(path: &Path, text: &str, overrides: &[Override]) -> Result<Lesson, LessonErrors> {
+    pub fn from_text(
+        path: &Path,
+        text: &str,
+        overrides: &[Override],
+    ) -> Result<Lesson, LessonErrors> {
         let mut ctx = Ctx::new(path, text);
         let mut root: Value = serde_yaml::from_str(text).map_err(|e| {
-            let mut err = LessonError::file(path, format!("this is not valid YAML: {e}"), "fix the YAML syntax at that line (indentation, a missing colon or quote)");
+            let mut err = LessonError::file(
+                path,
+                format!("this is not valid YAML: {e}"),
+                "fix the YAML syntax at that line (indentation, a missing colon or quote)",
+            );
             if let Some(loc) = e.location() {
                 err = err.at(Some((loc.line(), loc.column())));
             }
             err
         })?;
         if !root.is_mapping() {
-            return Err(LessonError::file(path, "a lesson file must be a mapping of keys (id, title, model, …)", "start from one of the files in lessons/").into());
+            return Err(LessonError::file(
+                path,
+                "a lesson file must be a mapping of keys (id, title, model, …)",
+                "start from one of the files in lessons/",
+            )
+            .into());
         }
         for o in overrides {
             match o.apply(&mut root) {
                 Ok(()) => {
                     ctx.overridden.insert(o.key.clone());
                 }
-                Err(msg) => ctx.errors.push(LessonError::key(path, &o.key, Some(o.raw.clone()), msg, "give a key path such as train.lr=0.01").tap_override()),
+                Err(msg) => ctx.errors.push(
+                    LessonError::key(
+                        path,
+                        &o.key,
+                        Some(o.raw.clone()),
+                        msg,
+                        "give a key path such as train.lr=0.01",
+                    )
+                    .tap_override(),
+                ),
             }
         }
         let lesson = check_root(&mut ctx, &root, path);
         let mut errors = ctx.errors;
-        if errors.is_empty() {
-            if let Some(lesson) = lesson {
-                return Ok(lesson);
-            }
+        if errors.is_empty()
+            && let Some(lesson) = lesson
+        {
+            return Ok(lesson);
         }
         errors.sort_by_key(|e| (e.line.unwrap_or(usize::MAX), e.column.unwrap_or(0)));
         Err(LessonErrors(errors))
@@ -134,14 +162,25 @@ impl TapOverride for LessonError {
 fn check_root(ctx: &mut Ctx, root: &Value, path: &Path) -> Option<Lesson> {
     let map = root.as_mapping()?;
     for key in map.keys() {
-        let name = key.as_str().map(str::to_string).unwrap_or_else(|| parse::show_value(key));
+        let name = key
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| parse::show_value(key));
         if !TOP_KEYS.contains(&name.as_str()) {
             let allowed: Vec<String> = TOP_KEYS.iter().map(|s| s.to_string()).collect();
             let hint = match parse::did_you_mean(&name, &allowed) {
-                Some(best) => format!("did you mean `{best}`? Allowed keys here: {}", allowed.join(", ")),
+                Some(best) => format!(
+                    "did you mean `{best}`? Allowed keys here: {}",
+                    allowed.join(", ")
+                ),
                 None => format!("allowed keys here: {}", allowed.join(", ")),
             };
-            ctx.error(&name, Some(name.clone()), format!("unknown key `{name}`"), hint);
+            ctx.error(
+                &name,
+                Some(name.clone()),
+                format!("unknown key `{name}`"),
+                hint,
+            );
         }
     }
     let get = |k: &str| map.get(Value::String(k.to_string()));
@@ -149,7 +188,12 @@ fn check_root(ctx: &mut Ctx, root: &Value, path: &Path) -> Option<Lesson> {
         match get(k) {
             Some(v) => Some(v.clone()),
             None => {
-                ctx.error(k, None, format!("the key `{k}` is missing"), "every lesson needs id, chapter, order, title, summary and model");
+                ctx.error(
+                    k,
+                    None,
+                    format!("the key `{k}` is missing"),
+                    "every lesson needs id, chapter, order, title, summary and model",
+                );
                 None
             }
         }
@@ -157,23 +201,39 @@ fn check_root(ctx: &mut Ctx, root: &Value, path: &Path) -> Option<Lesson> {
 
     let id: Option<String> = required(ctx, "id").and_then(|v| ctx.typed("id", &v));
     let id = id.filter(|id| {
-        let ok = !id.is_empty() && id.len() <= 48 && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let ok = !id.is_empty()
+            && id.len() <= 48
+            && id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !ok {
-            ctx.error("id", Some(format!("{id:?}")), "a lesson id is 1 to 48 lowercase letters, digits and dashes", "write it like `regression-gd`");
+            ctx.error(
+                "id",
+                Some(format!("{id:?}")),
+                "a lesson id is 1 to 48 lowercase letters, digits and dashes",
+                "write it like `regression-gd`",
+            );
         }
         ok
     });
     let chapter: Option<u32> = required(ctx, "chapter").and_then(|v| ctx.typed("chapter", &v));
-    let chapter = chapter.filter(|c| ctx.check_range("chapter", *c, 1, CHAPTERS.len() as u32, "the chapter"));
+    let chapter =
+        chapter.filter(|c| ctx.check_range("chapter", *c, 1, CHAPTERS.len() as u32, "the chapter"));
     let order: Option<u32> = required(ctx, "order").and_then(|v| ctx.typed("order", &v));
-    let order = order.filter(|o| ctx.check_range("order", *o, 1, 99, "the order within the chapter"));
+    let order =
+        order.filter(|o| ctx.check_range("order", *o, 1, 99, "the order within the chapter"));
     let title: Option<I18nText> = required(ctx, "title").and_then(|v| ctx.typed("title", &v));
     let summary: Option<I18nText> = required(ctx, "summary").and_then(|v| ctx.typed("summary", &v));
     for (key, text) in [("title", &title), ("summary", &summary)] {
         if let Some(t) = text {
             for (lang, s) in [("en", &t.en), ("zh", &t.zh)] {
                 if s.trim().is_empty() {
-                    ctx.error(&format!("{key}.{lang}"), Some("\"\"".into()), "this text is empty", "write the text in both English (en) and Chinese (zh)");
+                    ctx.error(
+                        &format!("{key}.{lang}"),
+                        Some("\"\"".into()),
+                        "this text is empty",
+                        "write the text in both English (en) and Chinese (zh)",
+                    );
                 }
             }
         }

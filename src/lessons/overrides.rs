@@ -16,22 +16,33 @@ pub struct Override {
 impl Override {
     /// Reads `key.path=value`.
     pub fn parse(text: &str) -> Result<Override, String> {
-        let (key, raw) = text
-            .split_once('=')
-            .ok_or_else(|| format!("`--set {text}` needs the form key.path=value, e.g. --set train.lr=0.01"))?;
+        let (key, raw) = text.split_once('=').ok_or_else(|| {
+            format!("`--set {text}` needs the form key.path=value, e.g. --set train.lr=0.01")
+        })?;
         let key = key.trim();
         if key.is_empty() || key.split('.').any(str::is_empty) {
-            return Err(format!("`--set {text}`: the key path `{key}` is empty or has an empty part"));
+            return Err(format!(
+                "`--set {text}`: the key path `{key}` is empty or has an empty part"
+            ));
         }
-        let value: Value = serde_yaml::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
-        Ok(Override { key: key.to_string(), raw: raw.to_string(), value })
+        let value: Value =
+            serde_yaml::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+        Ok(Override {
+            key: key.to_string(),
+            raw: raw.to_string(),
+            value,
+        })
     }
 
     /// A shorthand: `--steps 100` is `--set train.steps=100`.
     pub fn new(key: &str, value: impl ToString) -> Override {
         let raw = value.to_string();
         let value = serde_yaml::from_str(&raw).unwrap_or_else(|_| Value::String(raw.clone()));
-        Override { key: key.to_string(), raw, value }
+        Override {
+            key: key.to_string(),
+            raw,
+            value,
+        }
     }
 
     /// Puts the value into the tree, creating mappings on the way.
@@ -42,9 +53,12 @@ impl Override {
             if node.is_null() {
                 *node = Value::Mapping(Mapping::new());
             }
-            let map = node
-                .as_mapping_mut()
-                .ok_or_else(|| format!("`{}` is not a mapping, so it has no key `{part}`", parts[..i].join(".")))?;
+            let map = node.as_mapping_mut().ok_or_else(|| {
+                format!(
+                    "`{}` is not a mapping, so it has no key `{part}`",
+                    parts[..i].join(".")
+                )
+            })?;
             let key = Value::String(part.to_string());
             if i + 1 == parts.len() {
                 map.insert(key, self.value.clone());
@@ -75,14 +89,20 @@ mod tests {
     #[test]
     fn applying_creates_the_missing_mappings() {
         let mut root: Value = serde_yaml::from_str("id: x").unwrap();
-        Override::parse("train.steps=5").unwrap().apply(&mut root).unwrap();
+        Override::parse("train.steps=5")
+            .unwrap()
+            .apply(&mut root)
+            .unwrap();
         assert_eq!(root["train"]["steps"], Value::from(5));
     }
 
     #[test]
     fn applying_under_a_scalar_is_refused() {
         let mut root: Value = serde_yaml::from_str("id: x").unwrap();
-        let err = Override::parse("id.deeper=5").unwrap().apply(&mut root).unwrap_err();
+        let err = Override::parse("id.deeper=5")
+            .unwrap()
+            .apply(&mut root)
+            .unwrap_err();
         assert!(err.contains("`id` is not a mapping"), "{err}");
     }
 }

@@ -34,7 +34,13 @@ impl Ctx {
     }
 
     /// Records an error about `key` (a dotted path), placed where the key is written.
-    pub fn error(&mut self, key: &str, value: Option<String>, message: impl Into<String>, hint: impl Into<String>) {
+    pub fn error(
+        &mut self,
+        key: &str,
+        value: Option<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         let mut e = LessonError::key(&self.file, key, value, message, hint);
         e.from_override = self.overridden.contains(key);
         if !e.from_override {
@@ -67,13 +73,26 @@ impl Ctx {
                         }
                         let key = join(prefix, &segments.join("."));
                         let hint = match did_you_mean(&field, &expected) {
-                            Some(best) => format!("did you mean `{best}`? Allowed keys here: {}", expected.join(", ")),
+                            Some(best) => format!(
+                                "did you mean `{best}`? Allowed keys here: {}",
+                                expected.join(", ")
+                            ),
                             None => format!("allowed keys here: {}", expected.join(", ")),
                         };
-                        self.error(&key, Some(field.clone()), format!("unknown key `{field}`"), hint);
+                        self.error(
+                            &key,
+                            Some(field.clone()),
+                            format!("unknown key `{field}`"),
+                            hint,
+                        );
                     } else if let Some(field) = parse_missing_field(&inner) {
                         let key = join(prefix, &join(&segments.join("."), &field));
-                        self.error(&key, None, format!("the key `{field}` is missing"), "add it; see the lesson reference in README.md");
+                        self.error(
+                            &key,
+                            None,
+                            format!("the key `{field}` is missing"),
+                            "add it; see the lesson reference in README.md",
+                        );
                         return None;
                     } else {
                         let key = join(prefix, &segments.join("."));
@@ -109,14 +128,24 @@ impl Ctx {
     }
 
     /// Records an error unless `v` is a finite number greater than zero and at most `hi`.
-    pub fn check_positive(&mut self, key: &str, v: f64, hi: f64, what: &str, example: &str) -> bool {
+    pub fn check_positive(
+        &mut self,
+        key: &str,
+        v: f64,
+        hi: f64,
+        what: &str,
+        example: &str,
+    ) -> bool {
         if v.is_finite() && v > 0.0 && v <= hi {
             true
         } else {
             self.error(
                 key,
                 Some(format_number(v)),
-                format!("{what} must be greater than 0 and at most {}", format_number(hi)),
+                format!(
+                    "{what} must be greater than 0 and at most {}",
+                    format_number(hi)
+                ),
                 format!("set `{key}` to a positive number such as {example}"),
             );
             false
@@ -157,12 +186,17 @@ fn remove_at(value: &mut Value, path: &[String]) -> bool {
     };
     let mut v = value;
     for key in parents {
-        match v.as_mapping_mut().and_then(|m| m.get_mut(Value::String(key.clone()))) {
+        match v
+            .as_mapping_mut()
+            .and_then(|m| m.get_mut(Value::String(key.clone())))
+        {
             Some(next) => v = next,
             None => return false,
         }
     }
-    v.as_mapping_mut().and_then(|m| m.remove(Value::String(last.clone()))).is_some()
+    v.as_mapping_mut()
+        .and_then(|m| m.remove(Value::String(last.clone())))
+        .is_some()
 }
 
 /// A value as a learner would write it.
@@ -214,7 +248,11 @@ fn parse_missing_field(msg: &str) -> Option<String> {
 
 /// All `quoted` names in a message.
 pub fn backticked(s: &str) -> Vec<String> {
-    s.split('`').skip(1).step_by(2).map(str::to_string).collect()
+    s.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
 }
 
 /// Turns serde's wording into a message and a fix a learner can act on.
@@ -224,7 +262,10 @@ fn explain_type_error(inner: &str) -> (String, String) {
         let given = &rest[..end];
         let expected = backticked(rest.get(end + 1..).unwrap_or(""));
         let hint = match did_you_mean(given, &expected) {
-            Some(best) => format!("did you mean `{best}`? Choose one of: {}", expected.join(", ")),
+            Some(best) => format!(
+                "did you mean `{best}`? Choose one of: {}",
+                expected.join(", ")
+            ),
             None => format!("choose one of: {}", expected.join(", ")),
         };
         return (format!("`{given}` is not one of the allowed choices"), hint);
@@ -232,7 +273,9 @@ fn explain_type_error(inner: &str) -> (String, String) {
     if let Some(pos) = inner.find(", expected ") {
         let expected = &inner[pos + ", expected ".len()..];
         let what = match expected {
-            e if e.contains("u64") || e.contains("u32") || e.contains("usize") => "a whole number of 0 or more",
+            e if e.contains("u64") || e.contains("u32") || e.contains("usize") => {
+                "a whole number of 0 or more"
+            }
             e if e.contains("f64") || e.contains("f32") => "a number",
             e if e.contains("bool") => "true or false",
             e if e.contains("string") => "a text",
@@ -240,9 +283,15 @@ fn explain_type_error(inner: &str) -> (String, String) {
             e if e.contains("struct") || e.contains("map") => "a mapping of keys",
             e => e,
         };
-        return (format!("{}; expected {what}", &inner[..pos]), format!("write {what} here"));
+        return (
+            format!("{}; expected {what}", &inner[..pos]),
+            format!("write {what} here"),
+        );
     }
-    (inner.to_string(), "see the lesson reference in README.md".to_string())
+    (
+        inner.to_string(),
+        "see the lesson reference in README.md".to_string(),
+    )
 }
 
 #[cfg(test)]
@@ -251,10 +300,19 @@ mod tests {
 
     #[test]
     fn a_small_typo_gets_a_suggestion() {
-        let allowed: Vec<String> = ["steps", "batch_size", "lr"].iter().map(|s| s.to_string()).collect();
+        let allowed: Vec<String> = ["steps", "batch_size", "lr"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(did_you_mean("stpes", &allowed).as_deref(), Some("steps"));
-        assert_eq!(did_you_mean("batchsize", &allowed).as_deref(), Some("batch_size"));
-        assert_eq!(did_you_mean("bach", &allowed).as_deref(), Some("batch_size"));
+        assert_eq!(
+            did_you_mean("batchsize", &allowed).as_deref(),
+            Some("batch_size")
+        );
+        assert_eq!(
+            did_you_mean("bach", &allowed).as_deref(),
+            Some("batch_size")
+        );
     }
 
     #[test]
@@ -273,6 +331,9 @@ mod tests {
 
     #[test]
     fn list_indices_are_dropped_from_paths() {
-        assert_eq!(path_segments("model.layers[2].width"), vec!["model", "layers", "width"]);
+        assert_eq!(
+            path_segments("model.layers[2].width"),
+            vec!["model", "layers", "width"]
+        );
     }
 }

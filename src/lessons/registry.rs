@@ -23,7 +23,11 @@ impl Entry {
 
     /// Sort key: chapter, order, then file name; broken files go to the end.
     fn sort_key(&self) -> (u32, u32, String) {
-        let name = self.path().file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = self
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         match self {
             Entry::Ok(l) => (l.chapter, l.order, name),
             Entry::Broken { .. } => (u32::MAX, 0, name),
@@ -55,14 +59,18 @@ pub fn resolve(name: &str, dir: &Path) -> Result<PathBuf, String> {
     if as_path.is_file() {
         return Ok(as_path.to_path_buf());
     }
-    let entries = scan(dir).map_err(|e| format!("cannot read the lessons directory {}: {e}", dir.display()))?;
+    let entries = scan(dir)
+        .map_err(|e| format!("cannot read the lessons directory {}: {e}", dir.display()))?;
     for e in &entries {
-        if let Entry::Ok(l) = e {
-            if l.id == name {
-                return Ok(l.path().to_path_buf());
-            }
+        if let Entry::Ok(l) = e
+            && l.id == name
+        {
+            return Ok(l.path().to_path_buf());
         }
-        let stem = e.path().file_stem().map(|s| s.to_string_lossy().to_string());
+        let stem = e
+            .path()
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string());
         if stem.as_deref() == Some(name) {
             return Ok(e.path().to_path_buf());
         }
@@ -81,6 +89,10 @@ pub fn resolve(name: &str, dir: &Path) -> Result<PathBuf, String> {
     Err(format!(
         "no lesson file or id `{name}` in {}.{hint} Known lessons: {}",
         dir.display(),
-        if ids.is_empty() { "none".to_string() } else { ids.join(", ") }
+        if ids.is_empty() {
+            "none".to_string()
+        } else {
+            ids.join(", ")
+        }
     ))
 }

@@ -144,7 +144,13 @@ impl TrainFile {
         let steps = self.steps.unwrap_or(d.steps);
         let mut ok = ctx.check_range("train.steps", steps, 1, MAX_STEPS, "the number of steps");
         let batch_size = self.batch_size.unwrap_or(d.batch_size);
-        ok &= ctx.check_range("train.batch_size", batch_size, 1, MAX_BATCH, "the batch size");
+        ok &= ctx.check_range(
+            "train.batch_size",
+            batch_size,
+            1,
+            MAX_BATCH,
+            "the batch size",
+        );
         let lr = self.lr.unwrap_or(d.lr);
         ok &= ctx.check_positive("train.lr", lr, MAX_LR, "the learning rate", "0.01");
         let optimizer = self.optimizer.unwrap_or(d.optimizer);
@@ -169,11 +175,29 @@ impl TrainFile {
             ok = false;
         }
         let eval_every = self.eval_every.unwrap_or((steps / 50).max(1));
-        ok &= ctx.check_range("train.eval_every", eval_every, 1, MAX_STEPS, "the evaluation interval");
+        ok &= ctx.check_range(
+            "train.eval_every",
+            eval_every,
+            1,
+            MAX_STEPS,
+            "the evaluation interval",
+        );
         let snapshot_every = self.snapshot_every.unwrap_or((steps / 100).max(1));
-        ok &= ctx.check_range("train.snapshot_every", snapshot_every, 1, MAX_STEPS, "the snapshot interval");
+        ok &= ctx.check_range(
+            "train.snapshot_every",
+            snapshot_every,
+            1,
+            MAX_STEPS,
+            "the snapshot interval",
+        );
         let max_seconds = self.max_seconds.unwrap_or(600.0);
-        ok &= ctx.check_positive("train.max_seconds", max_seconds, MAX_SECONDS, "the time budget", "300");
+        ok &= ctx.check_positive(
+            "train.max_seconds",
+            max_seconds,
+            MAX_SECONDS,
+            "the time budget",
+            "300",
+        );
         let pace = self.pace.unwrap_or(0.0);
         if !(pace.is_finite() && pace >= 0.0) {
             ctx.error(
@@ -216,7 +240,11 @@ pub struct ViewSpec {
 impl ViewFile {
     pub fn check(self, ctx: &mut Ctx, available: &[&str]) -> Option<ViewSpec> {
         let panels = match self.panels {
-            None => return Some(ViewSpec { panels: available.iter().map(|s| s.to_string()).collect() }),
+            None => {
+                return Some(ViewSpec {
+                    panels: available.iter().map(|s| s.to_string()).collect(),
+                });
+            }
             Some(p) => p,
         };
         let mut ok = true;
@@ -224,15 +252,28 @@ impl ViewFile {
             if !available.contains(&p.as_str()) {
                 let allowed: Vec<String> = available.iter().map(|s| s.to_string()).collect();
                 let hint = match super::parse::did_you_mean(p, &allowed) {
-                    Some(best) => format!("did you mean `{best}`? This lesson's panels: {}", allowed.join(", ")),
+                    Some(best) => format!(
+                        "did you mean `{best}`? This lesson's panels: {}",
+                        allowed.join(", ")
+                    ),
                     None => format!("this lesson's panels: {}", allowed.join(", ")),
                 };
-                ctx.error("view.panels", Some(p.clone()), format!("there is no panel `{p}`"), hint);
+                ctx.error(
+                    "view.panels",
+                    Some(p.clone()),
+                    format!("there is no panel `{p}`"),
+                    hint,
+                );
                 ok = false;
             }
         }
         if panels.is_empty() {
-            ctx.error("view.panels", Some("[]".into()), "at least one panel is needed", "list one or more panels, e.g. [loss]");
+            ctx.error(
+                "view.panels",
+                Some("[]".into()),
+                "at least one panel is needed",
+                "list one or more panels, e.g. [loss]",
+            );
             ok = false;
         }
         ok.then_some(ViewSpec { panels })

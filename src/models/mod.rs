@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
 use crate::data::{CpSpec, DataSpec};
-use crate::lessons::parse::{did_you_mean, show_value, Ctx};
+use crate::lessons::parse::{Ctx, did_you_mean, show_value};
 use crate::lessons::spec::{Optimizer, TrainDefaults, TrainSpec};
 use crate::run::visual::PanelUpdate;
 
@@ -60,17 +60,32 @@ impl ModelSpec {
     /// Reads `model:`: its `kind`, then that kind's own keys.
     pub fn parse(ctx: &mut Ctx, value: &Value) -> Option<ModelSpec> {
         let Some(map) = value.as_mapping() else {
-            ctx.error("model", Some(show_value(value)), "`model` must be a mapping with a `kind`", "write e.g. model: {kind: linear-regression}");
+            ctx.error(
+                "model",
+                Some(show_value(value)),
+                "`model` must be a mapping with a `kind`",
+                "write e.g. model: {kind: linear-regression}",
+            );
             return None;
         };
         let kind = match map.get(Value::String("kind".into())) {
             Some(Value::String(s)) => s.clone(),
             Some(other) => {
-                ctx.error("model.kind", Some(show_value(other)), "the model kind must be a name", format!("choose one of: {}", KINDS.join(", ")));
+                ctx.error(
+                    "model.kind",
+                    Some(show_value(other)),
+                    "the model kind must be a name",
+                    format!("choose one of: {}", KINDS.join(", ")),
+                );
                 return None;
             }
             None => {
-                ctx.error("model.kind", None, "the key `kind` is missing", format!("choose one of: {}", KINDS.join(", ")));
+                ctx.error(
+                    "model.kind",
+                    None,
+                    "the key `kind` is missing",
+                    format!("choose one of: {}", KINDS.join(", ")),
+                );
                 return None;
             }
         };
@@ -78,14 +93,22 @@ impl ModelSpec {
         rest.remove(Value::String("kind".into()));
         let rest = Value::Mapping(rest);
         match kind.as_str() {
-            "linear-regression" => Some(ModelSpec::LinearRegression(ctx.typed::<LinearRegressionSpec>("model", &rest)?.check(ctx)?)),
+            "linear-regression" => Some(ModelSpec::LinearRegression(
+                ctx.typed::<LinearRegressionSpec>("model", &rest)?
+                    .check(ctx)?,
+            )),
             other => {
                 let allowed: Vec<String> = KINDS.iter().map(|s| s.to_string()).collect();
                 let hint = match did_you_mean(other, &allowed) {
                     Some(best) => format!("did you mean `{best}`? Kinds: {}", KINDS.join(", ")),
                     None => format!("kinds: {}", KINDS.join(", ")),
                 };
-                ctx.error("model.kind", Some(other.to_string()), format!("there is no model kind `{other}`"), hint);
+                ctx.error(
+                    "model.kind",
+                    Some(other.to_string()),
+                    format!("there is no model kind `{other}`"),
+                    hint,
+                );
                 None
             }
         }
@@ -124,7 +147,10 @@ impl ModelSpec {
     }
 
     pub fn accepts_data(&self, data: &DataSpec) -> bool {
-        matches!((self, data), (ModelSpec::LinearRegression(_), DataSpec::Cp(_)))
+        matches!(
+            (self, data),
+            (ModelSpec::LinearRegression(_), DataSpec::Cp(_))
+        )
     }
 
     /// Memory the run would need, estimated before anything is allocated.
@@ -148,11 +174,16 @@ impl ModelSpec {
     }
 
     /// Builds the model for a run; this is where data is generated and weights initialised.
-    pub fn build(&self, data: &DataSpec, train: &TrainSpec, seed: u64) -> Result<Box<dyn Model>, String> {
+    pub fn build(
+        &self,
+        data: &DataSpec,
+        train: &TrainSpec,
+        seed: u64,
+    ) -> Result<Box<dyn Model>, String> {
         match (self, data) {
-            (ModelSpec::LinearRegression(spec), DataSpec::Cp(cp)) => {
-                Ok(Box::new(regression::LinearRegression::new(spec, cp, train, seed)))
-            }
+            (ModelSpec::LinearRegression(spec), DataSpec::Cp(cp)) => Ok(Box::new(
+                regression::LinearRegression::new(spec, cp, train, seed),
+            )),
         }
     }
 }

@@ -21,11 +21,11 @@ use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 use super::{Metrics, Model};
-use crate::data::{CpSet, CpSpec};
 use crate::data::cp::CpPoint;
+use crate::data::{CpSet, CpSpec};
 use crate::lessons::parse::Ctx;
 use crate::lessons::spec::{Optimizer, TrainSpec};
-use crate::run::visual::{contour_segments, Color, Figure, Layer, PanelUpdate, Visual};
+use crate::run::visual::{Color, Figure, Layer, PanelUpdate, Visual, contour_segments};
 
 /// Grid resolution of the loss surface, per axis.
 const GRID: usize = 48;
@@ -58,7 +58,13 @@ fn default_w() -> f64 {
 impl LinearRegressionSpec {
     pub fn check(self, ctx: &mut Ctx) -> Option<Self> {
         let a = ctx.check_range("model.init_b", self.init_b, -1e6, 1e6, "the starting bias");
-        let b = ctx.check_range("model.init_w", self.init_w, -1e4, 1e4, "the starting weight");
+        let b = ctx.check_range(
+            "model.init_w",
+            self.init_w,
+            -1e4,
+            1e4,
+            "the starting weight",
+        );
         (a && b).then_some(self)
     }
 }
@@ -76,12 +82,20 @@ pub fn closed_form(points: &[CpPoint]) -> (f64, f64) {
 
 /// Mean squared error of the line (b, w) on the points.
 pub fn mse(points: &[CpPoint], b: f64, w: f64) -> f64 {
-    points.iter().map(|p| (p.y - b - w * p.x).powi(2)).sum::<f64>() / points.len().max(1) as f64
+    points
+        .iter()
+        .map(|p| (p.y - b - w * p.x).powi(2))
+        .sum::<f64>()
+        / points.len().max(1) as f64
 }
 
 /// The lecture's "average error": mean absolute difference between prediction and truth.
 pub fn average_error(points: &[CpPoint], b: f64, w: f64) -> f64 {
-    points.iter().map(|p| (p.y - b - w * p.x).abs()).sum::<f64>() / points.len().max(1) as f64
+    points
+        .iter()
+        .map(|p| (p.y - b - w * p.x).abs())
+        .sum::<f64>()
+        / points.len().max(1) as f64
 }
 
 /// The model being trained, its data, and what it has drawn so far.
@@ -167,10 +181,26 @@ impl LinearRegression {
             x_range: [0.0, x_max],
             y_range: [0.0, y_max],
             layers: vec![
-                Layer::Line { label: "optimum".into(), color: Color::Gray, points: line(self.optimum.0, self.optimum.1) },
-                Layer::Line { label: "y = b + w·x".into(), color: Color::Yellow, points: line(self.b, self.w) },
-                Layer::Points { label: "train".into(), color: Color::Cyan, points: self.data.train.iter().map(|p| [p.x, p.y]).collect() },
-                Layer::Points { label: "test".into(), color: Color::Magenta, points: self.data.test.iter().map(|p| [p.x, p.y]).collect() },
+                Layer::Line {
+                    label: "optimum".into(),
+                    color: Color::Gray,
+                    points: line(self.optimum.0, self.optimum.1),
+                },
+                Layer::Line {
+                    label: "y = b + w·x".into(),
+                    color: Color::Yellow,
+                    points: line(self.b, self.w),
+                },
+                Layer::Points {
+                    label: "train".into(),
+                    color: Color::Cyan,
+                    points: self.data.train.iter().map(|p| [p.x, p.y]).collect(),
+                },
+                Layer::Points {
+                    label: "test".into(),
+                    color: Color::Magenta,
+                    points: self.data.test.iter().map(|p| [p.x, p.y]).collect(),
+                },
             ],
         }
     }
@@ -190,7 +220,9 @@ impl LinearRegression {
         let mut segments = Vec::new();
         for k in 1..=CONTOURS {
             let level = lo + (hi - lo) * k as f64 / (CONTOURS + 1) as f64;
-            segments.extend(contour_segments(&values, GRID, GRID, f.b_range, f.w_range, level));
+            segments.extend(contour_segments(
+                &values, GRID, GRID, f.b_range, f.w_range, level,
+            ));
         }
         Figure {
             x_label: "b".into(),
@@ -198,8 +230,17 @@ impl LinearRegression {
             x_range: f.b_range,
             y_range: f.w_range,
             layers: vec![
-                Layer::Segments { label: "log loss contours".into(), color: Color::Blue, segments },
-                Layer::Marker { label: "optimum".into(), color: Color::Red, at: [self.optimum.0, self.optimum.1], symbol: "×".into() },
+                Layer::Segments {
+                    label: "log loss contours".into(),
+                    color: Color::Blue,
+                    segments,
+                },
+                Layer::Marker {
+                    label: "optimum".into(),
+                    color: Color::Red,
+                    at: [self.optimum.0, self.optimum.1],
+                    symbol: "×".into(),
+                },
             ],
         }
     }
@@ -212,8 +253,17 @@ impl LinearRegression {
             x_range: f.b_range,
             y_range: f.w_range,
             layers: vec![
-                Layer::Line { label: "descent path".into(), color: Color::Yellow, points: self.path.clone() },
-                Layer::Marker { label: "now".into(), color: Color::White, at: [self.b, self.w], symbol: "●".into() },
+                Layer::Line {
+                    label: "descent path".into(),
+                    color: Color::Yellow,
+                    points: self.path.clone(),
+                },
+                Layer::Marker {
+                    label: "now".into(),
+                    color: Color::White,
+                    at: [self.b, self.w],
+                    symbol: "●".into(),
+                },
             ],
         }
     }
@@ -226,7 +276,10 @@ fn frame_around(bs: [f64; 2], ws: [f64; 2]) -> SurfaceFrame {
         let (lo, hi) = (lo.min(hi), lo.max(hi));
         [lo - 0.35 * span, hi + 0.35 * span]
     };
-    SurfaceFrame { b_range: pad(bs[0], bs[1], 50.0), w_range: pad(ws[0], ws[1], 1.0) }
+    SurfaceFrame {
+        b_range: pad(bs[0], bs[1], 50.0),
+        w_range: pad(ws[0], ws[1], 1.0),
+    }
 }
 
 impl Model for LinearRegression {
@@ -235,7 +288,11 @@ impl Model for LinearRegression {
     }
 
     fn intro(&mut self) -> Vec<PanelUpdate> {
-        vec![PanelUpdate { panel: "surface".into(), part: "background".into(), visual: Visual::Figure(self.surface_background()) }]
+        vec![PanelUpdate {
+            panel: "surface".into(),
+            part: "background".into(),
+            visual: Visual::Figure(self.surface_background()),
+        }]
     }
 
     fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, String> {
@@ -263,7 +320,7 @@ impl Model for LinearRegression {
             }
         }
         self.steps_done += 1;
-        if self.steps_done % self.path_every == 0 && self.path.len() < 2 * MAX_PATH {
+        if self.steps_done.is_multiple_of(self.path_every) && self.path.len() < 2 * MAX_PATH {
             self.path.push([self.b, self.w]);
         }
         Ok(Metrics::from([("loss".to_string(), loss)]))
@@ -273,8 +330,14 @@ impl Model for LinearRegression {
         let (b, w) = (self.b, self.w);
         Metrics::from([
             ("test_loss".to_string(), mse(&self.data.test, b, w)),
-            ("train_error".to_string(), average_error(&self.data.train, b, w)),
-            ("test_error".to_string(), average_error(&self.data.test, b, w)),
+            (
+                "train_error".to_string(),
+                average_error(&self.data.train, b, w),
+            ),
+            (
+                "test_error".to_string(),
+                average_error(&self.data.test, b, w),
+            ),
             ("b".to_string(), b),
             ("w".to_string(), w),
         ])
@@ -282,8 +345,16 @@ impl Model for LinearRegression {
 
     fn snapshot(&mut self) -> Vec<PanelUpdate> {
         vec![
-            PanelUpdate { panel: "fit".into(), part: "main".into(), visual: Visual::Figure(self.fit_figure()) },
-            PanelUpdate { panel: "surface".into(), part: "path".into(), visual: Visual::Figure(self.surface_path()) },
+            PanelUpdate {
+                panel: "fit".into(),
+                part: "main".into(),
+                visual: Visual::Figure(self.fit_figure()),
+            },
+            PanelUpdate {
+                panel: "surface".into(),
+                part: "path".into(),
+                visual: Visual::Figure(self.surface_path()),
+            },
         ]
     }
 
@@ -296,8 +367,14 @@ impl Model for LinearRegression {
             ("b_star".to_string(), num(self.optimum.0)),
             ("w_star".to_string(), num(self.optimum.1)),
             ("loss".to_string(), num(mse(&self.data.train, b, w))),
-            ("train_error".to_string(), num(average_error(&self.data.train, b, w))),
-            ("test_error".to_string(), num(average_error(&self.data.test, b, w))),
+            (
+                "train_error".to_string(),
+                num(average_error(&self.data.train, b, w)),
+            ),
+            (
+                "test_error".to_string(),
+                num(average_error(&self.data.test, b, w)),
+            ),
         ])
     }
 }
@@ -324,14 +401,26 @@ mod tests {
     }
 
     fn spec() -> LinearRegressionSpec {
-        LinearRegressionSpec { init_b: default_b(), init_w: default_w() }
+        LinearRegressionSpec {
+            init_b: default_b(),
+            init_w: default_w(),
+        }
     }
 
     #[test]
     fn the_closed_form_recovers_an_exact_line() {
-        let pts: Vec<CpPoint> = (0..5).map(|i| CpPoint { x: i as f64, y: 3.0 + 2.0 * i as f64, species: 0 }).collect();
+        let pts: Vec<CpPoint> = (0..5)
+            .map(|i| CpPoint {
+                x: i as f64,
+                y: 3.0 + 2.0 * i as f64,
+                species: 0,
+            })
+            .collect();
         let (b, w) = closed_form(&pts);
-        assert!((b - 3.0).abs() < 1e-12 && (w - 2.0).abs() < 1e-12, "b={b} w={w}");
+        assert!(
+            (b - 3.0).abs() < 1e-12 && (w - 2.0).abs() < 1e-12,
+            "b={b} w={w}"
+        );
     }
 
     #[test]
@@ -342,8 +431,18 @@ mod tests {
         let db = (mse(&set.train, b + h, w) - mse(&set.train, b - h, w)) / (2.0 * h);
         let dw = (mse(&set.train, b, w + h) - mse(&set.train, b, w - h)) / (2.0 * h);
         let n = set.train.len() as f64;
-        let gb: f64 = set.train.iter().map(|p| -2.0 * (p.y - b - w * p.x)).sum::<f64>() / n;
-        let gw: f64 = set.train.iter().map(|p| -2.0 * (p.y - b - w * p.x) * p.x).sum::<f64>() / n;
+        let gb: f64 = set
+            .train
+            .iter()
+            .map(|p| -2.0 * (p.y - b - w * p.x))
+            .sum::<f64>()
+            / n;
+        let gw: f64 = set
+            .train
+            .iter()
+            .map(|p| -2.0 * (p.y - b - w * p.x) * p.x)
+            .sum::<f64>()
+            / n;
         assert!((db - gb).abs() / gb.abs() < 1e-6, "{db} vs {gb}");
         assert!((dw - gw).abs() / gw.abs() < 1e-6, "{dw} vs {gw}");
     }

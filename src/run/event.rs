@@ -47,9 +47,15 @@ pub enum EventKind {
     /// A command the trainer obeyed (recorded so a replay shows it).
     Command { command: Command },
     /// The run ended normally (all steps, the time budget, or a stop).
-    Finished { reason: FinishReason, metrics: BTreeMap<String, serde_json::Value> },
+    Finished {
+        reason: FinishReason,
+        metrics: BTreeMap<String, serde_json::Value>,
+    },
     /// The run could not go on: the loss diverged, or the model failed.
-    Failed { reason: String, metrics: BTreeMap<String, serde_json::Value> },
+    Failed {
+        reason: String,
+        metrics: BTreeMap<String, serde_json::Value>,
+    },
 }
 
 /// Why a run finished.
@@ -71,5 +77,7 @@ pub enum Command {
     Step,
     Stop,
     /// Multiply the learning rate by this factor from now on.
-    ScaleLr { factor: f64 },
+    ScaleLr {
+        factor: f64,
+    },
 }

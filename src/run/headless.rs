@@ -9,29 +9,44 @@ use std::time::{Duration, Instant};
 
 use super::event::{EventKind, RunEvent};
 use super::summary::{RunStatus, Summary};
-use super::trainer::{spawn, RunConfig};
+use super::trainer::{RunConfig, spawn};
 use crate::lessons::Lesson;
 use crate::saves::SaveWriter;
 
 /// Runs `lesson` to the end on a trainer thread; returns its summary.
 /// `save_root` = `None` runs without saving.
-pub fn run(lesson: Lesson, save_root: Option<&Path>, progress: &mut dyn Write, tty: bool) -> anyhow::Result<Summary> {
+pub fn run(
+    lesson: Lesson,
+    save_root: Option<&Path>,
+    progress: &mut dyn Write,
+    tty: bool,
+) -> anyhow::Result<Summary> {
     let seed = lesson.train.seed;
     let save = match save_root {
-        Some(root) => Some(
-            SaveWriter::create(root, &lesson, seed)
-                .map_err(|e| anyhow::anyhow!("cannot create a save under {}: {e} (use --save-dir DIR to save elsewhere)", root.display()))?,
-        ),
+        Some(root) => Some(SaveWriter::create(root, &lesson, seed).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create a save under {}: {e} (use --save-dir DIR to save elsewhere)",
+                root.display()
+            )
+        })?),
         None => None,
     };
     let save_dir = save.as_ref().map(|s| s.dir().display().to_string());
-    let mut handle = spawn(RunConfig { run: 1, lesson, paced: false, save });
+    let mut handle = spawn(RunConfig {
+        run: 1,
+        lesson,
+        paced: false,
+        save,
+    });
     let mut events: Vec<RunEvent> = Vec::new();
     let mut printer = Progress::new(tty);
     loop {
         match handle.recv_timeout(Duration::from_millis(200)) {
             Some(ev) => {
-                let end = matches!(ev.kind, EventKind::Finished { .. } | EventKind::Failed { .. });
+                let end = matches!(
+                    ev.kind,
+                    EventKind::Finished { .. } | EventKind::Failed { .. }
+                );
                 printer.see(&ev, progress);
                 events.push(ev);
                 if end {
@@ -80,14 +95,30 @@ struct Progress {
 impl Progress {
     fn new(tty: bool) -> Progress {
         let now = Instant::now();
-        Progress { tty, total: 1, started: now, last_print: now, last_fraction: 0.0, loss: None, drew_bar: false }
+        Progress {
+            tty,
+            total: 1,
+            started: now,
+            last_print: now,
+            last_fraction: 0.0,
+            loss: None,
+            drew_bar: false,
+        }
     }
 
     fn see(&mut self, ev: &RunEvent, out: &mut dyn Write) {
         match &ev.kind {
-            EventKind::Started { lesson, total_steps, seed, .. } => {
+            EventKind::Started {
+                lesson,
+                total_steps,
+                seed,
+                ..
+            } => {
                 self.total = (*total_steps).max(1);
-                let _ = writeln!(out, "mllab: running {lesson} (seed {seed}, {total_steps} steps)");
+                let _ = writeln!(
+                    out,
+                    "mllab: running {lesson} (seed {seed}, {total_steps} steps)"
+                );
             }
             EventKind::Metrics { values } => {
                 if let Some(l) = values.get("loss") {
@@ -111,8 +142,15 @@ impl Progress {
                 self.bar(ev, fraction, out);
             }
         } else if fraction - self.last_fraction >= 0.1 || since >= Duration::from_secs(5) {
-            let loss = self.loss.map(|l| format!("  loss {l:.4}")).unwrap_or_default();
-            let _ = writeln!(out, "mllab: step {}/{}{loss}  {:.1} s", ev.step, self.total, ev.t);
+            let loss = self
+                .loss
+                .map(|l| format!("  loss {l:.4}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "mllab: step {}/{}{loss}  {:.1} s",
+                ev.step, self.total, ev.t
+            );
             self.last_print = Instant::now();
             self.last_fraction = fraction;
         }
@@ -121,7 +159,10 @@ impl Progress {
     fn bar(&mut self, ev: &RunEvent, fraction: f64, out: &mut dyn Write) {
         let width = 30;
         let filled = ((fraction.clamp(0.0, 1.0)) * width as f64).round() as usize;
-        let loss = self.loss.map(|l| format!("  loss {l:.4}")).unwrap_or_default();
+        let loss = self
+            .loss
+            .map(|l| format!("  loss {l:.4}"))
+            .unwrap_or_default();
         let _ = write!(
             out,
             "\r[{}{}] {}/{}{loss}  {:.1} s   ",

@@ -11,4 +11,4 @@ pub mod visual;
 
 pub use event::{Command, EventKind, FinishReason, RunEvent, RunId};
 pub use summary::{RunStatus, Summary};
-pub use trainer::{spawn, RunConfig, TrainerHandle};
+pub use trainer::{RunConfig, TrainerHandle, spawn};

@@ -60,7 +60,11 @@ impl Summary {
                 }
                 EventKind::Finished { reason, metrics } => {
                     if let Some(s) = summary.as_mut() {
-                        s.status = if *reason == FinishReason::Stopped { RunStatus::Stopped } else { RunStatus::Finished };
+                        s.status = if *reason == FinishReason::Stopped {
+                            RunStatus::Stopped
+                        } else {
+                            RunStatus::Finished
+                        };
                         s.reason = Some(reason_text(*reason).to_string());
                         last_metrics.extend(metrics.clone());
                     }

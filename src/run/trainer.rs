@@ -8,15 +8,15 @@
 //! step; the save keeps everything up to that point.
 
 use std::collections::BTreeMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::event::{Command, EventKind, FinishReason, RunEvent, RunId};
-use super::summary::{reason_text, RunStatus, Summary};
+use super::summary::{RunStatus, Summary, reason_text};
 use crate::lessons::Lesson;
 use crate::models::{Metrics, Model};
 use crate::saves::SaveWriter;
@@ -91,7 +91,9 @@ impl Drop for TrainerHandle {
 pub fn spawn(config: RunConfig) -> TrainerHandle {
     let lesson = config.lesson.clone();
     let build: Builder = Box::new(move || {
-        lesson.model.build(&lesson.data, &lesson.train, lesson.train.seed)
+        lesson
+            .model
+            .build(&lesson.data, &lesson.train, lesson.train.seed)
     });
     spawn_with(config, build)
 }
@@ -110,7 +112,13 @@ pub fn spawn_with(config: RunConfig, build: Builder) -> TrainerHandle {
             t.run(build);
         })
         .ok();
-    TrainerHandle { run, commands: cmd_tx, events: ev_rx, cancel, join }
+    TrainerHandle {
+        run,
+        commands: cmd_tx,
+        events: ev_rx,
+        cancel,
+        join,
+    }
 }
 
 /// Text of a panic payload.
@@ -145,7 +153,12 @@ enum Outcome {
 }
 
 impl Trainer {
-    fn new(config: RunConfig, events: Sender<RunEvent>, commands: Receiver<Command>, cancel: Arc<AtomicBool>) -> Trainer {
+    fn new(
+        config: RunConfig,
+        events: Sender<RunEvent>,
+        commands: Receiver<Command>,
+        cancel: Arc<AtomicBool>,
+    ) -> Trainer {
         Trainer {
             run: config.run,
             lesson: config.lesson,
@@ -162,20 +175,25 @@ impl Trainer {
     }
 
     fn emit(&mut self, kind: EventKind) {
-        let ev = RunEvent { run: self.run, t: self.start.elapsed().as_secs_f64(), step: self.step, kind };
-        if let Some(save) = self.save.as_mut() {
-            if let Err(e) = save.append(&ev) {
-                self.fail_save(e);
-            }
+        let ev = RunEvent {
+            run: self.run,
+            t: self.start.elapsed().as_secs_f64(),
+            step: self.step,
+            kind,
+        };
+        if let Some(save) = self.save.as_mut()
+            && let Err(e) = save.append(&ev)
+        {
+            self.fail_save(e);
         }
         let _ = self.events.send(ev);
     }
 
     fn flush(&mut self) {
-        if let Some(save) = self.save.as_mut() {
-            if let Err(e) = save.flush() {
-                self.fail_save(e);
-            }
+        if let Some(save) = self.save.as_mut()
+            && let Err(e) = save.flush()
+        {
+            self.fail_save(e);
         }
     }
 
@@ -183,9 +201,14 @@ impl Trainer {
     fn fail_save(&mut self, e: std::io::Error) {
         if !self.save_failed {
             self.save_failed = true;
-            let dir = self.save.as_ref().map(|s| s.dir().display().to_string()).unwrap_or_default();
+            let dir = self
+                .save
+                .as_ref()
+                .map(|s| s.dir().display().to_string())
+                .unwrap_or_default();
             self.save = None;
-            let text = format!("warning: cannot write the save in {dir} ({e}); the run goes on unsaved");
+            let text =
+                format!("warning: cannot write the save in {dir} ({e}); the run goes on unsaved");
             self.emit(EventKind::Log { text });
         }
     }
@@ -193,35 +216,58 @@ impl Trainer {
     fn run(&mut self, build: Builder) {
         let model = match catch_unwind(AssertUnwindSafe(build)) {
             Ok(Ok(m)) => m,
-            Ok(Err(msg)) => return self.finish_without_model(format!("the model could not be built: {msg}")),
-            Err(p) => return self.finish_without_model(format!("the model crashed while being built: {}", panic_message(p.as_ref()))),
+            Ok(Err(msg)) => {
+                return self.finish_without_model(format!("the model could not be built: {msg}"));
+            }
+            Err(p) => {
+                return self.finish_without_model(format!(
+                    "the model crashed while being built: {}",
+                    panic_message(p.as_ref())
+                ));
+            }
         };
         let mut model = model;
         let outcome = self.train(model.as_mut());
-        let summary_metrics = match catch_unwind(AssertUnwindSafe(|| model.summary())) {
-            Ok(m) => m,
-            Err(_) => BTreeMap::new(),
-        };
+        let summary_metrics =
+            catch_unwind(AssertUnwindSafe(|| model.summary())).unwrap_or_default();
         let (status, reason_str) = match &outcome {
             Outcome::Finished(r) => (
-                if *r == FinishReason::Stopped { RunStatus::Stopped } else { RunStatus::Finished },
+                if *r == FinishReason::Stopped {
+                    RunStatus::Stopped
+                } else {
+                    RunStatus::Finished
+                },
                 reason_text(*r).to_string(),
             ),
             Outcome::Failed(msg) => (RunStatus::Failed, msg.clone()),
         };
         match outcome {
-            Outcome::Finished(reason) => self.emit(EventKind::Finished { reason, metrics: summary_metrics.clone() }),
-            Outcome::Failed(reason) => self.emit(EventKind::Failed { reason, metrics: summary_metrics.clone() }),
+            Outcome::Finished(reason) => self.emit(EventKind::Finished {
+                reason,
+                metrics: summary_metrics.clone(),
+            }),
+            Outcome::Failed(reason) => self.emit(EventKind::Failed {
+                reason,
+                metrics: summary_metrics.clone(),
+            }),
         }
         self.write_summary(status, Some(reason_str), summary_metrics);
     }
 
     fn finish_without_model(&mut self, reason: String) {
-        self.emit(EventKind::Failed { reason: reason.clone(), metrics: BTreeMap::new() });
+        self.emit(EventKind::Failed {
+            reason: reason.clone(),
+            metrics: BTreeMap::new(),
+        });
         self.write_summary(RunStatus::Failed, Some(reason), BTreeMap::new());
     }
 
-    fn write_summary(&mut self, status: RunStatus, reason: Option<String>, metrics: BTreeMap<String, serde_json::Value>) {
+    fn write_summary(
+        &mut self,
+        status: RunStatus,
+        reason: Option<String>,
+        metrics: BTreeMap<String, serde_json::Value>,
+    ) {
         let summary = Summary {
             lesson: self.lesson.id.clone(),
             seed: self.lesson.train.seed,
@@ -232,10 +278,10 @@ impl Trainer {
             metrics,
             save: None,
         };
-        if let Some(save) = self.save.as_mut() {
-            if let Err(e) = save.finish(&summary) {
-                self.fail_save(e);
-            }
+        if let Some(save) = self.save.as_mut()
+            && let Err(e) = save.finish(&summary)
+        {
+            self.fail_save(e);
         }
     }
 
@@ -248,17 +294,19 @@ impl Trainer {
             total_steps: total,
             charts: model.charts(),
         });
-        if let Err(msg) = self.guarded(|| {
-            let mut updates = model.intro();
-            updates.extend(model.snapshot());
-            (updates, model.evaluate())
-        })
-        .map(|(updates, metrics)| {
-            for u in updates {
-                self.emit(EventKind::Visual(u));
-            }
-            self.emit(EventKind::Metrics { values: metrics });
-        }) {
+        if let Err(msg) = self
+            .guarded(|| {
+                let mut updates = model.intro();
+                updates.extend(model.snapshot());
+                (updates, model.evaluate())
+            })
+            .map(|(updates, metrics)| {
+                for u in updates {
+                    self.emit(EventKind::Visual(u));
+                }
+                self.emit(EventKind::Metrics { values: metrics });
+            })
+        {
             return Outcome::Failed(format!("the model crashed before the first step: {msg}"));
         }
         self.flush();
@@ -301,7 +349,9 @@ impl Trainer {
                 }
                 match received {
                     Some(Command::Stop) => {
-                        self.emit(EventKind::Command { command: Command::Stop });
+                        self.emit(EventKind::Command {
+                            command: Command::Stop,
+                        });
                         self.flush();
                         return Outcome::Finished(FinishReason::Stopped);
                     }
@@ -325,8 +375,15 @@ impl Trainer {
                         if factor.is_finite() && factor > 0.0 {
                             lr_scale *= factor;
                             self.emit(EventKind::Command { command: c });
-                            let lr = train.schedule.lr(train.lr, self.step.max(1), total, train.warmup_steps) * lr_scale;
-                            self.emit(EventKind::Log { text: format!("learning rate ×{factor}: now {lr:.3e}") });
+                            let lr = train.schedule.lr(
+                                train.lr,
+                                self.step.max(1),
+                                total,
+                                train.warmup_steps,
+                            ) * lr_scale;
+                            self.emit(EventKind::Log {
+                                text: format!("learning rate ×{factor}: now {lr:.3e}"),
+                            });
                         }
                     }
                     None => {
@@ -341,46 +398,69 @@ impl Trainer {
             if self.step >= total {
                 return Outcome::Finished(FinishReason::AllSteps);
             }
-            let active = self.start.elapsed().saturating_sub(self.paused_for).as_secs_f64();
+            let active = self
+                .start
+                .elapsed()
+                .saturating_sub(self.paused_for)
+                .as_secs_f64();
             if active >= train.max_seconds {
-                self.emit(EventKind::Log { text: format!("time budget of {} s spent at step {}", train.max_seconds, self.step) });
+                self.emit(EventKind::Log {
+                    text: format!(
+                        "time budget of {} s spent at step {}",
+                        train.max_seconds, self.step
+                    ),
+                });
                 return Outcome::Finished(FinishReason::TimeBudget);
             }
 
             let step = self.step + 1;
             let lr = train.schedule.lr(train.lr, step, total, train.warmup_steps) * lr_scale;
             let metrics = match self.guarded(|| model.train_step(step, lr)) {
-                Err(panic) => return Outcome::Failed(format!("the model crashed at step {step}: {panic}")),
+                Err(panic) => {
+                    return Outcome::Failed(format!("the model crashed at step {step}: {panic}"));
+                }
                 Ok(Err(msg)) => return Outcome::Failed(format!("failed at step {step}: {msg}")),
                 Ok(Ok(m)) => m,
             };
             self.step = step;
             if let Some((name, value)) = metrics.iter().find(|(_, v)| !v.is_finite()) {
-                self.emit(EventKind::Metrics { values: finite_only(&metrics) });
+                self.emit(EventKind::Metrics {
+                    values: finite_only(&metrics),
+                });
                 return Outcome::Failed(format!(
                     "diverged at step {step}: {name} = {value} (the learning rate {lr:.3e} is too large for this model; lower train.lr)"
                 ));
             }
             let last = step == total;
-            if step % log_every == 0 || last || one_step {
+            if step.is_multiple_of(log_every) || last || one_step {
                 let mut values = metrics;
                 values.insert("lr".into(), lr);
                 self.emit(EventKind::Metrics { values });
             }
-            if step % train.eval_every == 0 || last || one_step {
+            if step.is_multiple_of(train.eval_every) || last || one_step {
                 match self.guarded(|| model.evaluate()) {
-                    Ok(values) => self.emit(EventKind::Metrics { values: finite_only(&values) }),
-                    Err(panic) => return Outcome::Failed(format!("the model crashed while evaluating at step {step}: {panic}")),
+                    Ok(values) => self.emit(EventKind::Metrics {
+                        values: finite_only(&values),
+                    }),
+                    Err(panic) => {
+                        return Outcome::Failed(format!(
+                            "the model crashed while evaluating at step {step}: {panic}"
+                        ));
+                    }
                 }
             }
-            if step % train.snapshot_every == 0 || last || one_step {
+            if step.is_multiple_of(train.snapshot_every) || last || one_step {
                 match self.guarded(|| model.snapshot()) {
                     Ok(updates) => {
                         for u in updates {
                             self.emit(EventKind::Visual(u));
                         }
                     }
-                    Err(panic) => return Outcome::Failed(format!("the model crashed while drawing at step {step}: {panic}")),
+                    Err(panic) => {
+                        return Outcome::Failed(format!(
+                            "the model crashed while drawing at step {step}: {panic}"
+                        ));
+                    }
                 }
             }
             self.flush();
@@ -388,7 +468,11 @@ impl Trainer {
     }
 
     /// How long to wait before the next step to keep the lesson's pace; `None` = go now.
-    fn pace_wait(&self, train: &crate::lessons::TrainSpec, origin: (Instant, u64)) -> Option<Duration> {
+    fn pace_wait(
+        &self,
+        train: &crate::lessons::TrainSpec,
+        origin: (Instant, u64),
+    ) -> Option<Duration> {
         if !self.paced || train.pace <= 0.0 {
             return None;
         }
@@ -404,5 +488,8 @@ impl Trainer {
 }
 
 fn finite_only(m: &Metrics) -> Metrics {
-    m.iter().filter(|(_, v)| v.is_finite()).map(|(k, v)| (k.clone(), *v)).collect()
+    m.iter()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(k, v)| (k.clone(), *v))
+        .collect()
 }

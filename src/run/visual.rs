@@ -24,13 +24,30 @@ pub enum Color {
 #[serde(tag = "layer", rename_all = "snake_case")]
 pub enum Layer {
     /// A scatter of points.
-    Points { label: String, color: Color, points: Vec<[f64; 2]> },
+    Points {
+        label: String,
+        color: Color,
+        points: Vec<[f64; 2]>,
+    },
     /// A polyline through the points in order.
-    Line { label: String, color: Color, points: Vec<[f64; 2]> },
+    Line {
+        label: String,
+        color: Color,
+        points: Vec<[f64; 2]>,
+    },
     /// Separate segments (contour lines, boundaries).
-    Segments { label: String, color: Color, segments: Vec<[[f64; 2]; 2]> },
+    Segments {
+        label: String,
+        color: Color,
+        segments: Vec<[[f64; 2]; 2]>,
+    },
     /// One marked point with a symbol, such as the optimum.
-    Marker { label: String, color: Color, at: [f64; 2], symbol: String },
+    Marker {
+        label: String,
+        color: Color,
+        at: [f64; 2],
+        symbol: String,
+    },
 }
 
 impl Layer {
@@ -118,7 +135,11 @@ pub fn contour_segments(
     let at = |i: usize, j: usize| values[j * nx + i];
     let point = |i: usize, j: usize| [x_range[0] + i as f64 * dx, y_range[0] + j as f64 * dy];
     let cross = |a: [f64; 2], va: f64, b: [f64; 2], vb: f64| {
-        let t = if (vb - va).abs() < 1e-300 { 0.5 } else { (level - va) / (vb - va) };
+        let t = if (vb - va).abs() < 1e-300 {
+            0.5
+        } else {
+            (level - va) / (vb - va)
+        };
         [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])]
     };
     for j in 0..ny - 1 {

@@ -15,7 +15,7 @@ pub mod writer;
 
 use serde::{Deserialize, Serialize};
 
-pub use reader::{list_saves, load, LoadedSave, SaveError, SaveInfo};
+pub use reader::{LoadedSave, SaveError, SaveInfo, list_saves, load};
 pub use writer::SaveWriter;
 
 /// The save format this build writes and the newest it reads.

@@ -8,19 +8,30 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use super::{Header, EVENTS_FILE, FORMAT_VERSION, HEADER_FILE, LESSON_FILE, SUMMARY_FILE};
+use super::{EVENTS_FILE, FORMAT_VERSION, HEADER_FILE, Header, LESSON_FILE, SUMMARY_FILE};
 use crate::lessons::{Lesson, LessonErrors};
 use crate::run::{RunEvent, RunStatus, Summary};
 
 /// Why a save cannot be opened at all.
 #[derive(Debug, Error)]
 pub enum SaveError {
-    #[error("{0} is not a mllab save (it has no {HEADER_FILE}); saves live in saves/<lesson>/<time>-s<seed>/")]
+    #[error(
+        "{0} is not a mllab save (it has no {HEADER_FILE}); saves live in saves/<lesson>/<time>-s<seed>/"
+    )]
     NotASave(PathBuf),
     #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: this save has format {found}, newer than the format {supported} this mllab reads; update mllab to replay it")]
-    NewerFormat { path: PathBuf, found: u32, supported: u32 },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: this save has format {found}, newer than the format {supported} this mllab reads; update mllab to replay it"
+    )]
+    NewerFormat {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
     #[error("{path}: the header is damaged ({message}); the save cannot be replayed")]
     BadHeader { path: PathBuf, message: String },
     #[error("{path}: the saved lesson is not valid:\n{errors}")]
@@ -42,7 +53,10 @@ pub struct LoadedSave {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SaveError + '_ {
-    move |source| SaveError::Io { path: path.to_path_buf(), source }
+    move |source| SaveError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Reads the header alone, checking the format version.
@@ -52,13 +66,23 @@ pub fn read_header(dir: &Path) -> Result<Header, SaveError> {
         return Err(SaveError::NotASave(dir.to_path_buf()));
     }
     let text = fs::read_to_string(&path).map_err(io_err(&path))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| SaveError::BadHeader { path: path.clone(), message: e.to_string() })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| SaveError::BadHeader {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
     let found = value.get("format").and_then(|f| f.as_u64()).unwrap_or(0) as u32;
     if found > FORMAT_VERSION {
-        return Err(SaveError::NewerFormat { path, found, supported: FORMAT_VERSION });
+        return Err(SaveError::NewerFormat {
+            path,
+            found,
+            supported: FORMAT_VERSION,
+        });
     }
-    serde_json::from_value(value).map_err(|e| SaveError::BadHeader { path, message: e.to_string() })
+    serde_json::from_value(value).map_err(|e| SaveError::BadHeader {
+        path,
+        message: e.to_string(),
+    })
 }
 
 /// Reads a whole save.
@@ -66,8 +90,11 @@ pub fn load(dir: &Path) -> Result<LoadedSave, SaveError> {
     let header = read_header(dir)?;
     let lesson_path = dir.join(LESSON_FILE);
     let text = fs::read_to_string(&lesson_path).map_err(io_err(&lesson_path))?;
-    let lesson = Lesson::from_text(&lesson_path, &text, &[])
-        .map_err(|errors| SaveError::BadLesson { path: lesson_path.clone(), errors })?;
+    let lesson =
+        Lesson::from_text(&lesson_path, &text, &[]).map_err(|errors| SaveError::BadLesson {
+            path: lesson_path.clone(),
+            errors,
+        })?;
 
     let events_path = dir.join(EVENTS_FILE);
     let bytes = match fs::read(&events_path) {
@@ -82,7 +109,10 @@ pub fn load(dir: &Path) -> Result<LoadedSave, SaveError> {
         Ok(text) => match serde_json::from_str::<Summary>(&text) {
             Ok(s) => Some(s),
             Err(e) => {
-                let note = format!("{}: damaged ({e}); the summary is rebuilt from the events", summary_path.display());
+                let note = format!(
+                    "{}: damaged ({e}); the summary is rebuilt from the events",
+                    summary_path.display()
+                );
                 damage = Some(match damage {
                     Some(d) => format!("{d}; {note}"),
                     None => note,
@@ -92,19 +122,28 @@ pub fn load(dir: &Path) -> Result<LoadedSave, SaveError> {
         },
         Err(_) => None,
     };
-    let summary = recorded.or_else(|| Summary::from_events(&events)).unwrap_or_else(|| Summary {
-        lesson: header.lesson.clone(),
-        seed: header.seed,
-        steps: 0,
-        seconds: 0.0,
-        status: RunStatus::Interrupted,
-        reason: Some("the run stopped before its first event".into()),
-        metrics: Default::default(),
-        save: None,
-    });
+    let summary = recorded
+        .or_else(|| Summary::from_events(&events))
+        .unwrap_or_else(|| Summary {
+            lesson: header.lesson.clone(),
+            seed: header.seed,
+            steps: 0,
+            seconds: 0.0,
+            status: RunStatus::Interrupted,
+            reason: Some("the run stopped before its first event".into()),
+            metrics: Default::default(),
+            save: None,
+        });
     let mut summary = summary;
     summary.save = Some(dir.display().to_string());
-    Ok(LoadedSave { dir: dir.to_path_buf(), header, lesson, events, summary, damage })
+    Ok(LoadedSave {
+        dir: dir.to_path_buf(),
+        header,
+        lesson,
+        events,
+        summary,
+        damage,
+    })
 }
 
 /// Parses complete lines; stops at the first damaged one and says where it is.
@@ -165,10 +204,18 @@ pub fn list_saves(root: &Path, lesson_id: &str) -> Vec<SaveInfo> {
                 .ok()
                 .and_then(|t| serde_json::from_str::<Summary>(&t).ok());
             SaveInfo {
-                name: dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default(),
-                status: summary.as_ref().map_or(RunStatus::Interrupted, |s| s.status),
+                name: dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default(),
+                status: summary
+                    .as_ref()
+                    .map_or(RunStatus::Interrupted, |s| s.status),
                 steps: summary.as_ref().map_or(0, |s| s.steps),
-                loss: summary.as_ref().and_then(|s| s.metrics.get("loss")).and_then(|v| v.as_f64()),
+                loss: summary
+                    .as_ref()
+                    .and_then(|s| s.metrics.get("loss"))
+                    .and_then(|v| v.as_f64()),
                 dir,
             }
         })

@@ -4,7 +4,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Header, EVENTS_FILE, FORMAT_VERSION, HEADER_FILE, LESSON_FILE, SUMMARY_FILE};
+use super::{EVENTS_FILE, FORMAT_VERSION, HEADER_FILE, Header, LESSON_FILE, SUMMARY_FILE};
 use crate::clock::UtcTime;
 use crate::lessons::Lesson;
 use crate::run::{RunEvent, Summary};
@@ -28,7 +28,10 @@ impl SaveWriter {
         // A second run in the same second with the same seed gets its own directory.
         while fs::create_dir(&dir).is_err() {
             if n > 1000 {
-                return Err(io::Error::other(format!("cannot create a save directory under {}", parent.display())));
+                return Err(io::Error::other(format!(
+                    "cannot create a save directory under {}",
+                    parent.display()
+                )));
             }
             dir = parent.join(format!("{base}-{n}"));
             n += 1;
@@ -41,10 +44,20 @@ impl SaveWriter {
             started: now.rfc3339(),
             lesson_file: lesson.path().display().to_string(),
         };
-        write_atomic(&dir.join(HEADER_FILE), serde_json::to_string_pretty(&header)?.as_bytes())?;
+        write_atomic(
+            &dir.join(HEADER_FILE),
+            serde_json::to_string_pretty(&header)?.as_bytes(),
+        )?;
         write_atomic(&dir.join(LESSON_FILE), lesson.to_resolved_yaml().as_bytes())?;
-        let file = OpenOptions::new().create(true).append(true).open(dir.join(EVENTS_FILE))?;
-        Ok(SaveWriter { dir, events: BufWriter::new(file), pending: false })
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(EVENTS_FILE))?;
+        Ok(SaveWriter {
+            dir,
+            events: BufWriter::new(file),
+            pending: false,
+        })
     }
 
     /// The save directory.
@@ -76,7 +89,10 @@ impl SaveWriter {
         self.events.get_ref().sync_all()?;
         let mut summary = summary.clone();
         summary.save = Some(self.dir.display().to_string());
-        write_atomic(&self.dir.join(SUMMARY_FILE), serde_json::to_string_pretty(&summary)?.as_bytes())
+        write_atomic(
+            &self.dir.join(SUMMARY_FILE),
+            serde_json::to_string_pretty(&summary)?.as_bytes(),
+        )
     }
 }
 

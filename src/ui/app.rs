@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 
 use ratatui::crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 
-use super::keymap::{action_for, Action, Screen};
+use super::keymap::{Action, Screen, action_for};
 use super::replay::ReplayState;
 use super::run_state::{RunState, Status};
 use crate::i18n::Lang;
-use crate::lessons::registry::Entry;
 use crate::lessons::Lesson;
+use crate::lessons::registry::Entry;
 use crate::run::{Command, RunEvent, RunId};
-use crate::saves::{list_saves, SaveInfo};
+use crate::saves::{SaveInfo, list_saves};
 
 /// Something that happened.
 #[derive(Clone, Debug)]
@@ -40,7 +40,10 @@ pub enum SeedChoice {
 /// Work for the runtime.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
-    StartRun { path: PathBuf, seed: SeedChoice },
+    StartRun {
+        path: PathBuf,
+        seed: SeedChoice,
+    },
     Command(Command),
     /// Stop the live run and wait for its thread.
     StopRun,
@@ -128,7 +131,10 @@ impl App {
             Some(Entry::Ok(l)) => list_saves(&self.saves_root, &l.id),
             _ => Vec::new(),
         };
-        self.browser.save_selected = self.browser.save_selected.min(self.browser.saves.len().saturating_sub(1));
+        self.browser.save_selected = self
+            .browser
+            .save_selected
+            .min(self.browser.saves.len().saturating_sub(1));
         if self.browser.saves.is_empty() {
             self.browser.focus = BrowserFocus::Lessons;
         }
@@ -147,10 +153,19 @@ impl App {
     }
 
     /// Switches to the run view for a run that is starting.
-    pub fn begin_run(&mut self, run: RunId, lesson: &Lesson, path: &Path, save_dir: Option<String>) {
+    pub fn begin_run(
+        &mut self,
+        run: RunId,
+        lesson: &Lesson,
+        path: &Path,
+        save_dir: Option<String>,
+    ) {
         let mut state = RunState::new(run, lesson);
         state.save_dir = save_dir;
-        self.run = Some(LiveRun { state, path: path.to_path_buf() });
+        self.run = Some(LiveRun {
+            state,
+            path: path.to_path_buf(),
+        });
         self.screen = Screen::Run;
         self.zoom = 0;
         self.help = false;
@@ -203,18 +218,18 @@ impl App {
                 Vec::new()
             }
             Msg::Run(ev) => {
-                if let Some(run) = self.run.as_mut() {
-                    if run.state.apply(&ev) {
-                        self.dirty |= self.screen == Screen::Run;
-                    }
+                if let Some(run) = self.run.as_mut()
+                    && run.state.apply(&ev)
+                {
+                    self.dirty |= self.screen == Screen::Run;
                 }
                 Vec::new()
             }
             Msg::Tick(dt) => {
-                if self.screen == Screen::Replay {
-                    if let Some(r) = self.replay.as_mut() {
-                        self.dirty |= r.tick(dt);
-                    }
+                if self.screen == Screen::Replay
+                    && let Some(r) = self.replay.as_mut()
+                {
+                    self.dirty |= r.tick(dt);
                 }
                 Vec::new()
             }
@@ -254,25 +269,21 @@ impl App {
     fn act_browser(&mut self, action: Action) -> Vec<Effect> {
         let b = &mut self.browser;
         match (action, b.focus) {
-            (Action::Up, BrowserFocus::Lessons) => {
-                if b.selected > 0 {
-                    b.selected -= 1;
-                    b.preview_scroll = 0;
-                    self.refresh_saves();
-                }
+            (Action::Up, BrowserFocus::Lessons) if b.selected > 0 => {
+                b.selected -= 1;
+                b.preview_scroll = 0;
+                self.refresh_saves();
             }
-            (Action::Down, BrowserFocus::Lessons) => {
-                if b.selected + 1 < b.entries.len() {
-                    b.selected += 1;
-                    b.preview_scroll = 0;
-                    self.refresh_saves();
-                }
+            (Action::Down, BrowserFocus::Lessons) if b.selected + 1 < b.entries.len() => {
+                b.selected += 1;
+                b.preview_scroll = 0;
+                self.refresh_saves();
             }
-            (Action::Up, BrowserFocus::Saves) => b.save_selected = b.save_selected.saturating_sub(1),
-            (Action::Down, BrowserFocus::Saves) => {
-                if b.save_selected + 1 < b.saves.len() {
-                    b.save_selected += 1;
-                }
+            (Action::Up, BrowserFocus::Saves) => {
+                b.save_selected = b.save_selected.saturating_sub(1)
+            }
+            (Action::Down, BrowserFocus::Saves) if b.save_selected + 1 < b.saves.len() => {
+                b.save_selected += 1;
             }
             (Action::PageUp, _) => b.preview_scroll = b.preview_scroll.saturating_sub(8),
             (Action::PageDown, _) => b.preview_scroll = b.preview_scroll.saturating_add(8),
@@ -283,9 +294,21 @@ impl App {
                 };
             }
             (Action::Open, BrowserFocus::Lessons) => match self.selected_entry() {
-                Some(Entry::Ok(l)) => return vec![Effect::StartRun { path: l.path().to_path_buf(), seed: SeedChoice::Lesson }],
+                Some(Entry::Ok(l)) => {
+                    return vec![Effect::StartRun {
+                        path: l.path().to_path_buf(),
+                        seed: SeedChoice::Lesson,
+                    }];
+                }
                 Some(Entry::Broken { .. }) => {
-                    self.message = Some(self.lang.pick("This lesson has errors (see the right). Press e to fix it.", "这个课程文件有错误（见右侧）。按 e 修改。").to_string());
+                    self.message = Some(
+                        self.lang
+                            .pick(
+                                "This lesson has errors (see the right). Press e to fix it.",
+                                "这个课程文件有错误（见右侧）。按 e 修改。",
+                            )
+                            .to_string(),
+                    );
                 }
                 None => {}
             },
@@ -312,14 +335,24 @@ impl App {
         let status = run.state.status.clone();
         let live = !status.is_over();
         match action {
-            Action::PauseResume if status == Status::Running => vec![Effect::Command(Command::Pause)],
-            Action::PauseResume if status == Status::Paused => vec![Effect::Command(Command::Resume)],
+            Action::PauseResume if status == Status::Running => {
+                vec![Effect::Command(Command::Pause)]
+            }
+            Action::PauseResume if status == Status::Paused => {
+                vec![Effect::Command(Command::Resume)]
+            }
             Action::StepOnce if status == Status::Paused => vec![Effect::Command(Command::Step)],
             Action::Stop if live => vec![Effect::Command(Command::Stop)],
             Action::LrUp if live => vec![Effect::Command(Command::ScaleLr { factor: 2.0 })],
             Action::LrDown if live => vec![Effect::Command(Command::ScaleLr { factor: 0.5 })],
-            Action::Rerun => vec![Effect::StartRun { path: run.path.clone(), seed: SeedChoice::Same(run.state.seed) }],
-            Action::RerunNewSeed => vec![Effect::StartRun { path: run.path.clone(), seed: SeedChoice::Fresh }],
+            Action::Rerun => vec![Effect::StartRun {
+                path: run.path.clone(),
+                seed: SeedChoice::Same(run.state.seed),
+            }],
+            Action::RerunNewSeed => vec![Effect::StartRun {
+                path: run.path.clone(),
+                seed: SeedChoice::Fresh,
+            }],
             Action::Edit => vec![Effect::Edit(run.path.clone())],
             Action::Focus => {
                 self.cycle_zoom();
@@ -328,7 +361,11 @@ impl App {
             Action::Back => {
                 self.screen = Screen::Browser;
                 self.refresh_saves();
-                if live { vec![Effect::StopRun] } else { Vec::new() }
+                if live {
+                    vec![Effect::StopRun]
+                } else {
+                    Vec::new()
+                }
             }
             _ => Vec::new(),
         }

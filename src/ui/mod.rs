@@ -14,21 +14,23 @@ pub mod run_state;
 pub mod view;
 pub mod widgets;
 
-use std::io::{stdout, IsTerminal, Stdout};
+use std::io::{IsTerminal, Stdout, stdout};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
 use ratatui::crossterm::execute;
-use ratatui::crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
-use ratatui::Terminal;
+use ratatui::crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
 
 use crate::i18n::Lang;
-use crate::lessons::registry::{scan, Entry};
+use crate::lessons::registry::{Entry, scan};
 use crate::lessons::{Lesson, Override};
-use crate::run::{spawn, Command, RunConfig, RunId, TrainerHandle};
+use crate::run::{Command, RunConfig, RunId, TrainerHandle, spawn};
 use crate::saves::{self, SaveWriter};
 use app::{App, Effect, Msg, SeedChoice};
 use replay::ReplayState;
@@ -128,12 +130,23 @@ impl Runtime {
         self.next_run += 1;
         let (save, note) = match SaveWriter::create(&self.saves_dir, &lesson, lesson.train.seed) {
             Ok(s) => (Some(s), None),
-            Err(e) => (None, Some(format!("warning: this run is not saved: cannot write under {} ({e})", self.saves_dir.display()))),
+            Err(e) => (
+                None,
+                Some(format!(
+                    "warning: this run is not saved: cannot write under {} ({e})",
+                    self.saves_dir.display()
+                )),
+            ),
         };
         let save_dir = save.as_ref().map(|s| s.dir().display().to_string());
         self.app.begin_run(run, &lesson, path, save_dir);
         self.app.message = note;
-        self.trainer = Some(spawn(RunConfig { run, lesson, paced: true, save }));
+        self.trainer = Some(spawn(RunConfig {
+            run,
+            lesson,
+            paced: true,
+            save,
+        }));
     }
 
     /// Stops the live run, if any, and waits for its thread; its last events are kept.
@@ -170,14 +183,18 @@ fn scan_or_empty(dir: &Path) -> Vec<Entry> {
 
 /// A new seed for `R`, from the clock (the seed is recorded, so the run still replays).
 fn fresh_seed() -> u64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     (now.as_nanos() % 1_000_000) as u64
 }
 
 /// Runs the TUI until the learner quits.
 pub fn run_tui(opts: TuiOptions) -> anyhow::Result<()> {
     if !stdout().is_terminal() {
-        anyhow::bail!("the TUI needs a terminal; to run a lesson without one use `mllab run LESSON --headless`");
+        anyhow::bail!(
+            "the TUI needs a terminal; to run a lesson without one use `mllab run LESSON --headless`"
+        );
     }
     let mut rt = Runtime::new(&opts);
     if let Some(path) = &opts.start {
@@ -251,14 +268,26 @@ fn open_editor(path: &Path) -> Result<(), String> {
     let editor = std::env::var("VISUAL")
         .ok()
         .filter(|s| !s.trim().is_empty())
-        .or_else(|| std::env::var("EDITOR").ok().filter(|s| !s.trim().is_empty()))
+        .or_else(|| {
+            std::env::var("EDITOR")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+        })
         .unwrap_or_else(|| "vi".to_string());
     let mut parts = editor.split_whitespace();
     let program = parts.next().unwrap_or("vi");
-    match std::process::Command::new(program).args(parts).arg(path).status() {
+    match std::process::Command::new(program)
+        .args(parts)
+        .arg(path)
+        .status()
+    {
         Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(format!("the editor `{editor}` exited with {s}; the lesson was reloaded anyway")),
-        Err(e) => Err(format!("cannot start the editor `{editor}` ({e}); set $EDITOR to your editor")),
+        Ok(s) => Err(format!(
+            "the editor `{editor}` exited with {s}; the lesson was reloaded anyway"
+        )),
+        Err(e) => Err(format!(
+            "cannot start the editor `{editor}` ({e}); set $EDITOR to your editor"
+        )),
     }
 }
 
@@ -304,7 +333,12 @@ impl Drop for Tui {
 /// Leaves raw mode and the alternate screen; safe to call more than once.
 pub fn restore_terminal() {
     let _ = disable_raw_mode();
-    let _ = execute!(stdout(), DisableMouseCapture, LeaveAlternateScreen, ratatui::crossterm::cursor::Show);
+    let _ = execute!(
+        stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        ratatui::crossterm::cursor::Show
+    );
 }
 
 /// Restores the terminal only for a panic on the UI thread. A trainer thread's panic is caught

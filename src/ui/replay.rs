@@ -34,7 +34,11 @@ impl ReplayState {
         let mut fresh = RunState::new(run, &save.lesson);
         fresh.save_dir = Some(save.dir.display().to_string());
         let duration = save.events.last().map(|e| e.t).unwrap_or(0.0);
-        let stretch = if duration > 0.0 && duration < MIN_REPLAY_SECONDS { duration / MIN_REPLAY_SECONDS } else { 1.0 };
+        let stretch = if duration > 0.0 && duration < MIN_REPLAY_SECONDS {
+            duration / MIN_REPLAY_SECONDS
+        } else {
+            1.0
+        };
         ReplayState {
             dir: save.dir.display().to_string(),
             events: save.events,

@@ -94,7 +94,12 @@ impl RunState {
         self.t = ev.t;
         self.update_rate();
         match &ev.kind {
-            EventKind::Started { seed, total_steps, charts, .. } => {
+            EventKind::Started {
+                seed,
+                total_steps,
+                charts,
+                ..
+            } => {
                 self.seed = *seed;
                 self.total_steps = *total_steps;
                 self.charts = charts.clone();
@@ -104,7 +109,10 @@ impl RunState {
             }
             EventKind::Metrics { values } => {
                 for (k, v) in values {
-                    self.series.entry(k.clone()).or_default().push((ev.step as f64, *v));
+                    self.series
+                        .entry(k.clone())
+                        .or_default()
+                        .push((ev.step as f64, *v));
                     self.latest.insert(k.clone(), *v);
                 }
             }
@@ -125,7 +133,10 @@ impl RunState {
             },
             EventKind::Finished { reason, .. } => {
                 self.status = Status::Finished(*reason);
-                self.push_log(format!("finished: {}", crate::run::summary::reason_text(*reason)));
+                self.push_log(format!(
+                    "finished: {}",
+                    crate::run::summary::reason_text(*reason)
+                ));
             }
             EventKind::Failed { reason, .. } => {
                 self.status = Status::Failed(reason.clone());
@@ -147,7 +158,11 @@ impl RunState {
         let dt = self.t - t0;
         if dt >= 0.25 {
             let inst = (self.step.saturating_sub(s0)) as f64 / dt;
-            self.rate = if self.rate == 0.0 { inst } else { 0.5 * self.rate + 0.5 * inst };
+            self.rate = if self.rate == 0.0 {
+                inst
+            } else {
+                0.5 * self.rate + 0.5 * inst
+            };
             self.rate_mark = (self.t, self.step);
         } else if self.step < s0 {
             self.rate_mark = (self.t, self.step);

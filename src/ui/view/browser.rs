@@ -9,34 +9,55 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, StatefulWidget, Widget, Wrap};
 
 use crate::lessons::registry::Entry;
-use crate::lessons::{chapter_name, Lesson};
+use crate::lessons::{Lesson, chapter_name};
 use crate::run::RunStatus;
 use crate::ui::app::{App, BrowserFocus};
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let [body, footer] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
-    let [left, right] = Layout::horizontal([Constraint::Percentage(38), Constraint::Fill(1)]).areas(body);
-    let [preview, saves] = Layout::vertical([Constraint::Fill(1), Constraint::Length(7)]).areas(right);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(38), Constraint::Fill(1)]).areas(body);
+    let [preview, saves] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(7)]).areas(right);
     lesson_list(app, left, buf);
     match app.selected_entry() {
         Some(Entry::Ok(lesson)) => lesson_preview(app, lesson, preview, buf),
         Some(Entry::Broken { path, errors }) => {
             let mut lines = vec![
-                Line::from(app.lang.pick("This lesson file has errors:", "这个课程文件有错误：")).red().bold(),
+                Line::from(
+                    app.lang
+                        .pick("This lesson file has errors:", "这个课程文件有错误："),
+                )
+                .red()
+                .bold(),
                 Line::from(path.display().to_string()).dark_gray(),
                 Line::from(""),
             ];
             for e in &errors.0 {
                 for (i, l) in e.to_string().lines().enumerate() {
-                    lines.push(if i == 0 { Line::from(l.to_string()).red() } else { Line::from(l.to_string()).yellow() });
+                    lines.push(if i == 0 {
+                        Line::from(l.to_string()).red()
+                    } else {
+                        Line::from(l.to_string()).yellow()
+                    });
                 }
             }
             lines.push(Line::from(""));
-            lines.push(Line::from(app.lang.pick("Press e to open it in your editor.", "按 e 在编辑器中打开它。")).italic());
+            lines.push(
+                Line::from(app.lang.pick(
+                    "Press e to open it in your editor.",
+                    "按 e 在编辑器中打开它。",
+                ))
+                .italic(),
+            );
             Paragraph::new(lines)
                 .wrap(Wrap { trim: false })
                 .scroll((app.browser.preview_scroll, 0))
-                .block(Block::bordered().title(app.lang.pick(" broken lesson ", " 有错误的课程 ")).border_style(Style::new().red()))
+                .block(
+                    Block::bordered()
+                        .title(app.lang.pick(" broken lesson ", " 有错误的课程 "))
+                        .border_style(Style::new().red()),
+                )
                 .render(preview, buf);
         }
         None => {
@@ -62,7 +83,15 @@ fn lesson_list(app: &App, area: Rect, buf: &mut Buffer) {
             Entry::Ok(l) => {
                 if last_chapter != Some(l.chapter) {
                     last_chapter = Some(l.chapter);
-                    items.push(ListItem::new(Line::from(format!("{} {}", l.chapter, chapter_name(l.chapter, app.lang))).bold().cyan()));
+                    items.push(ListItem::new(
+                        Line::from(format!(
+                            "{} {}",
+                            l.chapter,
+                            chapter_name(l.chapter, app.lang)
+                        ))
+                        .bold()
+                        .cyan(),
+                    ));
                 }
                 if i == app.browser.selected {
                     selected_row = Some(items.len());
@@ -72,20 +101,39 @@ fn lesson_list(app: &App, area: Rect, buf: &mut Buffer) {
             Entry::Broken { path, .. } => {
                 if last_chapter != Some(u32::MAX) {
                     last_chapter = Some(u32::MAX);
-                    items.push(ListItem::new(Line::from(app.lang.pick("Files with errors", "有错误的文件")).bold().red()));
+                    items.push(ListItem::new(
+                        Line::from(app.lang.pick("Files with errors", "有错误的文件"))
+                            .bold()
+                            .red(),
+                    ));
                 }
                 if i == app.browser.selected {
                     selected_row = Some(items.len());
                 }
-                let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
                 items.push(ListItem::new(Line::from(format!("  ✗ {name}")).red()));
             }
         }
     }
     let focused = app.browser.focus == BrowserFocus::Lessons;
     let list = List::new(items)
-        .block(Block::bordered().title(app.lang.pick(" mllab · lessons ", " mllab · 课程 ")).border_style(border(focused)))
-        .highlight_style(Style::new().bg(if focused { Color::Blue } else { Color::DarkGray }).add_modifier(Modifier::BOLD))
+        .block(
+            Block::bordered()
+                .title(app.lang.pick(" mllab · lessons ", " mllab · 课程 "))
+                .border_style(border(focused)),
+        )
+        .highlight_style(
+            Style::new()
+                .bg(if focused {
+                    Color::Blue
+                } else {
+                    Color::DarkGray
+                })
+                .add_modifier(Modifier::BOLD),
+        )
         .highlight_symbol("▶");
     let mut state = ListState::default().with_selected(selected_row);
     StatefulWidget::render(list, area, buf, &mut state);
@@ -110,14 +158,24 @@ fn lesson_preview(app: &App, lesson: &Lesson, area: Rect, buf: &mut Buffer) {
         lines.push(Line::from(""));
     }
     lines.push(Line::from(""));
-    lines.push(Line::from(lang.pick("Hyperparameters (edit with e):", "超参数（按 e 编辑）：")).bold().cyan());
+    lines.push(
+        Line::from(lang.pick("Hyperparameters (edit with e):", "超参数（按 e 编辑）："))
+            .bold()
+            .cyan(),
+    );
     for (k, v) in hyperparameters(lesson) {
-        lines.push(Line::from(vec![Span::raw(format!("  {k}: ")).dark_gray(), Span::raw(v)]));
+        lines.push(Line::from(vec![
+            Span::raw(format!("  {k}: ")).dark_gray(),
+            Span::raw(v),
+        ]));
     }
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .scroll((app.browser.preview_scroll, 0))
-        .block(Block::bordered().title(lang.pick(" about this lesson · Enter runs it ", " 课程简介 · Enter 运行 ")))
+        .block(Block::bordered().title(lang.pick(
+            " about this lesson · Enter runs it ",
+            " 课程简介 · Enter 运行 ",
+        )))
         .render(area, buf);
 }
 
@@ -134,7 +192,7 @@ pub fn reflow(text: &str) -> Vec<String> {
             continue;
         }
         let cjk = |c: Option<char>| c.is_some_and(|c| c as u32 >= 0x2E80);
-        if !current.is_empty() && !(cjk(current.chars().last()) || cjk(line.chars().next())) {
+        if !(current.is_empty() || cjk(current.chars().last()) || cjk(line.chars().next())) {
             current.push(' ');
         }
         current.push_str(line);
@@ -181,20 +239,31 @@ fn save_list(app: &App, area: Rect, buf: &mut Buffer) {
                 RunStatus::Failed => Span::raw(lang.pick("failed", "失败")).red(),
                 RunStatus::Interrupted => Span::raw(lang.pick("interrupted", "中断")).magenta(),
             };
-            let loss = s.loss.map(|l| format!("  loss {}", crate::ui::widgets::short_number(l))).unwrap_or_default();
-            ListItem::new(Line::from(vec![Span::raw(format!("{}  ", s.name)), status, Span::raw(format!("  {} {}{loss}", s.steps, lang.pick("steps", "步")))]))
+            let loss = s
+                .loss
+                .map(|l| format!("  loss {}", crate::ui::widgets::short_number(l)))
+                .unwrap_or_default();
+            ListItem::new(Line::from(vec![
+                Span::raw(format!("{}  ", s.name)),
+                status,
+                Span::raw(format!("  {} {}{loss}", s.steps, lang.pick("steps", "步"))),
+            ]))
         })
         .collect();
     let title = if items.is_empty() {
         lang.pick(" saves: none yet ", " 存档：暂无 ")
     } else {
-        lang.pick(" saves · Tab, then Enter replays ", " 存档 · Tab 后按 Enter 回放 ")
+        lang.pick(
+            " saves · Tab, then Enter replays ",
+            " 存档 · Tab 后按 Enter 回放 ",
+        )
     };
     let list = List::new(items)
         .block(Block::bordered().title(title).border_style(border(focused)))
         .highlight_style(Style::new().bg(if focused { Color::Blue } else { Color::Reset }))
         .highlight_symbol(if focused { "▶" } else { " " });
-    let mut state = ListState::default().with_selected((!app.browser.saves.is_empty()).then_some(app.browser.save_selected));
+    let mut state = ListState::default()
+        .with_selected((!app.browser.saves.is_empty()).then_some(app.browser.save_selected));
     StatefulWidget::render(list, area, buf, &mut state);
 }
 
@@ -210,6 +279,14 @@ fn footer_line(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(line).render(area, buf);
 }
 
+pub fn border(focused: bool) -> Style {
+    if focused {
+        Style::new().cyan()
+    } else {
+        Style::new().dark_gray()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::reflow;
@@ -217,15 +294,17 @@ mod tests {
     #[test]
     fn reflow_joins_lines_within_paragraphs_only() {
         let text = "one\ntwo\n\nthree\n";
-        assert_eq!(reflow(text), vec!["one two".to_string(), "three".to_string()]);
+        assert_eq!(
+            reflow(text),
+            vec!["one two".to_string(), "three".to_string()]
+        );
     }
 
     #[test]
     fn reflow_joins_chinese_lines_without_spaces() {
-        assert_eq!(reflow("我们猜\n这是直线"), vec!["我们猜这是直线".to_string()]);
+        assert_eq!(
+            reflow("我们猜\n这是直线"),
+            vec!["我们猜这是直线".to_string()]
+        );
     }
-}
-
-pub fn border(focused: bool) -> Style {
-    if focused { Style::new().cyan() } else { Style::new().dark_gray() }
 }

@@ -21,8 +21,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         height,
     };
     Clear.render(popup, buf);
-    let title = app.lang.pick(" keys — any key closes ", " 按键 — 任意键关闭 ");
+    let title = app
+        .lang
+        .pick(" keys — any key closes ", " 按键 — 任意键关闭 ");
     Table::new(rows, [Constraint::Length(8), Constraint::Fill(1)])
-        .block(Block::bordered().title(title).border_style(Style::new().cyan()))
+        .block(
+            Block::bordered()
+                .title(title)
+                .border_style(Style::new().cyan()),
+        )
         .render(popup, buf);
 }

@@ -25,7 +25,11 @@ impl Widget for &App {
                 &format!("请把窗口放大：mllab 至少需要 {MIN_WIDTH}×{MIN_HEIGHT}，当前为 {}×{}。", area.width, area.height),
             )
             .to_string();
-            Paragraph::new(text).yellow().alignment(Alignment::Center).wrap(Wrap { trim: true }).render(area, buf);
+            Paragraph::new(text)
+                .yellow()
+                .alignment(Alignment::Center)
+                .wrap(Wrap { trim: true })
+                .render(area, buf);
             return;
         }
         match self.screen {

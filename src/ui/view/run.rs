@@ -21,8 +21,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     };
     let lang = app.lang;
-    let [header, body, log, footer] =
-        Layout::vertical([Constraint::Length(2), Constraint::Fill(1), Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let [header, body, log, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     status_lines(state, lang, app.screen == Screen::Replay, header, buf);
     panels(app, state, body, buf);
     let log_line = match state.last_log() {
@@ -48,20 +53,55 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
 fn status_lines(s: &RunState, lang: Lang, replay: bool, area: Rect, buf: &mut Buffer) {
     let (word, style) = match &s.status {
-        Status::Starting => (lang.pick("starting", "准备中").to_string(), Style::new().yellow()),
-        Status::Running => (lang.pick("▶ running", "▶ 训练中").to_string(), Style::new().green().bold()),
-        Status::Paused => (lang.pick("⏸ paused", "⏸ 已暂停").to_string(), Style::new().yellow().bold()),
-        Status::Finished(FinishReason::Stopped) => (lang.pick("■ stopped", "■ 已停止").to_string(), Style::new().yellow().bold()),
-        Status::Finished(_) => (lang.pick("✓ done", "✓ 完成").to_string(), Style::new().cyan().bold()),
-        Status::Failed(_) => (lang.pick("✗ failed", "✗ 失败").to_string(), Style::new().red().bold()),
+        Status::Starting => (
+            lang.pick("starting", "准备中").to_string(),
+            Style::new().yellow(),
+        ),
+        Status::Running => (
+            lang.pick("▶ running", "▶ 训练中").to_string(),
+            Style::new().green().bold(),
+        ),
+        Status::Paused => (
+            lang.pick("⏸ paused", "⏸ 已暂停").to_string(),
+            Style::new().yellow().bold(),
+        ),
+        Status::Finished(FinishReason::Stopped) => (
+            lang.pick("■ stopped", "■ 已停止").to_string(),
+            Style::new().yellow().bold(),
+        ),
+        Status::Finished(_) => (
+            lang.pick("✓ done", "✓ 完成").to_string(),
+            Style::new().cyan().bold(),
+        ),
+        Status::Failed(_) => (
+            lang.pick("✗ failed", "✗ 失败").to_string(),
+            Style::new().red().bold(),
+        ),
     };
-    let kind = if replay { lang.pick("replay", "回放") } else { lang.pick("live", "实时") };
+    let kind = if replay {
+        lang.pick("replay", "回放")
+    } else {
+        lang.pick("live", "实时")
+    };
     let title = Line::from(vec![
         Span::raw(format!("{} ", s.title.get(lang))).bold(),
-        Span::raw(format!("· {} · {} {}", kind, lang.pick("seed", "种子"), s.seed)).dark_gray(),
+        Span::raw(format!(
+            "· {} · {} {}",
+            kind,
+            lang.pick("seed", "种子"),
+            s.seed
+        ))
+        .dark_gray(),
     ]);
-    let eta = s.eta().map(|e| format!("  ETA {}", seconds(e))).unwrap_or_default();
-    let lr = if (s.lr_scale - 1.0).abs() > 1e-12 { format!("  lr×{}", s.lr_scale) } else { String::new() };
+    let eta = s
+        .eta()
+        .map(|e| format!("  ETA {}", seconds(e)))
+        .unwrap_or_default();
+    let lr = if (s.lr_scale - 1.0).abs() > 1e-12 {
+        format!("  lr×{}", s.lr_scale)
+    } else {
+        String::new()
+    };
     let stats = format!(
         "  {} {}/{}  {:.0} {}  {} {}{eta}{lr}",
         lang.pick("step", "步"),
@@ -75,9 +115,17 @@ fn status_lines(s: &RunState, lang: Lang, replay: bool, area: Rect, buf: &mut Bu
     let metrics: String = s
         .charts
         .iter()
-        .filter_map(|name| s.latest.get(name).map(|v| format!("  {name} {}", crate::ui::widgets::short_number(*v))))
+        .filter_map(|name| {
+            s.latest
+                .get(name)
+                .map(|v| format!("  {name} {}", crate::ui::widgets::short_number(*v)))
+        })
         .collect();
-    let status = Line::from(vec![Span::styled(word, style), Span::raw(stats), Span::raw(metrics).cyan()]);
+    let status = Line::from(vec![
+        Span::styled(word, style),
+        Span::raw(stats),
+        Span::raw(metrics).cyan(),
+    ]);
     let [a, b] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     Paragraph::new(title).render(a, buf);
     Paragraph::new(status).render(b, buf);
@@ -96,16 +144,17 @@ fn panels(app: &App, s: &RunState, area: Rect, buf: &mut Buffer) {
     if names.is_empty() {
         return;
     }
-    if app.zoom > 0 {
-        if let Some(name) = names.get(app.zoom - 1) {
-            panel(app, s, name, area, buf);
-            return;
-        }
+    if app.zoom > 0
+        && let Some(name) = names.get(app.zoom - 1)
+    {
+        panel(app, s, name, area, buf);
+        return;
     }
     let has_chart = names.iter().any(|n| n == "loss");
     let others: Vec<&String> = names.iter().filter(|n| *n != "loss").collect();
     let (chart_area, rest) = if has_chart && !others.is_empty() {
-        let [l, r] = Layout::horizontal([Constraint::Percentage(40), Constraint::Fill(1)]).areas(area);
+        let [l, r] =
+            Layout::horizontal([Constraint::Percentage(40), Constraint::Fill(1)]).areas(area);
         (Some(l), r)
     } else if has_chart {
         (Some(area), Rect::default())
@@ -124,21 +173,52 @@ fn panels(app: &App, s: &RunState, area: Rect, buf: &mut Buffer) {
 }
 
 fn panel(app: &App, s: &RunState, name: &str, area: Rect, buf: &mut Buffer) {
-    let waiting = app.lang.pick("waiting for the first numbers…", "等待第一批数据…");
-    let block = Block::bordered().title(format!(" {name} ")).border_style(Style::new().dark_gray());
+    let waiting = app
+        .lang
+        .pick("waiting for the first numbers…", "等待第一批数据…");
+    let block = Block::bordered()
+        .title(format!(" {name} "))
+        .border_style(Style::new().dark_gray());
     if name == "loss" {
-        LossChart { names: &s.charts, series: &s.series, total_steps: s.total_steps, block, empty_text: waiting }.render(area, buf);
+        LossChart {
+            names: &s.charts,
+            series: &s.series,
+            total_steps: s.total_steps,
+            block,
+            empty_text: waiting,
+        }
+        .render(area, buf);
     } else {
         let parts = s.visuals.get(name).map(Vec::as_slice).unwrap_or(&[]);
-        PanelWidget { parts, block, empty_text: waiting }.render(area, buf);
+        PanelWidget {
+            parts,
+            block,
+            empty_text: waiting,
+        }
+        .render(area, buf);
     }
 }
 
 fn timeline(r: &ReplayState, lang: Lang) -> Line<'static> {
-    let state = if r.playing { lang.pick("▶ playing", "▶ 播放中") } else { lang.pick("⏸ paused", "⏸ 暂停") };
+    let state = if r.playing {
+        lang.pick("▶ playing", "▶ 播放中")
+    } else {
+        lang.pick("⏸ paused", "⏸ 暂停")
+    };
     let mut spans = vec![
-        Span::raw(format!("{state}  {} {}/{}  ×{}  ", lang.pick("event", "事件"), r.cursor, r.events.len(), r.speed)).cyan(),
-        Span::raw(lang.pick("Space play · ←/→ event · [ ] speed · Home/End · q back", "空格 播放 · ←/→ 事件 · [ ] 速度 · Home/End · q 返回")).dark_gray(),
+        Span::raw(format!(
+            "{state}  {} {}/{}  ×{}  ",
+            lang.pick("event", "事件"),
+            r.cursor,
+            r.events.len(),
+            r.speed
+        ))
+        .cyan(),
+        Span::raw(lang.pick(
+            "Space play · ←/→ event · [ ] speed · Home/End · q back",
+            "空格 播放 · ←/→ 事件 · [ ] 速度 · Home/End · q 返回",
+        ))
+        .dark_gray(),
     ];
     if let Some(d) = &r.damage {
         spans.push(Span::raw(format!("  ⚠ {d}")).yellow());

@@ -31,7 +31,12 @@ impl Widget for FigureWidget<'_> {
             .parts
             .iter()
             .flat_map(|f| f.layers.iter())
-            .flat_map(|l| [Span::styled("■ ", Style::new().fg(term_color(l.color()))), Span::raw(format!("{}  ", l.label()))])
+            .flat_map(|l| {
+                [
+                    Span::styled("■ ", Style::new().fg(term_color(l.color()))),
+                    Span::raw(format!("{}  ", l.label())),
+                ]
+            })
             .collect();
         let axes = format!(
             " {} {}…{} · {} {}…{} ",
@@ -42,7 +47,10 @@ impl Widget for FigureWidget<'_> {
             short_number(y_range[0]),
             short_number(y_range[1])
         );
-        let block = self.block.title_bottom(TextLine::from(axes).dark_gray()).title_top(TextLine::from(legend).right_aligned());
+        let block = self
+            .block
+            .title_bottom(TextLine::from(axes).dark_gray())
+            .title_top(TextLine::from(legend).right_aligned());
         let parts = self.parts;
         Canvas::default()
             .block(block)
@@ -56,31 +64,68 @@ impl Widget for FigureWidget<'_> {
                             // A few points are drawn as bullets so that each one can be seen;
                             // many as braille dots, so that a cloud keeps its shape.
                             Layer::Points { color, points, .. } if points.len() <= FEW_POINTS => {
-                                for p in points.iter().filter(|p| finite(p) && inside(p, x_range, y_range)) {
-                                    ctx.print(p[0], p[1], Span::styled("•", Style::new().fg(term_color(*color))));
+                                for p in points
+                                    .iter()
+                                    .filter(|p| finite(p) && inside(p, x_range, y_range))
+                                {
+                                    ctx.print(
+                                        p[0],
+                                        p[1],
+                                        Span::styled("•", Style::new().fg(term_color(*color))),
+                                    );
                                 }
                             }
                             Layer::Points { color, points, .. } => {
-                                let coords: Vec<(f64, f64)> = points.iter().filter(|p| finite(p)).map(|p| (p[0], p[1])).collect();
-                                ctx.draw(&Points { coords: &coords, color: term_color(*color) });
+                                let coords: Vec<(f64, f64)> = points
+                                    .iter()
+                                    .filter(|p| finite(p))
+                                    .map(|p| (p[0], p[1]))
+                                    .collect();
+                                ctx.draw(&Points {
+                                    coords: &coords,
+                                    color: term_color(*color),
+                                });
                             }
                             Layer::Line { color, points, .. } => {
                                 for w in points.windows(2) {
                                     if finite(&w[0]) && finite(&w[1]) {
-                                        ctx.draw(&Line::new(w[0][0], w[0][1], w[1][0], w[1][1], term_color(*color)));
+                                        ctx.draw(&Line::new(
+                                            w[0][0],
+                                            w[0][1],
+                                            w[1][0],
+                                            w[1][1],
+                                            term_color(*color),
+                                        ));
                                     }
                                 }
                             }
-                            Layer::Segments { color, segments, .. } => {
+                            Layer::Segments {
+                                color, segments, ..
+                            } => {
                                 for [a, b] in segments {
                                     if finite(a) && finite(b) {
-                                        ctx.draw(&Line::new(a[0], a[1], b[0], b[1], term_color(*color)));
+                                        ctx.draw(&Line::new(
+                                            a[0],
+                                            a[1],
+                                            b[0],
+                                            b[1],
+                                            term_color(*color),
+                                        ));
                                     }
                                 }
                             }
-                            Layer::Marker { color, at, symbol, .. } => {
+                            Layer::Marker {
+                                color, at, symbol, ..
+                            } => {
                                 if finite(at) && inside(at, x_range, y_range) {
-                                    ctx.print(at[0], at[1], Span::styled(symbol.clone(), Style::new().fg(term_color(*color)).bold()));
+                                    ctx.print(
+                                        at[0],
+                                        at[1],
+                                        Span::styled(
+                                            symbol.clone(),
+                                            Style::new().fg(term_color(*color)).bold(),
+                                        ),
+                                    );
                                 }
                             }
                         }
@@ -127,9 +172,22 @@ mod tests {
             x_range: [0.0, 10.0],
             y_range: [0.0, 10.0],
             layers: vec![
-                Layer::Line { label: "line".into(), color: Color::Yellow, points: vec![[0.0, 0.0], [10.0, 10.0]] },
-                Layer::Points { label: "pts".into(), color: Color::Cyan, points: vec![[5.0, 1.0], [f64::NAN, 2.0]] },
-                Layer::Marker { label: "opt".into(), color: Color::Red, at: [2.0, 8.0], symbol: "×".into() },
+                Layer::Line {
+                    label: "line".into(),
+                    color: Color::Yellow,
+                    points: vec![[0.0, 0.0], [10.0, 10.0]],
+                },
+                Layer::Points {
+                    label: "pts".into(),
+                    color: Color::Cyan,
+                    points: vec![[5.0, 1.0], [f64::NAN, 2.0]],
+                },
+                Layer::Marker {
+                    label: "opt".into(),
+                    color: Color::Red,
+                    at: [2.0, 8.0],
+                    symbol: "×".into(),
+                },
             ],
         }
     }
@@ -137,7 +195,11 @@ mod tests {
     fn render(w: u16, h: u16) -> Buffer {
         let f = figure();
         let mut buf = Buffer::empty(Rect::new(0, 0, w, h));
-        FigureWidget { parts: vec![&f], block: Block::bordered() }.render(buf.area, &mut buf);
+        FigureWidget {
+            parts: vec![&f],
+            block: Block::bordered(),
+        }
+        .render(buf.area, &mut buf);
         buf
     }
 
@@ -145,7 +207,10 @@ mod tests {
     fn a_figure_draws_braille_dots_and_its_marker() {
         let buf = render(30, 12);
         let text: String = buf.content().iter().map(|c| c.symbol()).collect();
-        assert!(text.chars().any(|c| ('\u{2801}'..='\u{28FF}').contains(&c)), "no braille in {text}");
+        assert!(
+            text.chars().any(|c| ('\u{2801}'..='\u{28FF}').contains(&c)),
+            "no braille in {text}"
+        );
         assert!(text.contains('×'), "the marker is missing");
     }
 

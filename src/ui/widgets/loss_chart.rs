@@ -14,7 +14,14 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Widget
 
 use super::short_number;
 
-const PALETTE: [Color; 6] = [Color::Yellow, Color::Cyan, Color::LightMagenta, Color::LightGreen, Color::LightRed, Color::LightBlue];
+const PALETTE: [Color; 6] = [
+    Color::Yellow,
+    Color::Cyan,
+    Color::LightMagenta,
+    Color::LightGreen,
+    Color::LightRed,
+    Color::LightBlue,
+];
 
 /// The chart of some metrics over steps.
 pub struct LossChart<'a> {
@@ -34,19 +41,31 @@ impl Widget for LossChart<'_> {
             .filter(|(_, s)| !s.is_empty())
             .collect();
         if curves.is_empty() {
-            Paragraph::new(self.empty_text).block(self.block).render(area, buf);
+            Paragraph::new(self.empty_text)
+                .block(self.block)
+                .render(area, buf);
             return;
         }
-        let all = curves.iter().flat_map(|(_, s)| s.iter().map(|p| p.1)).filter(|v| v.is_finite());
-        let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let all = curves
+            .iter()
+            .flat_map(|(_, s)| s.iter().map(|p| p.1))
+            .filter(|v| v.is_finite());
+        let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
         let log = lo > 0.0 && hi / lo > 100.0;
         let map = |v: f64| if log { v.log10() } else { v };
         let data: Vec<Vec<(f64, f64)>> = curves
             .iter()
-            .map(|(_, s)| s.iter().filter(|p| p.1.is_finite() && (!log || p.1 > 0.0)).map(|p| (p.0, map(p.1))).collect())
+            .map(|(_, s)| {
+                s.iter()
+                    .filter(|p| p.1.is_finite() && (!log || p.1 > 0.0))
+                    .map(|p| (p.0, map(p.1)))
+                    .collect()
+            })
             .collect();
         let (mut y0, mut y1) = (map(lo), map(hi));
-        if !(y1 > y0) {
+        if y1.partial_cmp(&y0) != Some(std::cmp::Ordering::Greater) {
             y0 -= 0.5;
             y1 += 0.5;
         }
@@ -66,21 +85,35 @@ impl Widget for LossChart<'_> {
                     .data(d)
             })
             .collect();
-        let y_label = |v: f64| if log { short_number(10f64.powf(v)) } else { short_number(v) };
+        let y_label = |v: f64| {
+            if log {
+                short_number(10f64.powf(v))
+            } else {
+                short_number(v)
+            }
+        };
         let title = if log { "log₁₀ " } else { "" };
         Chart::new(datasets)
             .block(self.block)
             .x_axis(
                 Axis::default()
                     .bounds([0.0, x1])
-                    .labels([Span::raw("0"), Span::raw(short_number(x1 / 2.0)), Span::raw(short_number(x1))])
+                    .labels([
+                        Span::raw("0"),
+                        Span::raw(short_number(x1 / 2.0)),
+                        Span::raw(short_number(x1)),
+                    ])
                     .style(Style::new().dark_gray()),
             )
             .y_axis(
                 Axis::default()
                     .title(title)
                     .bounds([y0, y1])
-                    .labels([Span::raw(y_label(y0)), Span::raw(y_label((y0 + y1) / 2.0)), Span::raw(y_label(y1))])
+                    .labels([
+                        Span::raw(y_label(y0)),
+                        Span::raw(y_label((y0 + y1) / 2.0)),
+                        Span::raw(y_label(y1)),
+                    ])
                     .style(Style::new().dark_gray()),
             )
             .render(area, buf);
@@ -92,14 +125,23 @@ mod tests {
     use super::*;
 
     fn series() -> BTreeMap<String, Vec<(f64, f64)>> {
-        let loss: Vec<(f64, f64)> = (0..100).map(|i| (i as f64, 1e6 / (1.0 + i as f64 * i as f64))).collect();
+        let loss: Vec<(f64, f64)> = (0..100)
+            .map(|i| (i as f64, 1e6 / (1.0 + i as f64 * i as f64)))
+            .collect();
         BTreeMap::from([("loss".to_string(), loss)])
     }
 
     fn render(w: u16, h: u16, names: &[String]) -> Buffer {
         let s = series();
         let mut buf = Buffer::empty(Rect::new(0, 0, w, h));
-        LossChart { names, series: &s, total_steps: 100, block: Block::bordered(), empty_text: "waiting" }.render(buf.area, &mut buf);
+        LossChart {
+            names,
+            series: &s,
+            total_steps: 100,
+            block: Block::bordered(),
+            empty_text: "waiting",
+        }
+        .render(buf.area, &mut buf);
         buf
     }
 
@@ -107,8 +149,14 @@ mod tests {
     fn a_loss_curve_is_drawn_in_braille_on_a_log_axis() {
         let buf = render(50, 14, &["loss".to_string()]);
         let text: String = buf.content().iter().map(|c| c.symbol()).collect();
-        assert!(text.chars().any(|c| ('\u{2801}'..='\u{28FF}').contains(&c)), "no braille: {text}");
-        assert!(text.contains("log₁₀"), "a curve spanning six decades gets a log axis");
+        assert!(
+            text.chars().any(|c| ('\u{2801}'..='\u{28FF}').contains(&c)),
+            "no braille: {text}"
+        );
+        assert!(
+            text.contains("log₁₀"),
+            "a curve spanning six decades gets a log axis"
+        );
     }
 
     #[test]

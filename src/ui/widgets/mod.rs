@@ -47,7 +47,7 @@ mod tests {
     #[test]
     fn numbers_are_shortened_for_axes() {
         assert_eq!(short_number(1234.5), "1234");
-        assert_eq!(short_number(3.14159), "3.14");
+        assert_eq!(short_number(4.56789), "4.57");
         assert_eq!(short_number(0.0123), "0.012");
         assert_eq!(short_number(0.0000123), "1.2e-5");
         assert_eq!(short_number(0.0), "0");

@@ -26,7 +26,11 @@ impl Widget for PanelWidget<'_> {
             })
             .collect();
         if !figures.is_empty() {
-            FigureWidget { parts: figures, block: self.block }.render(area, buf);
+            FigureWidget {
+                parts: figures,
+                block: self.block,
+            }
+            .render(area, buf);
             return;
         }
         match self.parts.last().map(|(_, v)| v) {
@@ -41,12 +45,27 @@ impl Widget for PanelWidget<'_> {
                 let bars: Vec<Bar> = b
                     .bars
                     .iter()
-                    .map(|(label, v)| Bar::default().label(label.clone()).value((v.max(0.0) * 1000.0) as u64).text_value(short_number(*v)))
+                    .map(|(label, v)| {
+                        Bar::default()
+                            .label(label.clone())
+                            .value((v.max(0.0) * 1000.0) as u64)
+                            .text_value(short_number(*v))
+                    })
                     .collect();
-                BarChart::default().block(self.block).data(BarGroup::default().bars(&bars)).bar_width(5).bar_gap(1).render(area, buf);
+                BarChart::default()
+                    .block(self.block)
+                    .data(BarGroup::default().bars(&bars))
+                    .bar_width(5)
+                    .bar_gap(1)
+                    .render(area, buf);
             }
-            Some(Visual::Text { text }) => Paragraph::new(text.as_str()).wrap(Wrap { trim: false }).block(self.block).render(area, buf),
-            _ => Paragraph::new(self.empty_text).block(self.block).render(area, buf),
+            Some(Visual::Text { text }) => Paragraph::new(text.as_str())
+                .wrap(Wrap { trim: false })
+                .block(self.block)
+                .render(area, buf),
+            _ => Paragraph::new(self.empty_text)
+                .block(self.block)
+                .render(area, buf),
         }
     }
 }
@@ -58,20 +77,36 @@ mod tests {
 
     fn render(parts: &[(String, Visual)], w: u16, h: u16) -> String {
         let mut buf = Buffer::empty(Rect::new(0, 0, w, h));
-        PanelWidget { parts, block: Block::bordered(), empty_text: "waiting" }.render(buf.area, &mut buf);
+        PanelWidget {
+            parts,
+            block: Block::bordered(),
+            empty_text: "waiting",
+        }
+        .render(buf.area, &mut buf);
         buf.content().iter().map(|c| c.symbol()).collect()
     }
 
     #[test]
     fn a_table_shows_its_header_and_cells() {
-        let parts = vec![("t".to_string(), Visual::Table(VTable { header: vec!["degree".into(), "test".into()], rows: vec![vec!["1".into(), "35.2".into()]] }))];
+        let parts = vec![(
+            "t".to_string(),
+            Visual::Table(VTable {
+                header: vec!["degree".into(), "test".into()],
+                rows: vec![vec!["1".into(), "35.2".into()]],
+            }),
+        )];
         let text = render(&parts, 30, 6);
         assert!(text.contains("degree") && text.contains("35.2"), "{text}");
     }
 
     #[test]
     fn bars_show_their_values() {
-        let parts = vec![("b".to_string(), Visual::Bars(Bars { bars: vec![("d1".into(), 3.5), ("d2".into(), 7.25)] }))];
+        let parts = vec![(
+            "b".to_string(),
+            Visual::Bars(Bars {
+                bars: vec![("d1".into(), 3.5), ("d2".into(), 7.25)],
+            }),
+        )];
         let text = render(&parts, 30, 10);
         assert!(text.contains("d1") && text.contains("7.25"), "{text}");
     }
@@ -79,7 +114,12 @@ mod tests {
     #[test]
     fn an_empty_panel_says_it_is_waiting_and_tiny_areas_do_not_panic() {
         assert!(render(&[], 20, 3).contains("waiting"));
-        let parts = vec![("x".to_string(), Visual::Text { text: "hello".into() })];
+        let parts = vec![(
+            "x".to_string(),
+            Visual::Text {
+                text: "hello".into(),
+            },
+        )];
         for (w, h) in [(0, 0), (1, 1), (2, 2)] {
             render(&parts, w, h);
         }
