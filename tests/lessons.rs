@@ -348,7 +348,7 @@ fn a_file_with_several_mistakes_reports_all_of_them_in_file_order() {
     let expected = [
         ("chapter", "0", "chapter: 0"),
         ("train.lr", "-1", "lr: -1"),
-        ("train.stpes", "stpes", "stpes:"),
+        ("train.stpes", "300", "stpes:"),
         ("view.panels", "curve", "panels:"),
     ];
     for (key, value, needle) in expected {
@@ -601,4 +601,30 @@ fn resolving_a_near_miss_suggests_the_id() {
     );
     let err = resolve("zzzz", dir.path()).unwrap_err();
     assert!(!err.contains("Did you mean"), "{err}");
+}
+
+#[test]
+fn an_unknown_key_beside_kind_or_source_lists_them_among_the_allowed_keys() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/regression-gd.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text
+        .replace("  init_w: -4", "  init_w: -4\n  slope: 2")
+        .replace("  test: 10 ", "  tset: 10 ");
+    let errors = Lesson::from_text(&path, &text, &[]).unwrap_err();
+    let model = errors
+        .0
+        .iter()
+        .find(|e| e.key == "model.slope")
+        .expect("model.slope is reported");
+    assert!(model.hint.contains("kind, init_b, init_w"), "{model}");
+    assert_eq!(model.value.as_deref(), Some("2"));
+    let data = errors
+        .0
+        .iter()
+        .find(|e| e.key == "data.tset")
+        .expect("data.tset is reported");
+    assert!(
+        data.hint.contains("did you mean `test`") && data.hint.contains("source, train, test"),
+        "{data}"
+    );
 }

@@ -58,7 +58,10 @@ impl DataSpec {
         rest.remove(Value::String("source".into()));
         let rest = Value::Mapping(rest);
         let spec = match source.as_str() {
-            "cp" => DataSpec::Cp(ctx.typed::<CpSpec>("data", &rest)?.check(ctx)?),
+            "cp" => DataSpec::Cp(
+                ctx.typed_with::<CpSpec>("data", &rest, &["source"])?
+                    .check(ctx)?,
+            ),
             other => {
                 let allowed = vec!["cp".to_string()];
                 let hint = match crate::lessons::parse::did_you_mean(other, &allowed) {

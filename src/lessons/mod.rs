@@ -161,7 +161,7 @@ impl TapOverride for LessonError {
 
 fn check_root(ctx: &mut Ctx, root: &Value, path: &Path) -> Option<Lesson> {
     let map = root.as_mapping()?;
-    for key in map.keys() {
+    for (key, written) in map {
         let name = key
             .as_str()
             .map(str::to_string)
@@ -177,7 +177,7 @@ fn check_root(ctx: &mut Ctx, root: &Value, path: &Path) -> Option<Lesson> {
             };
             ctx.error(
                 &name,
-                Some(name.clone()),
+                Some(parse::show_value(written)),
                 format!("unknown key `{name}`"),
                 hint,
             );

@@ -56,6 +56,17 @@ impl Ctx {
     /// serde stops at the first error, so after each one the offending key is taken out of a
     /// copy and the copy is read again: a learner sees all the mistakes of a section at once.
     pub fn typed<T: DeserializeOwned>(&mut self, prefix: &str, value: &Value) -> Option<T> {
+        self.typed_with(prefix, value, &[])
+    }
+
+    /// Like [`typed`](Self::typed), for a mapping from which the caller already took `extra`
+    /// keys (`kind`, `source`): they are still listed among the allowed keys.
+    pub fn typed_with<T: DeserializeOwned>(
+        &mut self,
+        prefix: &str,
+        value: &Value,
+        extra: &[&str],
+    ) -> Option<T> {
         let mut work = value.clone();
         for _ in 0..32 {
             match serde_path_to_error::deserialize::<_, T>(work.clone()) {
@@ -67,10 +78,14 @@ impl Ctx {
                     let sub = err.path().to_string();
                     let sub = if sub == "." { String::new() } else { sub };
                     let mut segments = path_segments(&sub);
-                    if let Some((field, expected)) = parse_unknown_field(&inner) {
+                    if let Some((field, mut expected)) = parse_unknown_field(&inner) {
                         if segments.last() != Some(&field) {
                             segments.push(field.clone());
                         }
+                        if segments.len() == 1 {
+                            expected.splice(0..0, extra.iter().map(|e| e.to_string()));
+                        }
+                        let written = lookup(&work, &segments).map(show_value);
                         let key = join(prefix, &segments.join("."));
                         let hint = match did_you_mean(&field, &expected) {
                             Some(best) => format!(
@@ -79,12 +94,7 @@ impl Ctx {
                             ),
                             None => format!("allowed keys here: {}", expected.join(", ")),
                         };
-                        self.error(
-                            &key,
-                            Some(field.clone()),
-                            format!("unknown key `{field}`"),
-                            hint,
-                        );
+                        self.error(&key, written, format!("unknown key `{field}`"), hint);
                     } else if let Some(field) = parse_missing_field(&inner) {
                         let key = join(prefix, &join(&segments.join("."), &field));
                         self.error(

@@ -94,7 +94,7 @@ impl ModelSpec {
         let rest = Value::Mapping(rest);
         match kind.as_str() {
             "linear-regression" => Some(ModelSpec::LinearRegression(
-                ctx.typed::<LinearRegressionSpec>("model", &rest)?
+                ctx.typed_with::<LinearRegressionSpec>("model", &rest, &["kind"])?
                     .check(ctx)?,
             )),
             other => {

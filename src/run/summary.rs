@@ -38,7 +38,9 @@ impl Summary {
     /// Rebuilds the summary from a run's events (used when a save has no `summary.json`).
     pub fn from_events(events: &[RunEvent]) -> Option<Summary> {
         let mut summary = None::<Summary>;
+        // The model's final numbers when the run ended; otherwise the last numbers it reported.
         let mut last_metrics: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        let mut final_metrics = None;
         for ev in events {
             match &ev.kind {
                 EventKind::Started { lesson, seed, .. } => {
@@ -66,14 +68,14 @@ impl Summary {
                             RunStatus::Finished
                         };
                         s.reason = Some(reason_text(*reason).to_string());
-                        last_metrics.extend(metrics.clone());
+                        final_metrics = Some(metrics.clone());
                     }
                 }
                 EventKind::Failed { reason, metrics } => {
                     if let Some(s) = summary.as_mut() {
                         s.status = RunStatus::Failed;
                         s.reason = Some(reason.clone());
-                        last_metrics.extend(metrics.clone());
+                        final_metrics = Some(metrics.clone());
                     }
                 }
                 _ => {}
@@ -84,7 +86,10 @@ impl Summary {
             }
         }
         let mut s = summary?;
-        s.metrics = last_metrics;
+        s.metrics = match final_metrics {
+            Some(m) if !m.is_empty() => m,
+            _ => last_metrics,
+        };
         Some(s)
     }
 

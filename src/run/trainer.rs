@@ -145,6 +145,8 @@ struct Trainer {
     /// Time spent paused, which the time budget does not count.
     paused_for: Duration,
     step: u64,
+    /// Time of the latest event, in seconds since the start.
+    last_t: f64,
 }
 
 enum Outcome {
@@ -171,13 +173,15 @@ impl Trainer {
             start: Instant::now(),
             paused_for: Duration::ZERO,
             step: 0,
+            last_t: 0.0,
         }
     }
 
     fn emit(&mut self, kind: EventKind) {
+        self.last_t = self.start.elapsed().as_secs_f64();
         let ev = RunEvent {
             run: self.run,
-            t: self.start.elapsed().as_secs_f64(),
+            t: self.last_t,
             step: self.step,
             kind,
         };
@@ -272,7 +276,8 @@ impl Trainer {
             lesson: self.lesson.id.clone(),
             seed: self.lesson.train.seed,
             steps: self.step,
-            seconds: self.start.elapsed().as_secs_f64(),
+            // The time of the final event, so the save and the live summary agree.
+            seconds: self.last_t,
             status,
             reason,
             metrics,
