@@ -154,7 +154,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                 .map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
             let overrides = overrides(steps, seconds, seed, &set)?;
             // Validate before the screen opens, so errors print normally.
-            Lesson::load(&path, &overrides).map_err(|e| Failure::BadInput(e.to_string()))?;
+            Lesson::load_checked(&path, &overrides)
+                .map_err(|e| Failure::BadInput(e.to_string()))?;
             run_tui(TuiOptions {
                 lessons_dir: cli.lessons,
                 saves_dir: cli.save_dir,
@@ -220,7 +221,7 @@ fn load_for_run(
 ) -> Result<Lesson, Failure> {
     let path = resolve(name, dir).map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
     let overrides = overrides(steps, seconds, seed, set)?;
-    Lesson::load(&path, &overrides).map_err(|e| Failure::BadInput(e.to_string()))
+    Lesson::load_checked(&path, &overrides).map_err(|e| Failure::BadInput(e.to_string()))
 }
 
 fn list(dir: &Path, json: bool) -> Result<ExitCode, Failure> {
@@ -274,7 +275,7 @@ fn check(files: &[PathBuf]) -> ExitCode {
     let mut bad_files = 0;
     let mut total_errors = 0;
     for f in files {
-        match Lesson::load(f, &[]) {
+        match Lesson::load_checked(f, &[]) {
             Ok(l) => println!("ok    {} ({})", f.display(), l.id),
             Err(errors) => {
                 bad_files += 1;

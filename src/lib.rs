@@ -6,12 +6,15 @@
 //! replayed. The binary (`src/main.rs`) only parses the command line ([`cli`]).
 
 #![forbid(unsafe_code)]
+// Index loops read like the formulas they implement (Σⱼ over features, over classes).
+#![allow(clippy::needless_range_loop)]
 
 pub mod cli;
 pub mod clock;
 pub mod data;
 pub mod i18n;
 pub mod lessons;
+pub mod linalg;
 pub mod models;
 pub mod run;
 pub mod saves;

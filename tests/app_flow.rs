@@ -444,9 +444,12 @@ fn leaving_a_live_run_with_q_stops_it_and_keeps_its_save() {
     let listed = &lab.app().browser.saves;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].dir, save_dir);
-    // Not asserted: `listed[0].status == Stopped`. The list is read before the run is stopped
-    // (app.rs `act_run`, Action::Back), so it says "interrupted, 0 steps" until the next
-    // refresh; reported as a bug.
+    assert_eq!(
+        listed[0].status,
+        RunStatus::Stopped,
+        "the list is read after the run ended"
+    );
+    assert!(listed[0].steps >= 5);
 }
 
 #[test]

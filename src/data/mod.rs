@@ -2,7 +2,9 @@
 //!
 //! Every generator is deterministic given its seed, so a run replays and verifies exactly.
 
+pub mod classes;
 pub mod cp;
+pub mod csv;
 
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
@@ -10,7 +12,11 @@ use serde_yaml::Value;
 use crate::lessons::parse::Ctx;
 use crate::models::ModelSpec;
 
+pub use classes::{ClassSet, ClassesSpec, Labelled};
 pub use cp::{CpSet, CpSpec};
+pub use csv::{CsvError, CsvSpec};
+
+use std::path::Path;
 
 /// `data:` validated: which data set, and its settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -18,17 +24,68 @@ pub use cp::{CpSet, CpSpec};
 pub enum DataSpec {
     /// Combat power before and after evolution, generated (the lecture's regression example).
     Cp(CpSpec),
+    /// Two classes of 2-D features, generated (the lecture's classification example).
+    Classes(ClassesSpec),
+    /// The learner's own CSV file.
+    Csv(CsvSpec),
+}
+
+/// What a model needs from its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataShape {
+    /// x, y and a species.
+    Regression,
+    /// Two features and one of two labels.
+    TwoClasses,
 }
 
 impl DataSpec {
     pub fn source_name(&self) -> &'static str {
         match self {
             DataSpec::Cp(_) => "cp",
+            DataSpec::Classes(_) => "classes",
+            DataSpec::Csv(_) => "csv",
+        }
+    }
+
+    /// Reads the data a regression model trains on, with its species names.
+    pub fn load_regression(&self, seed: u64) -> Result<(CpSet, Vec<String>), String> {
+        match self {
+            DataSpec::Cp(c) => Ok((
+                CpSet::generate(c, seed),
+                cp::SPECIES.iter().map(|s| s.0.to_string()).collect(),
+            )),
+            DataSpec::Csv(c) => csv::read_regression(&c.path).map_err(|e| e.to_string()),
+            DataSpec::Classes(_) => Err("a regression model cannot train on two-class data".into()),
+        }
+    }
+
+    /// Reads the data a two-class model trains on.
+    pub fn load_classes(&self, seed: u64) -> Result<ClassSet, String> {
+        match self {
+            DataSpec::Classes(c) => Ok(ClassSet::generate(c, seed)),
+            DataSpec::Csv(c) => csv::read_classes(&c.path).map_err(|e| e.to_string()),
+            DataSpec::Cp(_) => Err("a classifier cannot train on regression data".into()),
+        }
+    }
+
+    /// Reads a CSV file now, so that `mllab check` and the browser report its problems with
+    /// line and column before a run starts. Generated data sets need no check.
+    pub fn check_file(&self, shape: DataShape) -> Result<(), CsvError> {
+        match (self, shape) {
+            (DataSpec::Csv(c), DataShape::Regression) => csv::read_regression(&c.path).map(|_| ()),
+            (DataSpec::Csv(c), DataShape::TwoClasses) => csv::read_classes(&c.path).map(|_| ()),
+            _ => Ok(()),
         }
     }
 
     /// Reads `data:` (absent means the model's default data set).
-    pub fn parse(ctx: &mut Ctx, value: Option<&Value>, model: &ModelSpec) -> Option<DataSpec> {
+    pub fn parse(
+        ctx: &mut Ctx,
+        value: Option<&Value>,
+        model: &ModelSpec,
+        lesson_dir: &Path,
+    ) -> Option<DataSpec> {
         let Some(value) = value.filter(|v| !v.is_null()) else {
             return Some(model.default_data());
         };
@@ -62,8 +119,29 @@ impl DataSpec {
                 ctx.typed_with::<CpSpec>("data", &rest, &["source"])?
                     .check(ctx)?,
             ),
+            "classes" => DataSpec::Classes(
+                ctx.typed_with::<ClassesSpec>("data", &rest, &["source"])?
+                    .check(ctx)?,
+            ),
+            "csv" => {
+                let mut spec = ctx.typed_with::<CsvSpec>("data", &rest, &["source"])?;
+                // A relative path is relative to the lesson file, wherever mllab was started.
+                if spec.path.is_relative() {
+                    spec.path = lesson_dir.join(&spec.path);
+                }
+                if !spec.path.is_file() {
+                    ctx.error(
+                        "data.path",
+                        Some(spec.path.display().to_string()),
+                        "there is no such file",
+                        "give the CSV file's path, absolute or relative to the lesson file",
+                    );
+                    return None;
+                }
+                DataSpec::Csv(spec)
+            }
             other => {
-                let allowed = vec!["cp".to_string()];
+                let allowed = vec!["cp".to_string(), "classes".to_string(), "csv".to_string()];
                 let hint = match crate::lessons::parse::did_you_mean(other, &allowed) {
                     Some(best) => format!("did you mean `{best}`? Sources: {}", allowed.join(", ")),
                     None => format!("sources: {}", allowed.join(", ")),
@@ -93,6 +171,11 @@ impl DataSpec {
     pub fn estimated_bytes(&self) -> u64 {
         match self {
             DataSpec::Cp(c) => (c.train as u64 + c.test as u64) * 24,
+            DataSpec::Classes(c) => {
+                (c.train.iter().sum::<usize>() + c.test.iter().sum::<usize>()) as u64 * 24
+            }
+            // Parsed numbers take about as much room as their text, a few times over.
+            DataSpec::Csv(c) => std::fs::metadata(&c.path).map_or(0, |m| m.len() * 8),
         }
     }
 }

@@ -124,6 +124,30 @@ impl Lesson {
         Err(LessonErrors(errors))
     }
 
+    /// Reads the lesson's data file, if it has one, and reports its problems as lesson errors
+    /// (file, line, column). Replays do not call this: they need no data.
+    pub fn check_data(&self) -> Result<(), LessonErrors> {
+        self.data.check_file(self.model.data_shape()).map_err(|e| {
+            let mut err = LessonError::key(
+                &e.file,
+                "data.path",
+                e.column.as_ref().map(|(_, name)| name.clone()),
+                e.message.clone(),
+                "fix the CSV file; README.md lists the columns each lesson expects",
+            );
+            err.line = e.line.map(|l| l as usize);
+            err.column = e.column.as_ref().map(|(c, _)| *c);
+            LessonErrors(vec![err])
+        })
+    }
+
+    /// Loads a lesson and, when that succeeds, checks its data file too.
+    pub fn load_checked(path: &Path, overrides: &[Override]) -> Result<Lesson, LessonErrors> {
+        let lesson = Lesson::load(path, overrides)?;
+        lesson.check_data()?;
+        Ok(lesson)
+    }
+
     /// The file this lesson was read from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -250,7 +274,8 @@ fn check_root(ctx: &mut Ctx, root: &Value, path: &Path) -> Option<Lesson> {
         Some(v) => ctx.typed("view", v),
     };
     let model = model?;
-    let data = DataSpec::parse(ctx, get("data"), &model);
+    let lesson_dir = path.parent().unwrap_or(Path::new("."));
+    let data = DataSpec::parse(ctx, get("data"), &model, lesson_dir);
     let train = train_file.and_then(|t| t.check(ctx, &model.train_defaults()));
     let view = view_file.and_then(|v| v.check(ctx, model.panels()));
 

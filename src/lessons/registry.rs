@@ -44,7 +44,7 @@ pub fn scan(dir: &Path) -> std::io::Result<Vec<Entry>> {
         if !is_yaml || !path.is_file() {
             continue;
         }
-        entries.push(match Lesson::load(&path, &[]) {
+        entries.push(match Lesson::load_checked(&path, &[]) {
             Ok(l) => Entry::Ok(Box::new(l)),
             Err(errors) => Entry::Broken { path, errors },
         });

@@ -4,6 +4,9 @@
 //! documented defaults); `build` turns it into a `Model`. A model knows nothing of threads,
 //! terminals or files: it steps, measures, and describes what to draw.
 
+pub mod classifier;
+pub mod gaussian;
+pub mod polynomial;
 pub mod regression;
 
 use std::collections::BTreeMap;
@@ -11,11 +14,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
-use crate::data::{CpSpec, DataSpec};
+use crate::data::{ClassesSpec, CpSpec, DataShape, DataSpec};
 use crate::lessons::parse::{Ctx, did_you_mean, show_value};
 use crate::lessons::spec::{Optimizer, TrainDefaults, TrainSpec};
 use crate::run::visual::PanelUpdate;
 
+pub use classifier::ClassifierSpec;
+pub use polynomial::PolynomialSpec;
 pub use regression::LinearRegressionSpec;
 
 /// Named numbers measured at one moment.
@@ -51,10 +56,19 @@ pub trait Model: Send {
 pub enum ModelSpec {
     /// y = b + w·x fitted by gradient descent (lesson regression-gd).
     LinearRegression(LinearRegressionSpec),
+    /// Polynomials of several degrees, species, and ridge, side by side (lesson model-selection).
+    PolynomialRegression(PolynomialSpec),
+    /// Gaussian class models (shared and separate covariance) beside logistic regression
+    /// (lesson generative-classifier).
+    GenerativeClassifier(ClassifierSpec),
 }
 
 /// The model kinds a lesson may name.
-pub const KINDS: &[&str] = &["linear-regression"];
+pub const KINDS: &[&str] = &[
+    "linear-regression",
+    "polynomial-regression",
+    "generative-classifier",
+];
 
 impl ModelSpec {
     /// Reads `model:`: its `kind`, then that kind's own keys.
@@ -93,6 +107,14 @@ impl ModelSpec {
         rest.remove(Value::String("kind".into()));
         let rest = Value::Mapping(rest);
         match kind.as_str() {
+            "generative-classifier" => Some(ModelSpec::GenerativeClassifier(
+                ctx.typed_with::<ClassifierSpec>("model", &rest, &["kind"])?
+                    .check(ctx)?,
+            )),
+            "polynomial-regression" => Some(ModelSpec::PolynomialRegression(
+                ctx.typed_with::<PolynomialSpec>("model", &rest, &["kind"])?
+                    .check(ctx)?,
+            )),
             "linear-regression" => Some(ModelSpec::LinearRegression(
                 ctx.typed_with::<LinearRegressionSpec>("model", &rest, &["kind"])?
                     .check(ctx)?,
@@ -117,6 +139,8 @@ impl ModelSpec {
     pub fn kind_name(&self) -> &'static str {
         match self {
             ModelSpec::LinearRegression(_) => "linear-regression",
+            ModelSpec::PolynomialRegression(_) => "polynomial-regression",
+            ModelSpec::GenerativeClassifier(_) => "generative-classifier",
         }
     }
 
@@ -130,6 +154,20 @@ impl ModelSpec {
                 lr: 10.0,
                 optimizers: &[Optimizer::Sgd, Optimizer::Adagrad],
             },
+            ModelSpec::PolynomialRegression(_) => TrainDefaults {
+                steps: 2000,
+                batch_size: 65_536,
+                optimizer: Optimizer::Momentum,
+                lr: 0.02,
+                optimizers: &[Optimizer::Sgd, Optimizer::Momentum, Optimizer::Adam],
+            },
+            ModelSpec::GenerativeClassifier(_) => TrainDefaults {
+                steps: 2000,
+                batch_size: 65_536,
+                optimizer: Optimizer::Sgd,
+                lr: 0.5,
+                optimizers: &[Optimizer::Sgd, Optimizer::Momentum, Optimizer::Adam],
+            },
         }
     }
 
@@ -137,53 +175,91 @@ impl ModelSpec {
     pub fn panels(&self) -> &'static [&'static str] {
         match self {
             ModelSpec::LinearRegression(_) => &["loss", "fit", "surface"],
+            ModelSpec::PolynomialRegression(_) => {
+                &["loss", "fits", "errors", "bars", "species", "lambda"]
+            }
+            ModelSpec::GenerativeClassifier(_) => &["loss", "classes", "accuracy"],
         }
     }
 
+    /// The data set this kind trains on when the lesson names none.
     pub fn default_data(&self) -> DataSpec {
         match self {
-            ModelSpec::LinearRegression(_) => DataSpec::Cp(CpSpec::default()),
+            ModelSpec::LinearRegression(_) | ModelSpec::PolynomialRegression(_) => {
+                DataSpec::Cp(CpSpec::default())
+            }
+            ModelSpec::GenerativeClassifier(_) => DataSpec::Classes(ClassesSpec::default()),
+        }
+    }
+
+    /// What this kind needs from its data.
+    pub fn data_shape(&self) -> DataShape {
+        match self {
+            ModelSpec::LinearRegression(_) | ModelSpec::PolynomialRegression(_) => {
+                DataShape::Regression
+            }
+            ModelSpec::GenerativeClassifier(_) => DataShape::TwoClasses,
         }
     }
 
     pub fn accepts_data(&self, data: &DataSpec) -> bool {
         matches!(
-            (self, data),
-            (ModelSpec::LinearRegression(_), DataSpec::Cp(_))
+            (self.data_shape(), data),
+            (DataShape::Regression, DataSpec::Cp(_) | DataSpec::Csv(_))
+                | (
+                    DataShape::TwoClasses,
+                    DataSpec::Classes(_) | DataSpec::Csv(_)
+                )
         )
     }
 
     /// Memory the run would need, estimated before anything is allocated.
     pub fn estimated_bytes(&self, data: &DataSpec, _train: &TrainSpec) -> u64 {
+        let d = data.estimated_bytes();
         match self {
-            ModelSpec::LinearRegression(_) => data.estimated_bytes() + regression::SURFACE_BYTES,
+            ModelSpec::LinearRegression(_) => d + regression::SURFACE_BYTES,
+            // Each fit keeps its design matrix: up to 2·20 features per example.
+            ModelSpec::PolynomialRegression(p) => {
+                d * (1 + (p.degrees.len() + p.lambdas.len() + 1) as u64 * 40 / 3)
+            }
+            ModelSpec::GenerativeClassifier(_) => d * 4 + classifier::GRID_BYTES,
         }
     }
 
     /// The size setting most responsible for the memory estimate, for the error message.
     pub fn largest_size_key(&self, data: &DataSpec, _train: &TrainSpec) -> (String, String) {
         match data {
-            DataSpec::Cp(c) => {
-                if c.train >= c.test {
-                    ("data.train".into(), c.train.to_string())
-                } else {
-                    ("data.test".into(), c.test.to_string())
-                }
-            }
+            DataSpec::Cp(c) if c.train >= c.test => ("data.train".into(), c.train.to_string()),
+            DataSpec::Cp(c) => ("data.test".into(), c.test.to_string()),
+            DataSpec::Classes(c) => ("data.train".into(), format!("{:?}", c.train)),
+            DataSpec::Csv(c) => ("data.path".into(), c.path.display().to_string()),
         }
     }
 
-    /// Builds the model for a run; this is where data is generated and weights initialised.
+    /// Builds the model for a run; this is where data is generated or read and weights set.
     pub fn build(
         &self,
         data: &DataSpec,
         train: &TrainSpec,
         seed: u64,
     ) -> Result<Box<dyn Model>, String> {
-        match (self, data) {
-            (ModelSpec::LinearRegression(spec), DataSpec::Cp(cp)) => Ok(Box::new(
-                regression::LinearRegression::new(spec, cp, train, seed),
-            )),
+        match self {
+            ModelSpec::LinearRegression(spec) => {
+                let (set, _) = data.load_regression(seed)?;
+                Ok(Box::new(regression::LinearRegression::new(
+                    spec, set, train, seed,
+                )))
+            }
+            ModelSpec::PolynomialRegression(spec) => {
+                let (set, species) = data.load_regression(seed)?;
+                Ok(Box::new(polynomial::Polynomials::new(
+                    spec, set, species, train,
+                )))
+            }
+            ModelSpec::GenerativeClassifier(spec) => {
+                let set = data.load_classes(seed)?;
+                Ok(Box::new(classifier::Generative::new(spec, set, train)))
+            }
         }
     }
 }

@@ -21,8 +21,10 @@ use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 use super::{Metrics, Model};
+use crate::data::CpSet;
+#[cfg(test)]
+use crate::data::CpSpec;
 use crate::data::cp::CpPoint;
-use crate::data::{CpSet, CpSpec};
 use crate::lessons::parse::Ctx;
 use crate::lessons::spec::{Optimizer, TrainSpec};
 use crate::run::visual::{Color, Figure, Layer, PanelUpdate, Visual, contour_segments};
@@ -124,8 +126,7 @@ struct SurfaceFrame {
 }
 
 impl LinearRegression {
-    pub fn new(spec: &LinearRegressionSpec, data: &CpSpec, train: &TrainSpec, seed: u64) -> Self {
-        let data = CpSet::generate(data, seed);
+    pub fn new(spec: &LinearRegressionSpec, data: CpSet, train: &TrainSpec, seed: u64) -> Self {
         let optimum = closed_form(&data.train);
         let surface = frame_around([spec.init_b, optimum.0], [spec.init_w, optimum.1]);
         let n = data.train.len();
@@ -450,7 +451,8 @@ mod tests {
     #[test]
     fn adagrad_at_the_default_settings_reaches_the_least_squares_optimum() {
         let train = train_spec(Optimizer::Adagrad, 10.0, 3000);
-        let mut m = LinearRegression::new(&spec(), &CpSpec::default(), &train, 0);
+        let mut m =
+            LinearRegression::new(&spec(), CpSet::generate(&CpSpec::default(), 0), &train, 0);
         for s in 1..=train.steps {
             m.train_step(s, train.lr).unwrap();
         }
@@ -463,7 +465,8 @@ mod tests {
     #[test]
     fn plain_descent_with_a_large_rate_blows_up() {
         let train = train_spec(Optimizer::Sgd, 1e-3, 200);
-        let mut m = LinearRegression::new(&spec(), &CpSpec::default(), &train, 0);
+        let mut m =
+            LinearRegression::new(&spec(), CpSet::generate(&CpSpec::default(), 0), &train, 0);
         let mut last = 0.0;
         for s in 1..=train.steps {
             last = m.train_step(s, train.lr).unwrap()["loss"];
@@ -474,7 +477,8 @@ mod tests {
     #[test]
     fn plain_descent_with_a_small_rate_lowers_the_loss() {
         let train = train_spec(Optimizer::Sgd, 1e-6, 100);
-        let mut m = LinearRegression::new(&spec(), &CpSpec::default(), &train, 0);
+        let mut m =
+            LinearRegression::new(&spec(), CpSet::generate(&CpSpec::default(), 0), &train, 0);
         let first = m.train_step(1, train.lr).unwrap()["loss"];
         let mut last = first;
         for s in 2..=train.steps {

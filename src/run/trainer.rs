@@ -178,6 +178,12 @@ impl Trainer {
     }
 
     fn emit(&mut self, kind: EventKind) {
+        let ev = self.record(kind);
+        let _ = self.events.send(ev);
+    }
+
+    /// Stamps an event and appends it to the save.
+    fn record(&mut self, kind: EventKind) -> RunEvent {
         self.last_t = self.start.elapsed().as_secs_f64();
         let ev = RunEvent {
             run: self.run,
@@ -190,7 +196,7 @@ impl Trainer {
         {
             self.fail_save(e);
         }
-        let _ = self.events.send(ev);
+        ev
     }
 
     fn flush(&mut self) {
@@ -245,25 +251,39 @@ impl Trainer {
             ),
             Outcome::Failed(msg) => (RunStatus::Failed, msg.clone()),
         };
-        match outcome {
-            Outcome::Finished(reason) => self.emit(EventKind::Finished {
+        let last = match outcome {
+            Outcome::Finished(reason) => EventKind::Finished {
                 reason,
                 metrics: summary_metrics.clone(),
-            }),
-            Outcome::Failed(reason) => self.emit(EventKind::Failed {
+            },
+            Outcome::Failed(reason) => EventKind::Failed {
                 reason,
                 metrics: summary_metrics.clone(),
-            }),
-        }
-        self.write_summary(status, Some(reason_str), summary_metrics);
+            },
+        };
+        self.finish(last, status, reason_str, summary_metrics);
     }
 
     fn finish_without_model(&mut self, reason: String) {
-        self.emit(EventKind::Failed {
+        let last = EventKind::Failed {
             reason: reason.clone(),
             metrics: BTreeMap::new(),
-        });
-        self.write_summary(RunStatus::Failed, Some(reason), BTreeMap::new());
+        };
+        self.finish(last, RunStatus::Failed, reason, BTreeMap::new());
+    }
+
+    /// Records the last event and the summary in the save, and only then tells the watcher:
+    /// whoever sees the run end finds its save complete.
+    fn finish(
+        &mut self,
+        last: EventKind,
+        status: RunStatus,
+        reason: String,
+        metrics: BTreeMap<String, serde_json::Value>,
+    ) {
+        let ev = self.record(last);
+        self.write_summary(status, Some(reason), metrics);
+        let _ = self.events.send(ev);
     }
 
     fn write_summary(

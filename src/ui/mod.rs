@@ -84,7 +84,11 @@ impl Runtime {
                         t.send(c);
                     }
                 }
-                Effect::StopRun => self.stop_run(),
+                Effect::StopRun => {
+                    self.stop_run();
+                    // The save list was read before the run ended; read it again.
+                    self.app.refresh_saves();
+                }
                 Effect::Replay(dir) => self.open_replay(&dir),
                 Effect::Edit(_) | Effect::Quit => for_terminal.push(e),
             }
@@ -117,7 +121,7 @@ impl Runtime {
             SeedChoice::Same(s) => overrides.push(Override::new("train.seed", s)),
             SeedChoice::Fresh => overrides.push(Override::new("train.seed", fresh_seed())),
         }
-        let lesson = match Lesson::load(path, &overrides) {
+        let lesson = match Lesson::load_checked(path, &overrides) {
             Ok(l) => l,
             Err(errors) => {
                 self.rescan();

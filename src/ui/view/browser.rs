@@ -144,9 +144,11 @@ fn lesson_preview(app: &App, lesson: &Lesson, area: Rect, buf: &mut Buffer) {
     let mut lines = vec![
         Line::from(lesson.title.get(lang).to_string()).bold(),
         Line::from(format!(
-            "{} {} · {} · {}",
-            lang.pick("chapter", "第"),
-            lesson.chapter,
+            "{} · {} · {}",
+            lang.pick(
+                &format!("chapter {}", lesson.chapter),
+                &format!("第 {} 章", lesson.chapter)
+            ),
             lesson.model.kind_name(),
             lesson.path().display()
         ))

@@ -93,10 +93,10 @@ fn status_lines(s: &RunState, lang: Lang, replay: bool, area: Rect, buf: &mut Bu
         ))
         .dark_gray(),
     ]);
-    let eta = s
-        .eta()
-        .map(|e| format!("  ETA {}", seconds(e)))
-        .unwrap_or_default();
+    let eta = match s.eta() {
+        Some(e) if !replay => format!("  ETA {}", seconds(e)),
+        _ => String::new(),
+    };
     let lr = if (s.lr_scale - 1.0).abs() > 1e-12 {
         format!("  lr×{}", s.lr_scale)
     } else {
@@ -190,9 +190,11 @@ fn panel(app: &App, s: &RunState, name: &str, area: Rect, buf: &mut Buffer) {
         .render(area, buf);
     } else {
         let parts = s.visuals.get(name).map(Vec::as_slice).unwrap_or(&[]);
+        let title_width = name.chars().count() as u16 + 2;
         PanelWidget {
             parts,
             block,
+            title_width,
             empty_text: waiting,
         }
         .render(area, buf);

@@ -18,6 +18,8 @@ use crate::run::visual::{Figure, Layer};
 pub struct FigureWidget<'a> {
     pub parts: Vec<&'a Figure>,
     pub block: Block<'a>,
+    /// Columns the block's own title takes on the top border; the legend keeps clear of them.
+    pub title_width: u16,
 }
 
 impl Widget for FigureWidget<'_> {
@@ -27,17 +29,24 @@ impl Widget for FigureWidget<'_> {
             return;
         };
         let (x_range, y_range) = (sane(first.x_range), sane(first.y_range));
-        let legend: Vec<Span> = self
+        // The legend fills what the top border has left after the title, and stops there.
+        let mut room = area.width.saturating_sub(self.title_width + 4) as usize;
+        let mut legend: Vec<Span> = Vec::new();
+        for l in self
             .parts
             .iter()
             .flat_map(|f| f.layers.iter())
-            .flat_map(|l| {
-                [
-                    Span::styled("■ ", Style::new().fg(term_color(l.color()))),
-                    Span::raw(format!("{}  ", l.label())),
-                ]
-            })
-            .collect();
+            .filter(|l| !l.label().is_empty())
+        {
+            let text = format!("{}  ", l.label());
+            let need = 2 + text.chars().count();
+            if need > room {
+                break;
+            }
+            room -= need;
+            legend.push(Span::styled("■ ", Style::new().fg(term_color(l.color()))));
+            legend.push(Span::raw(text));
+        }
         let axes = format!(
             " {} {}…{} · {} {}…{} ",
             first.x_label,
@@ -198,6 +207,7 @@ mod tests {
         FigureWidget {
             parts: vec![&f],
             block: Block::bordered(),
+            title_width: 0,
         }
         .render(buf.area, &mut buf);
         buf

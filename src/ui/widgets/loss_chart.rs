@@ -70,7 +70,13 @@ impl Widget for LossChart<'_> {
             y1 += 0.5;
         }
         let pad = (y1 - y0) * 0.05;
-        let (y0, y1) = (y0 - pad, y1 + pad);
+        // A loss that cannot be negative gets no negative axis label.
+        let y0 = if !log && lo >= 0.0 {
+            (y0 - pad).max(0.0)
+        } else {
+            y0 - pad
+        };
+        let y1 = y1 + pad;
         let x1 = (self.total_steps.max(1)) as f64;
         let datasets: Vec<Dataset> = curves
             .iter()

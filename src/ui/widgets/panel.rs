@@ -12,6 +12,8 @@ use crate::run::visual::Visual;
 pub struct PanelWidget<'a> {
     pub parts: &'a [(String, Visual)],
     pub block: Block<'a>,
+    /// Columns the block's title takes (see `FigureWidget::title_width`).
+    pub title_width: u16,
     pub empty_text: &'a str,
 }
 
@@ -29,6 +31,7 @@ impl Widget for PanelWidget<'_> {
             FigureWidget {
                 parts: figures,
                 block: self.block,
+                title_width: self.title_width,
             }
             .render(area, buf);
             return;
@@ -80,6 +83,7 @@ mod tests {
         PanelWidget {
             parts,
             block: Block::bordered(),
+            title_width: 0,
             empty_text: "waiting",
         }
         .render(buf.area, &mut buf);

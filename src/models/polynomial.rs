@@ -1,0 +1,887 @@
+//! Model selection: polynomials of several degrees, a species-aware model, and ridge
+//! regularisation, all fitted side by side by gradient descent on the same points.
+//!
+//! Degree k means y = b + Σⱼ₌₁..ₖ wⱼ·zʲ with z = (x − mean)/std. Each power is then
+//! standardised too (feature scaling), and so is y: without that, x⁵ is ~10¹³ times larger than
+//! x and no single learning rate suits every weight. The loss of a fit with penalty λ is
+//!
+//! ```text
+//! L = (1/n) Σᵢ (tᵢ − b − w·φᵢ)² + λ Σⱼ wⱼ²        (the bias b is not penalised)
+//! ∂L/∂b = −(2/n) Σᵢ rᵢ      ∂L/∂wⱼ = −(2/n) Σᵢ rᵢ·φᵢⱼ + 2λ·wⱼ
+//! ```
+//!
+//! Every fit is also solved in closed form (ridge normal equations), so the learner sees that
+//! descent lands where the algebra says, and errors are reported in CP units (mean |error|).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Metrics, Model};
+use crate::data::CpSet;
+use crate::data::cp::CpPoint;
+use crate::lessons::parse::Ctx;
+use crate::lessons::spec::{Optimizer, TrainSpec};
+use crate::linalg::least_squares;
+use crate::run::visual::{Bars, Color, Figure, Layer, PanelUpdate, Table, Visual};
+
+/// `model: {kind: polynomial-regression, …}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolynomialSpec {
+    /// Degrees fitted side by side; default [1, 2, 3, 4, 5]; each 1 ..= 8, at most 8 of them.
+    #[serde(default = "default_degrees")]
+    pub degrees: Vec<u32>,
+    /// Also fit the species-aware model: a bias and a slope per species. Default true.
+    #[serde(default = "yes")]
+    pub species_model: bool,
+    /// Penalties λ for the regularisation sweep; default 1e-4 … 10; each > 0 and ≤ 10,000.
+    #[serde(default = "default_lambdas")]
+    pub lambdas: Vec<f64>,
+    /// The degree swept over λ; default the largest degree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_degree: Option<u32>,
+}
+
+fn default_degrees() -> Vec<u32> {
+    vec![1, 2, 3, 4, 5]
+}
+fn yes() -> bool {
+    true
+}
+fn default_lambdas() -> Vec<f64> {
+    vec![1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]
+}
+
+impl PolynomialSpec {
+    pub fn check(self, ctx: &mut Ctx) -> Option<Self> {
+        let mut ok = true;
+        if self.degrees.is_empty() || self.degrees.len() > 8 {
+            ctx.error(
+                "model.degrees",
+                Some(format!("{:?}", self.degrees)),
+                "give between 1 and 8 degrees",
+                "e.g. degrees: [1, 2, 3, 4, 5]",
+            );
+            ok = false;
+        }
+        for d in &self.degrees {
+            ok &= ctx.check_range("model.degrees", *d, 1, 8, "a degree");
+        }
+        if self.lambdas.len() > 12 {
+            ctx.error(
+                "model.lambdas",
+                Some(format!("{} values", self.lambdas.len())),
+                "give at most 12 penalties",
+                "e.g. lambdas: [0.001, 0.01, 0.1, 1, 10]",
+            );
+            ok = false;
+        }
+        for l in &self.lambdas {
+            ok &= ctx.check_positive("model.lambdas", *l, 1e4, "a penalty λ", "0.1");
+        }
+        if let Some(d) = self.sweep_degree {
+            ok &= ctx.check_range("model.sweep_degree", d, 1, 8, "the swept degree");
+        }
+        ok.then_some(self)
+    }
+
+    fn sweep(&self) -> u32 {
+        self.sweep_degree
+            .unwrap_or_else(|| self.degrees.iter().copied().max().unwrap_or(1))
+    }
+}
+
+/// Which features a fit uses.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Basis {
+    /// z, z², …, z^degree.
+    Poly(u32),
+    /// A bias per species (beyond the first) and a slope per species.
+    Species(usize),
+}
+
+impl Basis {
+    fn raw(&self, z: f64, species: usize) -> Vec<f64> {
+        match *self {
+            Basis::Poly(d) => (1..=d as i32).map(|k| z.powi(k)).collect(),
+            Basis::Species(n) => {
+                let mut f = vec![0.0; 2 * n - 1];
+                if species > 0 && species < n {
+                    f[species - 1] = 1.0;
+                }
+                if species < n {
+                    f[n - 1 + species] = z;
+                }
+                f
+            }
+        }
+    }
+}
+
+/// One fitted model: its features, weights, penalty and optimiser state.
+struct Fit {
+    label: String,
+    basis: Basis,
+    lambda: f64,
+    /// Training mean of each raw feature.
+    mean: Vec<f64>,
+    /// Feature scaling: scaled feature j = Σₖ transform[j][k]·(raw feature k − mean k).
+    transform: Vec<Vec<f64>>,
+    /// Bias first, then one weight per feature.
+    w: Vec<f64>,
+    m: Vec<f64>,
+    v: Vec<f64>,
+    closed: Option<Vec<f64>>,
+}
+
+/// Standardisation of x and y.
+#[derive(Clone, Copy)]
+struct Norm {
+    x: (f64, f64),
+    y: (f64, f64),
+}
+
+fn mean_std(v: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    let n = v.clone().count().max(1) as f64;
+    let mean = v.clone().sum::<f64>() / n;
+    let var = v.map(|a| (a - mean) * (a - mean)).sum::<f64>() / n;
+    let std = var.sqrt();
+    (mean, if std > 1e-12 { std } else { 1.0 })
+}
+
+/// Feature scaling that also removes correlation: each feature, centred, minus its projection on
+/// the features before it, divided by its spread (Gram–Schmidt on the training points). Powers
+/// z, z², z³ … are strongly correlated, and scaling alone leaves gradient descent crawling for
+/// ever along the correlated directions; after this every direction has the same curvature.
+/// The fitted function is still a polynomial in x of the same degree. A feature that adds
+/// nothing new (say, a species with no training point) becomes 0.
+fn decorrelate(raw: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let n = raw.len().max(1) as f64;
+    let d = raw.first().map_or(0, Vec::len);
+    let mean: Vec<f64> = (0..d)
+        .map(|j| raw.iter().map(|r| r[j]).sum::<f64>() / n)
+        .collect();
+    let cols: Vec<Vec<f64>> = (0..d)
+        .map(|j| raw.iter().map(|r| r[j] - mean[j]).collect())
+        .collect();
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>() / n;
+    let mut q: Vec<Vec<f64>> = Vec::with_capacity(d);
+    let mut transform: Vec<Vec<f64>> = Vec::with_capacity(d);
+    for j in 0..d {
+        let mut v = cols[j].clone();
+        let mut coef = vec![0.0; d];
+        coef[j] = 1.0;
+        for i in 0..j {
+            let proj = dot(&v, &q[i]);
+            for (a, b) in v.iter_mut().zip(&q[i]) {
+                *a -= proj * b;
+            }
+            for (c, t) in coef.iter_mut().zip(&transform[i]) {
+                *c -= proj * t;
+            }
+        }
+        let spread = dot(&v, &v).sqrt();
+        if spread <= 1e-9 * dot(&cols[j], &cols[j]).sqrt().max(1e-300) {
+            q.push(vec![0.0; raw.len()]);
+            transform.push(vec![0.0; d]);
+        } else {
+            q.push(v.iter().map(|a| a / spread).collect());
+            transform.push(coef.iter().map(|c| c / spread).collect());
+        }
+    }
+    (mean, transform)
+}
+
+impl Fit {
+    fn new(label: String, basis: Basis, lambda: f64, train: &[CpPoint], norm: Norm) -> Fit {
+        let raw: Vec<Vec<f64>> = train
+            .iter()
+            .map(|p| basis.raw((p.x - norm.x.0) / norm.x.1, p.species))
+            .collect();
+        let (mean, transform) = decorrelate(&raw);
+        let d = mean.len();
+        let mut fit = Fit {
+            label,
+            basis,
+            lambda,
+            mean,
+            transform,
+            w: vec![0.0; d + 1],
+            m: vec![0.0; d + 1],
+            v: vec![0.0; d + 1],
+            closed: None,
+        };
+        let rows: Vec<Vec<f64>> = train.iter().map(|p| fit.design(p, norm)).collect();
+        let t: Vec<f64> = train.iter().map(|p| (p.y - norm.y.0) / norm.y.1).collect();
+        let n = train.len() as f64;
+        // A vanishing ridge keeps the closed form defined when a feature is 0 (its weight stays
+        // 0 under descent too, so nothing else changes).
+        let ridge: Vec<f64> = (0..=d)
+            .map(|j| if j == 0 { 0.0 } else { n * lambda.max(1e-12) })
+            .collect();
+        fit.closed = least_squares(&rows, &t, &ridge);
+        fit
+    }
+
+    /// [1, scaled features].
+    fn design(&self, p: &CpPoint, norm: Norm) -> Vec<f64> {
+        let raw = self.basis.raw((p.x - norm.x.0) / norm.x.1, p.species);
+        let centred: Vec<f64> = raw.iter().zip(&self.mean).map(|(f, m)| f - m).collect();
+        std::iter::once(1.0)
+            .chain(
+                self.transform
+                    .iter()
+                    .map(|row| row.iter().zip(&centred).map(|(a, b)| a * b).sum()),
+            )
+            .collect()
+    }
+
+    fn predict_with(&self, w: &[f64], p: &CpPoint, norm: Norm) -> f64 {
+        let phi = self.design(p, norm);
+        norm.y.0 + norm.y.1 * phi.iter().zip(w).map(|(a, b)| a * b).sum::<f64>()
+    }
+
+    fn predict(&self, p: &CpPoint, norm: Norm) -> f64 {
+        self.predict_with(&self.w, p, norm)
+    }
+
+    fn error(&self, pts: &[CpPoint], norm: Norm, w: &[f64]) -> Option<f64> {
+        (!pts.is_empty()).then(|| {
+            pts.iter()
+                .map(|p| (p.y - self.predict_with(w, p, norm)).abs())
+                .sum::<f64>()
+                / pts.len() as f64
+        })
+    }
+
+    /// One full-batch step; returns the loss before it.
+    fn step(&mut self, rows: &[(Vec<f64>, f64)], optimizer: Optimizer, lr: f64, t: u64) -> f64 {
+        let n = rows.len() as f64;
+        let mut g = vec![0.0; self.w.len()];
+        let mut loss = 0.0;
+        for (phi, target) in rows {
+            let r = target - phi.iter().zip(&self.w).map(|(a, b)| a * b).sum::<f64>();
+            loss += r * r;
+            for (gj, fj) in g.iter_mut().zip(phi) {
+                *gj += -2.0 * r * fj / n;
+            }
+        }
+        loss /= n;
+        for j in 1..self.w.len() {
+            g[j] += 2.0 * self.lambda * self.w[j];
+            loss += self.lambda * self.w[j] * self.w[j];
+        }
+        match optimizer {
+            Optimizer::Adam | Optimizer::Adamw => {
+                let (b1, b2) = (0.9f64, 0.999f64);
+                let (c1, c2) = (1.0 - b1.powi(t as i32), 1.0 - b2.powi(t as i32));
+                for j in 0..self.w.len() {
+                    self.m[j] = b1 * self.m[j] + (1.0 - b1) * g[j];
+                    self.v[j] = b2 * self.v[j] + (1.0 - b2) * g[j] * g[j];
+                    self.w[j] -= lr * (self.m[j] / c1) / ((self.v[j] / c2).sqrt() + 1e-12);
+                }
+            }
+            Optimizer::Momentum => {
+                for j in 0..self.w.len() {
+                    self.m[j] = 0.9 * self.m[j] + g[j];
+                    self.w[j] -= lr * self.m[j];
+                }
+            }
+            _ => {
+                for j in 0..self.w.len() {
+                    self.w[j] -= lr * g[j];
+                }
+            }
+        }
+        loss
+    }
+}
+
+/// The lesson's model: every fit, trained together.
+pub struct Polynomials {
+    data: CpSet,
+    species: Vec<String>,
+    norm: Norm,
+    optimizer: Optimizer,
+    /// Fits by degree, then the species model, then the λ sweep.
+    fits: Vec<Fit>,
+    /// Each fit's training rows (design, standardised target), computed once.
+    rows: Vec<Vec<(Vec<f64>, f64)>>,
+    n_degrees: usize,
+    has_species: bool,
+    lambdas: Vec<f64>,
+    sweep_degree: u32,
+    steps: u64,
+}
+
+const CURVE_COLORS: [Color; 8] = [
+    Color::Yellow,
+    Color::Green,
+    Color::Blue,
+    Color::Red,
+    Color::White,
+    Color::Cyan,
+    Color::Magenta,
+    Color::Gray,
+];
+
+impl Polynomials {
+    pub fn new(
+        spec: &PolynomialSpec,
+        data: CpSet,
+        species: Vec<String>,
+        train: &TrainSpec,
+    ) -> Polynomials {
+        let norm = Norm {
+            x: mean_std(data.train.iter().map(|p| p.x)),
+            y: mean_std(data.train.iter().map(|p| p.y)),
+        };
+        let mut fits: Vec<Fit> = spec
+            .degrees
+            .iter()
+            .map(|&d| Fit::new(format!("d{d}"), Basis::Poly(d), 0.0, &data.train, norm))
+            .collect();
+        let n_species = data
+            .train
+            .iter()
+            .chain(&data.test)
+            .map(|p| p.species + 1)
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let has_species = spec.species_model;
+        if has_species {
+            fits.push(Fit::new(
+                "species".into(),
+                Basis::Species(n_species),
+                0.0,
+                &data.train,
+                norm,
+            ));
+        }
+        let sweep_degree = spec.sweep();
+        for &l in &spec.lambdas {
+            fits.push(Fit::new(
+                format!("d{sweep_degree} λ={l}"),
+                Basis::Poly(sweep_degree),
+                l,
+                &data.train,
+                norm,
+            ));
+        }
+        let rows = fits
+            .iter()
+            .map(|f| {
+                data.train
+                    .iter()
+                    .map(|p| (f.design(p, norm), (p.y - norm.y.0) / norm.y.1))
+                    .collect()
+            })
+            .collect();
+        Polynomials {
+            n_degrees: spec.degrees.len(),
+            has_species,
+            lambdas: spec.lambdas.clone(),
+            sweep_degree,
+            optimizer: train.optimizer,
+            species,
+            norm,
+            fits,
+            rows,
+            data,
+            steps: 0,
+        }
+    }
+
+    fn degree_fits(&self) -> &[Fit] {
+        &self.fits[..self.n_degrees]
+    }
+
+    fn species_fit(&self) -> Option<&Fit> {
+        self.has_species.then(|| &self.fits[self.n_degrees])
+    }
+
+    fn sweep_fits(&self) -> &[Fit] {
+        &self.fits[self.n_degrees + usize::from(self.has_species)..]
+    }
+
+    fn errors(&self, f: &Fit) -> (Option<f64>, Option<f64>) {
+        (
+            f.error(&self.data.train, self.norm, &f.w),
+            f.error(&self.data.test, self.norm, &f.w),
+        )
+    }
+
+    /// The largest gap, over every fit, between descent's and the closed form's training error.
+    pub fn closed_form_gap(&self) -> f64 {
+        self.fits
+            .iter()
+            .filter_map(|f| {
+                let closed = f.closed.as_ref()?;
+                let a = f.error(&self.data.train, self.norm, &f.w)?;
+                let b = f.error(&self.data.train, self.norm, closed)?;
+                Some((a - b).abs() / b.max(1e-9))
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// Predictions of every fit and of its closed form on the training points.
+    pub fn predictions(&self) -> Vec<(String, Vec<f64>, Option<Vec<f64>>)> {
+        self.fits
+            .iter()
+            .map(|f| {
+                let gd = self
+                    .data
+                    .train
+                    .iter()
+                    .map(|p| f.predict(p, self.norm))
+                    .collect();
+                let cf = f.closed.as_ref().map(|w| {
+                    self.data
+                        .train
+                        .iter()
+                        .map(|p| f.predict_with(w, p, self.norm))
+                        .collect()
+                });
+                (f.label.clone(), gd, cf)
+            })
+            .collect()
+    }
+
+    fn frame(&self) -> ([f64; 2], [f64; 2]) {
+        let all = self.data.train.iter().chain(&self.data.test);
+        let x_max = all.clone().map(|p| p.x).fold(0.0, f64::max) * 1.05;
+        let y_max = all.map(|p| p.y).fold(0.0, f64::max) * 1.15;
+        ([0.0, x_max.max(1.0)], [0.0, y_max.max(1.0)])
+    }
+
+    fn scatter(&self) -> Vec<Layer> {
+        vec![
+            Layer::Points {
+                label: "train".into(),
+                color: Color::Cyan,
+                points: self.data.train.iter().map(|p| [p.x, p.y]).collect(),
+            },
+            Layer::Points {
+                label: "test".into(),
+                color: Color::Magenta,
+                points: self.data.test.iter().map(|p| [p.x, p.y]).collect(),
+            },
+        ]
+    }
+
+    fn curve(&self, f: &Fit, species: usize, x_range: [f64; 2]) -> Vec<[f64; 2]> {
+        (0..=120)
+            .map(|i| {
+                let x = x_range[0] + (x_range[1] - x_range[0]) * i as f64 / 120.0;
+                [x, f.predict(&CpPoint { x, y: 0.0, species }, self.norm)]
+            })
+            .collect()
+    }
+
+    fn fits_figure(&self) -> Figure {
+        let (x_range, y_range) = self.frame();
+        let mut layers = Vec::new();
+        for (i, f) in self.degree_fits().iter().enumerate() {
+            layers.push(Layer::Line {
+                label: f.label.clone(),
+                color: CURVE_COLORS[i % CURVE_COLORS.len()],
+                points: self.curve(f, 0, x_range),
+            });
+        }
+        layers.extend(self.scatter());
+        Figure {
+            x_label: "x (CP before)".into(),
+            y_label: "y".into(),
+            x_range,
+            y_range,
+            layers,
+        }
+    }
+
+    fn species_figure(&self, f: &Fit) -> Figure {
+        let (x_range, y_range) = self.frame();
+        let mut layers = Vec::new();
+        for (s, name) in self.species.iter().enumerate() {
+            let color = CURVE_COLORS[s % CURVE_COLORS.len()];
+            let pts: Vec<[f64; 2]> = self
+                .data
+                .train
+                .iter()
+                .chain(&self.data.test)
+                .filter(|p| p.species == s)
+                .map(|p| [p.x, p.y])
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            layers.push(Layer::Line {
+                label: name.clone(),
+                color,
+                points: self.curve(f, s, x_range),
+            });
+            layers.push(Layer::Points {
+                label: String::new(),
+                color,
+                points: pts,
+            });
+        }
+        Figure {
+            x_label: "x (CP before)".into(),
+            y_label: "y".into(),
+            x_range,
+            y_range,
+            layers,
+        }
+    }
+
+    fn table(&self) -> Table {
+        let cell = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.1}"));
+        let mut rows = Vec::new();
+        for f in self.degree_fits().iter().chain(self.species_fit()) {
+            let (tr, te) = self.errors(f);
+            rows.push(vec![f.label.clone(), cell(tr), cell(te)]);
+        }
+        Table {
+            header: vec!["model".into(), "train error".into(), "test error".into()],
+            rows,
+        }
+    }
+
+    fn bars(&self) -> Bars {
+        let use_test = !self.data.test.is_empty();
+        Bars {
+            bars: self
+                .degree_fits()
+                .iter()
+                .chain(self.species_fit())
+                .map(|f| {
+                    let (tr, te) = self.errors(f);
+                    let v = if use_test { te } else { tr };
+                    (f.label.clone(), v.unwrap_or(0.0))
+                })
+                .collect(),
+        }
+    }
+
+    fn lambda_figure(&self) -> Figure {
+        let pts = |test: bool| -> Vec<[f64; 2]> {
+            self.sweep_fits()
+                .iter()
+                .zip(&self.lambdas)
+                .filter_map(|(f, l)| {
+                    let (tr, te) = self.errors(f);
+                    Some([l.log10(), if test { te? } else { tr? }])
+                })
+                .collect()
+        };
+        let (train, test) = (pts(false), pts(true));
+        let ys = train.iter().chain(&test).map(|p| p[1]);
+        let y_max = ys.clone().fold(0.0, f64::max) * 1.15;
+        let lx: Vec<f64> = self.lambdas.iter().map(|l| l.log10()).collect();
+        let x_range = [
+            lx.iter().cloned().fold(f64::INFINITY, f64::min) - 0.3,
+            lx.iter().cloned().fold(f64::NEG_INFINITY, f64::max) + 0.3,
+        ];
+        Figure {
+            x_label: format!("log₁₀ λ (degree {})", self.sweep_degree),
+            y_label: "error".into(),
+            x_range,
+            y_range: [0.0, y_max.max(1.0)],
+            layers: vec![
+                Layer::Line {
+                    label: "train".into(),
+                    color: Color::Cyan,
+                    points: train,
+                },
+                Layer::Line {
+                    label: "test".into(),
+                    color: Color::Magenta,
+                    points: test,
+                },
+            ],
+        }
+    }
+}
+
+impl Model for Polynomials {
+    fn charts(&self) -> Vec<String> {
+        self.degree_fits()
+            .iter()
+            .map(|f| format!("loss_{}", f.label))
+            .collect()
+    }
+
+    fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, String> {
+        self.steps += 1;
+        let mut metrics = Metrics::new();
+        let mut total = 0.0;
+        for (i, (f, rows)) in self.fits.iter_mut().zip(&self.rows).enumerate() {
+            let loss = f.step(rows, self.optimizer, lr, self.steps);
+            if i < self.n_degrees {
+                metrics.insert(format!("loss_{}", f.label), loss);
+                total += loss;
+            }
+        }
+        metrics.insert("loss".into(), total / self.n_degrees.max(1) as f64);
+        Ok(metrics)
+    }
+
+    fn evaluate(&mut self) -> Metrics {
+        let mut m = Metrics::new();
+        for f in self.degree_fits().iter().chain(self.species_fit()) {
+            let (tr, te) = self.errors(f);
+            if let Some(v) = tr {
+                m.insert(format!("train_error_{}", f.label), v);
+            }
+            if let Some(v) = te {
+                m.insert(format!("test_error_{}", f.label), v);
+            }
+        }
+        m
+    }
+
+    fn snapshot(&mut self) -> Vec<PanelUpdate> {
+        let mut out = vec![
+            PanelUpdate {
+                panel: "fits".into(),
+                part: "main".into(),
+                visual: Visual::Figure(self.fits_figure()),
+            },
+            PanelUpdate {
+                panel: "errors".into(),
+                part: "main".into(),
+                visual: Visual::Table(self.table()),
+            },
+            PanelUpdate {
+                panel: "bars".into(),
+                part: "main".into(),
+                visual: Visual::Bars(self.bars()),
+            },
+        ];
+        if let Some(f) = self.species_fit() {
+            out.push(PanelUpdate {
+                panel: "species".into(),
+                part: "main".into(),
+                visual: Visual::Figure(self.species_figure(f)),
+            });
+        }
+        if !self.lambdas.is_empty() {
+            out.push(PanelUpdate {
+                panel: "lambda".into(),
+                part: "main".into(),
+                visual: Visual::Figure(self.lambda_figure()),
+            });
+        }
+        out
+    }
+
+    fn summary(&mut self) -> BTreeMap<String, serde_json::Value> {
+        let list = |fits: &[Fit], test: bool| -> serde_json::Value {
+            fits.iter()
+                .map(|f| {
+                    let (tr, te) = self.errors(f);
+                    if test { te } else { tr }
+                })
+                .collect::<Vec<_>>()
+                .into()
+        };
+        let mut s = BTreeMap::new();
+        s.insert(
+            "degrees".into(),
+            self.degree_fits()
+                .iter()
+                .map(|f| f.label.trim_start_matches('d').parse::<u32>().unwrap_or(0))
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        s.insert(
+            "train_error_by_degree".into(),
+            list(self.degree_fits(), false),
+        );
+        s.insert(
+            "test_error_by_degree".into(),
+            list(self.degree_fits(), true),
+        );
+        if let Some(f) = self.species_fit() {
+            let (tr, te) = self.errors(f);
+            s.insert("species_train_error".into(), serde_json::json!(tr));
+            s.insert("species_test_error".into(), serde_json::json!(te));
+        }
+        if !self.lambdas.is_empty() {
+            s.insert("sweep_degree".into(), self.sweep_degree.into());
+            s.insert("lambdas".into(), self.lambdas.clone().into());
+            s.insert(
+                "train_error_by_lambda".into(),
+                list(self.sweep_fits(), false),
+            );
+            s.insert("test_error_by_lambda".into(), list(self.sweep_fits(), true));
+        }
+        s.insert(
+            "closed_form_gap".into(),
+            serde_json::json!(self.closed_form_gap()),
+        );
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::CpSpec;
+    use crate::lessons::spec::Schedule;
+
+    pub(super) fn train_spec(optimizer: Optimizer, lr: f64, steps: u64) -> TrainSpec {
+        TrainSpec {
+            steps,
+            batch_size: 65_536,
+            optimizer,
+            lr,
+            schedule: Schedule::Constant,
+            warmup_steps: 0,
+            seed: 0,
+            eval_every: 10,
+            snapshot_every: 10,
+            max_seconds: 60.0,
+            pace: 0.0,
+        }
+    }
+
+    fn spec() -> PolynomialSpec {
+        PolynomialSpec {
+            degrees: default_degrees(),
+            species_model: true,
+            lambdas: default_lambdas(),
+            sweep_degree: None,
+        }
+    }
+
+    fn trained(opt: Optimizer, lr: f64, steps: u64, seed: u64) -> Polynomials {
+        let train = train_spec(opt, lr, steps);
+        let data = CpSet::generate(&CpSpec::default(), seed);
+        let species = crate::data::cp::SPECIES
+            .iter()
+            .map(|s| s.0.to_string())
+            .collect();
+        let mut m = Polynomials::new(&spec(), data, species, &train);
+        for s in 1..=steps {
+            let lr = train.schedule.lr(train.lr, s, steps, 0);
+            m.train_step(s, lr).unwrap();
+        }
+        m
+    }
+
+    fn default_run() -> Polynomials {
+        trained(Optimizer::Momentum, 0.02, 2000, 0)
+    }
+
+    #[test]
+    fn at_the_default_settings_every_fit_lands_on_its_closed_form() {
+        let m = default_run();
+        assert!(m.closed_form_gap() < 1e-6, "gap {}", m.closed_form_gap());
+        for (label, gd, cf) in m.predictions() {
+            let cf = cf.unwrap_or_else(|| panic!("{label} has a closed form"));
+            for (a, b) in gd.iter().zip(&cf) {
+                assert!(
+                    (a - b).abs() < 1e-4 * b.abs().max(1.0),
+                    "{label}: {a} vs {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn scaling_the_features_does_not_change_the_least_squares_polynomial() {
+        // The unpenalised fit of degree d, solved directly on the powers 1, x, …, x^d (in f64
+        // with x/600 to keep the powers representable), predicts what the scaled fit predicts.
+        let m = default_run();
+        for f in m.degree_fits() {
+            let Basis::Poly(d) = f.basis else {
+                unreachable!()
+            };
+            let rows: Vec<Vec<f64>> = m
+                .data
+                .train
+                .iter()
+                .map(|p| (0..=d as i32).map(|k| (p.x / 600.0).powi(k)).collect())
+                .collect();
+            let y: Vec<f64> = m.data.train.iter().map(|p| p.y).collect();
+            let w = least_squares(&rows, &y, &vec![0.0; d as usize + 1]).expect("solvable");
+            for (p, row) in m.data.train.iter().zip(&rows) {
+                let direct: f64 = row.iter().zip(&w).map(|(a, b)| a * b).sum();
+                let ours = f.predict_with(f.closed.as_ref().unwrap(), p, m.norm);
+                assert!(
+                    (direct - ours).abs() < 1e-5 * direct.abs().max(1.0),
+                    "degree {d}: {direct} vs {ours}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn training_error_never_rises_with_the_degree_but_test_error_does() {
+        let mut m = default_run();
+        let s = m.summary();
+        let train: Vec<f64> = serde_json::from_value(s["train_error_by_degree"].clone()).unwrap();
+        let test: Vec<f64> = serde_json::from_value(s["test_error_by_degree"].clone()).unwrap();
+        // Least squares on nested models: the squared error cannot rise; the mean absolute
+        // error we report follows it closely here.
+        assert!(train[4] < train[0] && train[3] < train[1], "{train:?}");
+        assert!(
+            test[4] > test[0] && test[3] > test[1],
+            "overfitting must show at the default seed: {test:?}"
+        );
+    }
+
+    #[test]
+    fn a_larger_penalty_shrinks_the_fit_towards_the_mean() {
+        let mut m = default_run();
+        let s = m.summary();
+        let train: Vec<f64> = serde_json::from_value(s["train_error_by_lambda"].clone()).unwrap();
+        assert!(
+            train.windows(2).all(|w| w[1] >= w[0] - 1e-6),
+            "training error grows with λ: {train:?}"
+        );
+    }
+
+    #[test]
+    fn the_species_model_fits_the_training_points_better_than_one_line() {
+        let mut m = default_run();
+        let s = m.summary();
+        let species = s["species_train_error"].as_f64().unwrap();
+        let line = s["train_error_by_degree"][0].as_f64().unwrap();
+        assert!(species < line / 2.0, "{species} vs {line}");
+    }
+
+    #[test]
+    fn decorrelated_features_have_unit_spread_and_no_correlation() {
+        let raw: Vec<Vec<f64>> = (0..12)
+            .map(|i| {
+                let z = i as f64 / 3.0 - 2.0;
+                vec![z, z * z, z * z * z]
+            })
+            .collect();
+        let (mean, t) = decorrelate(&raw);
+        let scaled: Vec<Vec<f64>> = raw
+            .iter()
+            .map(|r| {
+                t.iter()
+                    .map(|row| {
+                        row.iter()
+                            .zip(r.iter().zip(&mean))
+                            .map(|(a, (f, m))| a * (f - m))
+                            .sum()
+                    })
+                    .collect()
+            })
+            .collect();
+        for a in 0..3 {
+            for b in 0..3 {
+                let c: f64 = scaled.iter().map(|r| r[a] * r[b]).sum::<f64>() / 12.0;
+                let want = if a == b { 1.0 } else { 0.0 };
+                assert!((c - want).abs() < 1e-9, "({a},{b}) = {c}");
+            }
+        }
+    }
+}
