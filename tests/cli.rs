@@ -501,3 +501,61 @@ fn the_tui_without_a_terminal_exits_non_zero_and_points_to_headless() {
     assert!(out.stderr.contains("--headless"), "{}", out.show());
     assert!(out.took < Duration::from_secs(2), "took {:?}", out.took);
 }
+
+// ---------------------------------------------------------------------------------------------
+// the other chapter-2 and chapter-3 lessons
+
+/// Runs a shipped lesson headless with the shipped lessons folder; returns its summary line.
+fn shipped_headless(id: &str) -> serde_json::Value {
+    let lab = Lab::new(&[]);
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", id, "--headless", "--lessons"])
+        .arg(repo().join("lessons"))
+        .arg("--save-dir")
+        .arg(lab.saves());
+    let out = run_with_deadline(cmd);
+    assert_eq!(out.code, Some(0), "{}", out.show());
+    out.json_line()
+}
+
+#[test]
+fn model_selection_reports_errors_by_degree_and_by_lambda() {
+    let s = shipped_headless("model-selection");
+    let m = &s["metrics"];
+    let train = m["train_error_by_degree"].as_array().unwrap();
+    let test = m["test_error_by_degree"].as_array().unwrap();
+    assert_eq!((train.len(), test.len()), (5, 5), "degree 1 to 5");
+    let lambdas = m["lambdas"].as_array().unwrap();
+    assert_eq!(
+        m["train_error_by_lambda"].as_array().unwrap().len(),
+        lambdas.len()
+    );
+    assert_eq!(
+        m["test_error_by_lambda"].as_array().unwrap().len(),
+        lambdas.len()
+    );
+    assert!(m["closed_form_gap"].as_f64().unwrap() < 1e-6);
+    let t: Vec<f64> = test.iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(
+        t[4] > t[0],
+        "the test error rises at high degree at the default seed: {t:?}"
+    );
+}
+
+#[test]
+fn the_generative_classifier_reports_each_variant() {
+    let s = shipped_headless("generative-classifier");
+    let m = &s["metrics"];
+    for variant in ["shared_cov", "separate_cov", "logistic"] {
+        for key in ["train_acc", "test_acc"] {
+            let v = m[variant][key]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{variant}.{key}"));
+            assert!((0.5..=1.0).contains(&v), "{variant}.{key} = {v}");
+        }
+    }
+    for variant in ["shared_cov", "logistic"] {
+        assert_eq!(m[variant]["w"].as_array().unwrap().len(), 2);
+        assert!(m[variant]["b"].as_f64().is_some());
+    }
+}

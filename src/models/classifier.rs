@@ -418,3 +418,138 @@ impl Model for Generative {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::ClassesSpec;
+    use crate::lessons::spec::Schedule;
+    use crate::linalg::solve;
+
+    fn train_spec(steps: u64) -> TrainSpec {
+        TrainSpec {
+            steps,
+            batch_size: 65_536,
+            optimizer: Optimizer::Sgd,
+            lr: 0.5,
+            schedule: Schedule::Constant,
+            warmup_steps: 0,
+            seed: 0,
+            eval_every: 10,
+            snapshot_every: 10,
+            max_seconds: 60.0,
+            pace: 0.0,
+        }
+    }
+
+    fn model(steps: u64) -> Generative {
+        let set = ClassSet::generate(&ClassesSpec::default(), 0);
+        let mut g = Generative::new(
+            &ClassifierSpec {
+                ellipses: default_ellipses(),
+            },
+            set,
+            &train_spec(steps),
+        );
+        for s in 1..=steps {
+            g.train_step(s, 0.5).unwrap();
+        }
+        g
+    }
+
+    #[test]
+    fn the_shared_covariance_boundary_is_the_textbook_lda_boundary() {
+        let g = model(0);
+        let pts = &g.data.train;
+        // Computed here from scratch: class means, the pooled covariance, then w and b.
+        let n = pts.len() as f64;
+        let mean = |c: usize| {
+            let k: Vec<_> = pts.iter().filter(|p| p.class == c).collect();
+            [
+                k.iter().map(|p| p.x[0]).sum::<f64>() / k.len() as f64,
+                k.iter().map(|p| p.x[1]).sum::<f64>() / k.len() as f64,
+            ]
+        };
+        let (m0, m1) = (mean(0), mean(1));
+        let mut pooled = vec![vec![0.0; 2]; 2];
+        for p in pts {
+            let m = if p.class == 0 { m0 } else { m1 };
+            for i in 0..2 {
+                for j in 0..2 {
+                    pooled[i][j] += (p.x[i] - m[i]) * (p.x[j] - m[j]) / n;
+                }
+            }
+        }
+        let w = solve(&pooled, &[m0[0] - m1[0], m0[1] - m1[1]]).unwrap();
+        let a0 = solve(&pooled, &m0).unwrap();
+        let a1 = solve(&pooled, &m1).unwrap();
+        let n0 = pts.iter().filter(|p| p.class == 0).count() as f64;
+        let b = -0.5 * (m0[0] * a0[0] + m0[1] * a0[1])
+            + 0.5 * (m1[0] * a1[0] + m1[1] * a1[1])
+            + (n0 / (n - n0)).ln();
+        let (gw, gb) = g.shared_model().linear_boundary().unwrap();
+        assert!(
+            (gw[0] - w[0]).abs() < 1e-9 * w[0].abs().max(1.0)
+                && (gw[1] - w[1]).abs() < 1e-9 * w[1].abs().max(1.0),
+            "{gw:?} vs {w:?}"
+        );
+        assert!((gb - b).abs() < 1e-9 * b.abs().max(1.0), "{gb} vs {b}");
+    }
+
+    #[test]
+    fn the_gaussian_posterior_is_the_sigmoid_of_the_linear_score_everywhere() {
+        let g = model(0);
+        let shared = g.shared_model();
+        let (w, b) = shared.linear_boundary().unwrap();
+        for i in 0..30 {
+            for j in 0..30 {
+                let x = [10.0 + 4.0 * i as f64, 10.0 + 4.0 * j as f64];
+                let bayes = shared.posterior(x);
+                let linear = sigmoid(w[0] * x[0] + w[1] * x[1] + b);
+                assert!(
+                    (bayes - linear).abs() < 1e-9,
+                    "at {x:?}: {bayes} vs {linear}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn separate_covariances_give_a_posterior_that_is_not_linear() {
+        let g = model(0);
+        assert!(g.separate_model().linear_boundary().is_none());
+        assert!(
+            !g.separate_segments.is_empty(),
+            "the quadratic boundary crosses the frame"
+        );
+    }
+
+    #[test]
+    fn logistic_regression_reaches_the_generative_training_accuracy_within_two_points() {
+        let g = model(2000);
+        let [(shared, _), _, (logistic, _)] = g.accuracies();
+        let (shared, logistic) = (shared.unwrap(), logistic.unwrap());
+        assert!(
+            logistic >= shared - 0.02,
+            "logistic {logistic} vs generative {shared}"
+        );
+    }
+
+    #[test]
+    fn descent_lowers_the_cross_entropy() {
+        let before = model(0).cross_entropy(&model(0).data.train);
+        let after = model(300);
+        let after = after.cross_entropy(&after.data.train);
+        assert!(after < before * 0.8, "{before} → {after}");
+    }
+
+    #[test]
+    fn the_reported_boundary_in_original_units_classifies_like_the_model() {
+        let g = model(500);
+        let (w, b) = g.logistic_boundary();
+        for p in g.data.train.iter().chain(&g.data.test) {
+            let by_line = usize::from(w[0] * p.x[0] + w[1] * p.x[1] + b < 0.0);
+            assert_eq!(by_line, g.logistic_predict(p.x));
+        }
+    }
+}

@@ -620,9 +620,11 @@ impl Model for Polynomials {
         for (i, (f, rows)) in self.fits.iter_mut().zip(&self.rows).enumerate() {
             let loss = f.step(rows, self.optimizer, lr, self.steps);
             if i < self.n_degrees {
-                metrics.insert(format!("loss_{}", f.label), loss);
                 total += loss;
             }
+            // Every fit reports its loss, so a penalty too large for the learning rate is
+            // caught as divergence, naming the fit.
+            metrics.insert(format!("loss_{}", f.label.replace(' ', "_")), loss);
         }
         metrics.insert("loss".into(), total / self.n_degrees.max(1) as f64);
         Ok(metrics)

@@ -329,19 +329,20 @@ impl Model for LinearRegression {
 
     fn evaluate(&mut self) -> Metrics {
         let (b, w) = (self.b, self.w);
-        Metrics::from([
-            ("test_loss".to_string(), mse(&self.data.test, b, w)),
+        let mut m = Metrics::from([
             (
                 "train_error".to_string(),
                 average_error(&self.data.train, b, w),
             ),
-            (
-                "test_error".to_string(),
-                average_error(&self.data.test, b, w),
-            ),
             ("b".to_string(), b),
             ("w".to_string(), w),
-        ])
+        ]);
+        // A CSV without test rows has no test numbers (not zeros).
+        if !self.data.test.is_empty() {
+            m.insert("test_loss".into(), mse(&self.data.test, b, w));
+            m.insert("test_error".into(), average_error(&self.data.test, b, w));
+        }
+        m
     }
 
     fn snapshot(&mut self) -> Vec<PanelUpdate> {
@@ -374,7 +375,11 @@ impl Model for LinearRegression {
             ),
             (
                 "test_error".to_string(),
-                num(average_error(&self.data.test, b, w)),
+                if self.data.test.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    num(average_error(&self.data.test, b, w))
+                },
             ),
         ])
     }

@@ -112,9 +112,11 @@ fn status_lines(s: &RunState, lang: Lang, replay: bool, area: Rect, buf: &mut Bu
         lang.pick("elapsed", "用时"),
         seconds(s.t),
     );
+    // The first few charted numbers; the chart itself shows them all.
     let metrics: String = s
         .charts
         .iter()
+        .take(3)
         .filter_map(|name| {
             s.latest
                 .get(name)
@@ -164,10 +166,15 @@ fn panels(app: &App, s: &RunState, area: Rect, buf: &mut Buffer) {
     if let Some(c) = chart_area {
         panel(app, s, "loss", c, buf);
     }
-    if !others.is_empty() {
-        let rows = Layout::vertical(vec![Constraint::Fill(1); others.len()]).split(rest);
-        for (name, r) in others.iter().zip(rows.iter()) {
-            panel(app, s, name, *r, buf);
+    // Up to two panels stack; more go in a grid of two columns, filled row by row.
+    let columns = if others.len() > 2 { 2 } else { 1 };
+    let rows = others.len().div_ceil(columns);
+    let row_areas = Layout::vertical(vec![Constraint::Fill(1); rows]).split(rest);
+    for (r, row_area) in row_areas.iter().enumerate() {
+        let in_row = &others[r * columns..((r + 1) * columns).min(others.len())];
+        let cells = Layout::horizontal(vec![Constraint::Fill(1); in_row.len()]).split(*row_area);
+        for (name, cell) in in_row.iter().zip(cells.iter()) {
+            panel(app, s, name, *cell, buf);
         }
     }
 }

@@ -147,7 +147,7 @@ impl Widget for FigureWidget<'_> {
 }
 
 /// Scatters up to this many points are drawn as bullets.
-const FEW_POINTS: usize = 60;
+const FEW_POINTS: usize = 200;
 
 fn inside(p: &[f64; 2], x: [f64; 2], y: [f64; 2]) -> bool {
     p[0] >= x[0] && p[0] <= x[1] && p[1] >= y[0] && p[1] <= y[1]
