@@ -134,6 +134,26 @@ pub struct TrainSpec {
     pub pace: f64,
 }
 
+impl TrainSpec {
+    /// Full-batch training settings for unit tests of the models.
+    #[cfg(test)]
+    pub(crate) fn for_tests(optimizer: Optimizer, lr: f64, steps: u64) -> TrainSpec {
+        TrainSpec {
+            steps,
+            batch_size: MAX_BATCH,
+            optimizer,
+            lr,
+            schedule: Schedule::Constant,
+            warmup_steps: 0,
+            seed: 0,
+            eval_every: 10,
+            snapshot_every: 10,
+            max_seconds: 60.0,
+            pace: 0.0,
+        }
+    }
+}
+
 pub const MAX_STEPS: u64 = 10_000_000;
 pub const MAX_BATCH: usize = 65_536;
 pub const MAX_LR: f64 = 100.0;

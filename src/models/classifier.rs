@@ -14,17 +14,15 @@
 
 use std::collections::BTreeMap;
 
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::gaussian::{GenerativeModel, accuracy, sigmoid};
+use super::steps::{Batches, SmallOptimizer};
 use super::{Metrics, Model};
 use crate::data::{ClassSet, Labelled};
 use crate::lessons::parse::Ctx;
-use crate::lessons::spec::{Optimizer, TrainSpec};
+use crate::lessons::spec::TrainSpec;
 use crate::run::visual::{Color, Figure, Layer, PanelUpdate, Table, Visual, contour_segments};
 
 /// Grid for the separate-covariance (quadratic) boundary.
@@ -73,14 +71,8 @@ pub struct Generative {
     scale: [(f64, f64); 2],
     /// Logistic weights in standardised units: w₀, w₁, b.
     theta: [f64; 3],
-    m: [f64; 3],
-    v: [f64; 3],
-    optimizer: Optimizer,
-    batch_size: usize,
-    order: Vec<usize>,
-    cursor: usize,
-    rng: Pcg64Mcg,
-    steps: u64,
+    optimizer: SmallOptimizer,
+    batches: Batches,
     separate_segments: Vec<[[f64; 2]; 2]>,
     frame: ([f64; 2], [f64; 2]),
 }
@@ -118,14 +110,8 @@ impl Generative {
             scale: [stat(0), stat(1)],
             ellipses: spec.ellipses.clone(),
             theta: [0.0; 3],
-            m: [0.0; 3],
-            v: [0.0; 3],
-            optimizer: train.optimizer,
-            batch_size: train.batch_size.min(n),
-            order: (0..n).collect(),
-            cursor: n,
-            rng: Pcg64Mcg::seed_from_u64(train.seed ^ 0x10C1_5000_0000_0004),
-            steps: 0,
+            optimizer: SmallOptimizer::new(train.optimizer, 3),
+            batches: Batches::new(n, train.batch_size, train.seed ^ 0x10C1_5000_0000_0004),
             separate_segments: Vec::new(),
             frame,
             shared,
@@ -195,23 +181,6 @@ impl Generative {
             })
             .sum::<f64>()
             / n
-    }
-
-    fn next_batch(&mut self) -> Vec<usize> {
-        let n = self.data.train.len();
-        if self.batch_size >= n {
-            return (0..n).collect();
-        }
-        let mut batch = Vec::with_capacity(self.batch_size);
-        while batch.len() < self.batch_size {
-            if self.cursor >= n {
-                self.order.shuffle(&mut self.rng);
-                self.cursor = 0;
-            }
-            batch.push(self.order[self.cursor]);
-            self.cursor += 1;
-        }
-        batch
     }
 
     fn quadratic_boundary(&self) -> Vec<[[f64; 2]; 2]> {
@@ -316,8 +285,7 @@ impl Model for Generative {
     }
 
     fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, String> {
-        self.steps += 1;
-        let batch = self.next_batch();
+        let batch = self.batches.next_batch();
         let n = batch.len() as f64;
         let s = self.scale;
         let mut g = [0.0; 3];
@@ -334,31 +302,9 @@ impl Model for Generative {
             g[1] += (f - t) * x[1] / n;
             g[2] += (f - t) / n;
         }
-        match self.optimizer {
-            Optimizer::Adam | Optimizer::Adamw => {
-                let (b1, b2) = (0.9f64, 0.999f64);
-                let (c1, c2) = (
-                    1.0 - b1.powi(self.steps as i32),
-                    1.0 - b2.powi(self.steps as i32),
-                );
-                for j in 0..3 {
-                    self.m[j] = b1 * self.m[j] + (1.0 - b1) * g[j];
-                    self.v[j] = b2 * self.v[j] + (1.0 - b2) * g[j] * g[j];
-                    self.theta[j] -= lr * (self.m[j] / c1) / ((self.v[j] / c2).sqrt() + 1e-12);
-                }
-            }
-            Optimizer::Momentum => {
-                for j in 0..3 {
-                    self.m[j] = 0.9 * self.m[j] + g[j];
-                    self.theta[j] -= lr * self.m[j];
-                }
-            }
-            _ => {
-                for j in 0..3 {
-                    self.theta[j] -= lr * g[j];
-                }
-            }
-        }
+        let mut theta = self.theta;
+        self.optimizer.step(&mut theta, &g, lr);
+        self.theta = theta;
         Ok(Metrics::from([("loss".to_string(), loss / n)]))
     }
 
@@ -423,24 +369,8 @@ impl Model for Generative {
 mod tests {
     use super::*;
     use crate::data::ClassesSpec;
-    use crate::lessons::spec::Schedule;
+    use crate::lessons::spec::Optimizer;
     use crate::linalg::solve;
-
-    fn train_spec(steps: u64) -> TrainSpec {
-        TrainSpec {
-            steps,
-            batch_size: 65_536,
-            optimizer: Optimizer::Sgd,
-            lr: 0.5,
-            schedule: Schedule::Constant,
-            warmup_steps: 0,
-            seed: 0,
-            eval_every: 10,
-            snapshot_every: 10,
-            max_seconds: 60.0,
-            pace: 0.0,
-        }
-    }
 
     fn model(steps: u64) -> Generative {
         let set = ClassSet::generate(&ClassesSpec::default(), 0);
@@ -449,7 +379,7 @@ mod tests {
                 ellipses: default_ellipses(),
             },
             set,
-            &train_spec(steps),
+            &TrainSpec::for_tests(Optimizer::Sgd, 0.5, steps),
         );
         for s in 1..=steps {
             g.train_step(s, 0.5).unwrap();

@@ -8,6 +8,7 @@ pub mod classifier;
 pub mod gaussian;
 pub mod polynomial;
 pub mod regression;
+pub mod steps;
 
 use std::collections::BTreeMap;
 

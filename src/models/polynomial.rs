@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::steps::SmallOptimizer;
 use super::{Metrics, Model};
 use crate::data::CpSet;
 use crate::data::cp::CpPoint;
@@ -130,8 +131,7 @@ struct Fit {
     transform: Vec<Vec<f64>>,
     /// Bias first, then one weight per feature.
     w: Vec<f64>,
-    m: Vec<f64>,
-    v: Vec<f64>,
+    optimizer: SmallOptimizer,
     closed: Option<Vec<f64>>,
 }
 
@@ -194,7 +194,14 @@ fn decorrelate(raw: &[Vec<f64>]) -> (Vec<f64>, Vec<Vec<f64>>) {
 }
 
 impl Fit {
-    fn new(label: String, basis: Basis, lambda: f64, train: &[CpPoint], norm: Norm) -> Fit {
+    fn new(
+        label: String,
+        basis: Basis,
+        lambda: f64,
+        train: &[CpPoint],
+        norm: Norm,
+        optimizer: Optimizer,
+    ) -> Fit {
         let raw: Vec<Vec<f64>> = train
             .iter()
             .map(|p| basis.raw((p.x - norm.x.0) / norm.x.1, p.species))
@@ -208,8 +215,7 @@ impl Fit {
             mean,
             transform,
             w: vec![0.0; d + 1],
-            m: vec![0.0; d + 1],
-            v: vec![0.0; d + 1],
+            optimizer: SmallOptimizer::new(optimizer, d + 1),
             closed: None,
         };
         let rows: Vec<Vec<f64>> = train.iter().map(|p| fit.design(p, norm)).collect();
@@ -256,7 +262,7 @@ impl Fit {
     }
 
     /// One full-batch step; returns the loss before it.
-    fn step(&mut self, rows: &[(Vec<f64>, f64)], optimizer: Optimizer, lr: f64, t: u64) -> f64 {
+    fn step(&mut self, rows: &[(Vec<f64>, f64)], lr: f64) -> f64 {
         let n = rows.len() as f64;
         let mut g = vec![0.0; self.w.len()];
         let mut loss = 0.0;
@@ -272,28 +278,9 @@ impl Fit {
             g[j] += 2.0 * self.lambda * self.w[j];
             loss += self.lambda * self.w[j] * self.w[j];
         }
-        match optimizer {
-            Optimizer::Adam | Optimizer::Adamw => {
-                let (b1, b2) = (0.9f64, 0.999f64);
-                let (c1, c2) = (1.0 - b1.powi(t as i32), 1.0 - b2.powi(t as i32));
-                for j in 0..self.w.len() {
-                    self.m[j] = b1 * self.m[j] + (1.0 - b1) * g[j];
-                    self.v[j] = b2 * self.v[j] + (1.0 - b2) * g[j] * g[j];
-                    self.w[j] -= lr * (self.m[j] / c1) / ((self.v[j] / c2).sqrt() + 1e-12);
-                }
-            }
-            Optimizer::Momentum => {
-                for j in 0..self.w.len() {
-                    self.m[j] = 0.9 * self.m[j] + g[j];
-                    self.w[j] -= lr * self.m[j];
-                }
-            }
-            _ => {
-                for j in 0..self.w.len() {
-                    self.w[j] -= lr * g[j];
-                }
-            }
-        }
+        let mut w = std::mem::take(&mut self.w);
+        self.optimizer.step(&mut w, &g, lr);
+        self.w = w;
         loss
     }
 }
@@ -303,7 +290,6 @@ pub struct Polynomials {
     data: CpSet,
     species: Vec<String>,
     norm: Norm,
-    optimizer: Optimizer,
     /// Fits by degree, then the species model, then the λ sweep.
     fits: Vec<Fit>,
     /// Each fit's training rows (design, standardised target), computed once.
@@ -312,7 +298,6 @@ pub struct Polynomials {
     has_species: bool,
     lambdas: Vec<f64>,
     sweep_degree: u32,
-    steps: u64,
 }
 
 const CURVE_COLORS: [Color; 8] = [
@@ -340,7 +325,16 @@ impl Polynomials {
         let mut fits: Vec<Fit> = spec
             .degrees
             .iter()
-            .map(|&d| Fit::new(format!("d{d}"), Basis::Poly(d), 0.0, &data.train, norm))
+            .map(|&d| {
+                Fit::new(
+                    format!("d{d}"),
+                    Basis::Poly(d),
+                    0.0,
+                    &data.train,
+                    norm,
+                    train.optimizer,
+                )
+            })
             .collect();
         let n_species = data
             .train
@@ -358,6 +352,7 @@ impl Polynomials {
                 0.0,
                 &data.train,
                 norm,
+                train.optimizer,
             ));
         }
         let sweep_degree = spec.sweep();
@@ -368,6 +363,7 @@ impl Polynomials {
                 l,
                 &data.train,
                 norm,
+                train.optimizer,
             ));
         }
         let rows = fits
@@ -384,13 +380,11 @@ impl Polynomials {
             has_species,
             lambdas: spec.lambdas.clone(),
             sweep_degree,
-            optimizer: train.optimizer,
             species,
             norm,
             fits,
             rows,
             data,
-            steps: 0,
         }
     }
 
@@ -614,11 +608,10 @@ impl Model for Polynomials {
     }
 
     fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, String> {
-        self.steps += 1;
         let mut metrics = Metrics::new();
         let mut total = 0.0;
         for (i, (f, rows)) in self.fits.iter_mut().zip(&self.rows).enumerate() {
-            let loss = f.step(rows, self.optimizer, lr, self.steps);
+            let loss = f.step(rows, lr);
             if i < self.n_degrees {
                 total += loss;
             }
@@ -732,23 +725,6 @@ impl Model for Polynomials {
 mod tests {
     use super::*;
     use crate::data::CpSpec;
-    use crate::lessons::spec::Schedule;
-
-    pub(super) fn train_spec(optimizer: Optimizer, lr: f64, steps: u64) -> TrainSpec {
-        TrainSpec {
-            steps,
-            batch_size: 65_536,
-            optimizer,
-            lr,
-            schedule: Schedule::Constant,
-            warmup_steps: 0,
-            seed: 0,
-            eval_every: 10,
-            snapshot_every: 10,
-            max_seconds: 60.0,
-            pace: 0.0,
-        }
-    }
 
     fn spec() -> PolynomialSpec {
         PolynomialSpec {
@@ -760,7 +736,7 @@ mod tests {
     }
 
     fn trained(opt: Optimizer, lr: f64, steps: u64, seed: u64) -> Polynomials {
-        let train = train_spec(opt, lr, steps);
+        let train = TrainSpec::for_tests(opt, lr, steps);
         let data = CpSet::generate(&CpSpec::default(), seed);
         let species = crate::data::cp::SPECIES
             .iter()

@@ -15,18 +15,16 @@
 
 use std::collections::BTreeMap;
 
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
+use super::steps::{Batches, SmallOptimizer};
 use super::{Metrics, Model};
 use crate::data::CpSet;
 #[cfg(test)]
 use crate::data::CpSpec;
 use crate::data::cp::CpPoint;
 use crate::lessons::parse::Ctx;
-use crate::lessons::spec::{Optimizer, TrainSpec};
+use crate::lessons::spec::TrainSpec;
 use crate::run::visual::{Color, Figure, Layer, PanelUpdate, Visual, contour_segments};
 
 /// Grid resolution of the loss surface, per axis.
@@ -105,13 +103,8 @@ pub struct LinearRegression {
     data: CpSet,
     b: f64,
     w: f64,
-    optimizer: Optimizer,
-    batch_size: usize,
-    /// Adagrad's running sums of squared gradients.
-    sum_sq: [f64; 2],
-    order: Vec<usize>,
-    cursor: usize,
-    rng: Pcg64Mcg,
+    optimizer: SmallOptimizer,
+    batches: Batches,
     optimum: (f64, f64),
     surface: SurfaceFrame,
     path: Vec<[f64; 2]>,
@@ -133,12 +126,8 @@ impl LinearRegression {
         LinearRegression {
             b: spec.init_b,
             w: spec.init_w,
-            optimizer: train.optimizer,
-            batch_size: train.batch_size.min(n),
-            sum_sq: [0.0; 2],
-            order: (0..n).collect(),
-            cursor: n,
-            rng: Pcg64Mcg::seed_from_u64(seed ^ 0xBA7C_4000_0000_0003),
+            optimizer: SmallOptimizer::new(train.optimizer, 2),
+            batches: Batches::new(n, train.batch_size, seed ^ 0xBA7C_4000_0000_0003),
             optimum,
             surface,
             path: vec![[spec.init_b, spec.init_w]],
@@ -151,24 +140,6 @@ impl LinearRegression {
     /// The current line (b, w).
     pub fn params(&self) -> (f64, f64) {
         (self.b, self.w)
-    }
-
-    /// The next mini-batch: a fresh shuffle each epoch, or everything when the batch is full.
-    fn next_batch(&mut self) -> Vec<usize> {
-        let n = self.data.train.len();
-        if self.batch_size >= n {
-            return (0..n).collect();
-        }
-        let mut batch = Vec::with_capacity(self.batch_size);
-        while batch.len() < self.batch_size {
-            if self.cursor >= n {
-                self.order.shuffle(&mut self.rng);
-                self.cursor = 0;
-            }
-            batch.push(self.order[self.cursor]);
-            self.cursor += 1;
-        }
-        batch
     }
 
     fn fit_figure(&self) -> Figure {
@@ -297,7 +268,7 @@ impl Model for LinearRegression {
     }
 
     fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, String> {
-        let batch = self.next_batch();
+        let batch = self.batches.next_batch();
         let n = batch.len() as f64;
         let (mut gb, mut gw, mut loss) = (0.0, 0.0, 0.0);
         for &i in &batch {
@@ -308,18 +279,9 @@ impl Model for LinearRegression {
             loss += r * r;
         }
         let (gb, gw, loss) = (gb / n, gw / n, loss / n);
-        match self.optimizer {
-            Optimizer::Adagrad => {
-                self.sum_sq[0] += gb * gb;
-                self.sum_sq[1] += gw * gw;
-                self.b -= lr * gb / (self.sum_sq[0].sqrt() + 1e-12);
-                self.w -= lr * gw / (self.sum_sq[1].sqrt() + 1e-12);
-            }
-            _ => {
-                self.b -= lr * gb;
-                self.w -= lr * gw;
-            }
-        }
+        let mut theta = [self.b, self.w];
+        self.optimizer.step(&mut theta, &[gb, gw], lr);
+        [self.b, self.w] = theta;
         self.steps_done += 1;
         if self.steps_done.is_multiple_of(self.path_every) && self.path.len() < 2 * MAX_PATH {
             self.path.push([self.b, self.w]);
@@ -388,23 +350,7 @@ impl Model for LinearRegression {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lessons::spec::Schedule;
-
-    fn train_spec(optimizer: Optimizer, lr: f64, steps: u64) -> TrainSpec {
-        TrainSpec {
-            steps,
-            batch_size: 65_536,
-            optimizer,
-            lr,
-            schedule: Schedule::Constant,
-            warmup_steps: 0,
-            seed: 0,
-            eval_every: 10,
-            snapshot_every: 10,
-            max_seconds: 60.0,
-            pace: 0.0,
-        }
-    }
+    use crate::lessons::spec::Optimizer;
 
     fn spec() -> LinearRegressionSpec {
         LinearRegressionSpec {
@@ -455,7 +401,7 @@ mod tests {
 
     #[test]
     fn adagrad_at_the_default_settings_reaches_the_least_squares_optimum() {
-        let train = train_spec(Optimizer::Adagrad, 10.0, 3000);
+        let train = TrainSpec::for_tests(Optimizer::Adagrad, 10.0, 3000);
         let mut m =
             LinearRegression::new(&spec(), CpSet::generate(&CpSpec::default(), 0), &train, 0);
         for s in 1..=train.steps {
@@ -469,7 +415,7 @@ mod tests {
 
     #[test]
     fn plain_descent_with_a_large_rate_blows_up() {
-        let train = train_spec(Optimizer::Sgd, 1e-3, 200);
+        let train = TrainSpec::for_tests(Optimizer::Sgd, 1e-3, 200);
         let mut m =
             LinearRegression::new(&spec(), CpSet::generate(&CpSpec::default(), 0), &train, 0);
         let mut last = 0.0;
@@ -481,7 +427,7 @@ mod tests {
 
     #[test]
     fn plain_descent_with_a_small_rate_lowers_the_loss() {
-        let train = train_spec(Optimizer::Sgd, 1e-6, 100);
+        let train = TrainSpec::for_tests(Optimizer::Sgd, 1e-6, 100);
         let mut m =
             LinearRegression::new(&spec(), CpSet::generate(&CpSpec::default(), 0), &train, 0);
         let first = m.train_step(1, train.lr).unwrap()["loss"];
