@@ -5,6 +5,8 @@
 pub mod classes;
 pub mod cp;
 pub mod csv;
+pub mod idx;
+pub mod toys;
 
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;

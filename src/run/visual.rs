@@ -93,6 +93,48 @@ pub struct Bars {
     pub bars: Vec<(String, f64)>,
 }
 
+/// A small grayscale image, 0 = black, 255 = white, row-major, with a caption.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    pub width: usize,
+    pub height: usize,
+    pub pixels: Vec<u8>,
+    pub caption: String,
+}
+
+impl Image {
+    /// Quantises floats in [0, 1] (values outside are clipped).
+    pub fn from_f32(
+        width: usize,
+        height: usize,
+        values: &[f32],
+        caption: impl Into<String>,
+    ) -> Image {
+        let pixels = values
+            .iter()
+            .take(width * height)
+            .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+            .collect();
+        Image {
+            width,
+            height,
+            pixels,
+            caption: caption.into(),
+        }
+    }
+
+    /// The pixel at (x, y) in [0, 1]; 0 outside the image.
+    pub fn at(&self, x: usize, y: usize) -> f32 {
+        if x < self.width && y < self.height {
+            self.pixels
+                .get(y * self.width + x)
+                .map_or(0.0, |&p| p as f32 / 255.0)
+        } else {
+            0.0
+        }
+    }
+}
+
 /// Anything a panel can show.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -100,7 +142,14 @@ pub enum Visual {
     Figure(Figure),
     Table(Table),
     Bars(Bars),
-    Text { text: String },
+    Text {
+        text: String,
+    },
+    /// Images side by side: a grid (samples), or one row read left to right (a filmstrip).
+    Images {
+        images: Vec<Image>,
+        strip: bool,
+    },
 }
 
 /// A new content for one part of one panel.

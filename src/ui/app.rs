@@ -11,6 +11,7 @@ use ratatui::crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKi
 use super::keymap::{Action, Screen, action_for};
 use super::replay::ReplayState;
 use super::run_state::{RunState, Status};
+use super::widgets::image::ImageMode;
 use crate::i18n::Lang;
 use crate::lessons::Lesson;
 use crate::lessons::registry::Entry;
@@ -87,6 +88,8 @@ pub struct App {
     pub replay: Option<ReplayState>,
     /// 0: all panels; k: panel k−1 enlarged (Tab cycles).
     pub zoom: usize,
+    /// Braille or half-block images (`b`).
+    pub image_mode: ImageMode,
     /// A note for the learner (an error, a warning), shown until the next key.
     pub message: Option<String>,
     pub saves_root: PathBuf,
@@ -112,6 +115,7 @@ impl App {
             run: None,
             replay: None,
             zoom: 0,
+            image_mode: ImageMode::default(),
             message: None,
             saves_root: saves_root.to_path_buf(),
             dirty: true,
@@ -358,6 +362,10 @@ impl App {
                 self.cycle_zoom();
                 Vec::new()
             }
+            Action::ToggleImage => {
+                self.image_mode = self.image_mode.toggled();
+                Vec::new()
+            }
             Action::Back => {
                 self.screen = Screen::Browser;
                 self.refresh_saves();
@@ -392,6 +400,7 @@ impl App {
                 r.playing = false;
             }
             Action::Focus => self.cycle_zoom(),
+            Action::ToggleImage => self.image_mode = self.image_mode.toggled(),
             Action::Back => {
                 self.screen = Screen::Browser;
                 self.replay = None;

@@ -34,6 +34,7 @@ pub enum Action {
     Faster,
     First,
     Last,
+    ToggleImage,
     Help,
     Lang,
     Back,
@@ -173,6 +174,14 @@ pub const KEYMAP: &[Binding] = &[
         action: Action::Focus,
         en: "enlarge the next panel",
         zh: "放大下一个面板",
+    },
+    Binding {
+        screens: &[R, P],
+        codes: &[KeyCode::Char('b')],
+        keys: "b",
+        action: Action::ToggleImage,
+        en: "images in braille or half blocks",
+        zh: "图像用盲文点阵或半块字符显示",
     },
     Binding {
         screens: &[P],

@@ -203,6 +203,7 @@ fn panel(app: &App, s: &RunState, name: &str, area: Rect, buf: &mut Buffer) {
             block,
             title_width,
             empty_text: waiting,
+            image_mode: app.image_mode,
         }
         .render(area, buf);
     }

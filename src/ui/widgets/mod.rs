@@ -3,6 +3,7 @@
 //! one-cell areas, without panicking.
 
 pub mod figure;
+pub mod image;
 pub mod loss_chart;
 pub mod panel;
 

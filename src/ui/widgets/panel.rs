@@ -6,6 +6,7 @@ use ratatui::style::Style;
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Row, Table, Widget, Wrap};
 
 use super::figure::FigureWidget;
+use super::image::{ImageGrid, ImageMode};
 use super::short_number;
 use crate::run::visual::Visual;
 
@@ -15,6 +16,8 @@ pub struct PanelWidget<'a> {
     /// Columns the block's title takes (see `FigureWidget::title_width`).
     pub title_width: u16,
     pub empty_text: &'a str,
+    /// How images are drawn.
+    pub image_mode: ImageMode,
 }
 
 impl Widget for PanelWidget<'_> {
@@ -62,6 +65,13 @@ impl Widget for PanelWidget<'_> {
                     .bar_gap(1)
                     .render(area, buf);
             }
+            Some(Visual::Images { images, strip }) => ImageGrid {
+                images,
+                mode: self.image_mode,
+                strip: *strip,
+                block: self.block,
+            }
+            .render(area, buf),
             Some(Visual::Text { text }) => Paragraph::new(text.as_str())
                 .wrap(Wrap { trim: false })
                 .block(self.block)
@@ -85,6 +95,7 @@ mod tests {
             block: Block::bordered(),
             title_width: 0,
             empty_text: "waiting",
+            image_mode: ImageMode::Braille,
         }
         .render(buf.area, &mut buf);
         buf.content().iter().map(|c| c.symbol()).collect()
