@@ -1,1 +1,5 @@
 pub fn hello() {}
+
+pub mod bench;
+pub mod nn;
+pub mod tensor;

@@ -1,0 +1,1 @@
+//! Reference-model training-step benchmark.

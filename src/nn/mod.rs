@@ -1,0 +1,1 @@
+//! Neural-network layers, initialization, optimizers, schedules and saves.
