@@ -27,7 +27,12 @@ pub struct GradCheckConfig {
 
 impl Default for GradCheckConfig {
     fn default() -> Self {
-        Self { step: 1e-2, tolerance: 1e-2, max_elements: 64, seed: 0 }
+        Self {
+            step: 1e-2,
+            tolerance: 1e-2,
+            max_elements: 64,
+            seed: 0,
+        }
     }
 }
 
@@ -50,19 +55,32 @@ pub struct GradCheckReport {
 impl GradCheckReport {
     /// The largest relative error over all parameters.
     pub fn worst(&self) -> f32 {
-        self.params.iter().map(|p| p.relative_error).fold(0.0, f32::max)
+        self.params
+            .iter()
+            .map(|p| p.relative_error)
+            .fold(0.0, f32::max)
     }
 
     pub fn passed(&self) -> bool {
-        self.params.iter().all(|p| p.relative_error <= self.tolerance)
+        self.params
+            .iter()
+            .all(|p| p.relative_error <= self.tolerance)
     }
 }
 
 impl std::fmt::Display for GradCheckReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for p in &self.params {
-            let verdict = if p.relative_error <= self.tolerance { "ok" } else { "FAIL" };
-            writeln!(f, "{:<24} {:>5} elems  rel {:.2e}  abs {:.2e}  {verdict}", p.name, p.checked, p.relative_error, p.max_abs_error)?;
+            let verdict = if p.relative_error <= self.tolerance {
+                "ok"
+            } else {
+                "FAIL"
+            };
+            writeln!(
+                f,
+                "{:<24} {:>5} elems  rel {:.2e}  abs {:.2e}  {verdict}",
+                p.name, p.checked, p.relative_error, p.max_abs_error
+            )?;
         }
         Ok(())
     }
@@ -70,22 +88,36 @@ impl std::fmt::Display for GradCheckReport {
 
 /// L = Σ u·y in f64.
 fn weighted_sum(y: &Var, u: &Tensor) -> f64 {
-    y.value().iter().zip(u.iter()).map(|(&y, &u)| y as f64 * u as f64).sum()
+    y.value()
+        .iter()
+        .zip(u.iter())
+        .map(|(&y, &u)| y as f64 * u as f64)
+        .sum()
 }
 
 /// Checks the gradients of every parameter of `store` that `f` reads.
-pub fn grad_check(store: &mut ParamStore, f: impl Fn(&Graph) -> Var, cfg: &GradCheckConfig) -> GradCheckReport {
+pub fn grad_check(
+    store: &mut ParamStore,
+    f: impl Fn(&Graph) -> Var,
+    cfg: &GradCheckConfig,
+) -> GradCheckReport {
     let ids = store.ids();
     grad_check_params(store, &ids, f, cfg)
 }
 
 /// Checks the gradients of the given parameters only.
-pub fn grad_check_params(store: &mut ParamStore, ids: &[ParamId], f: impl Fn(&Graph) -> Var, cfg: &GradCheckConfig) -> GradCheckReport {
+pub fn grad_check_params(
+    store: &mut ParamStore,
+    ids: &[ParamId],
+    f: impl Fn(&Graph) -> Var,
+    cfg: &GradCheckConfig,
+) -> GradCheckReport {
     let mut rng = Pcg64Mcg::seed_from_u64(cfg.seed);
     let (u, grads) = {
         let g = Graph::new(store);
         let y = f(&g);
-        let u = Tensor::from_shape_simple_fn(y.value().raw_dim(), || StandardNormal.sample(&mut rng));
+        let u =
+            Tensor::from_shape_simple_fn(y.value().raw_dim(), || StandardNormal.sample(&mut rng));
         let grads = g.backward_with(&y, u.clone());
         (u, grads)
     };
@@ -127,7 +159,15 @@ pub fn grad_check_params(store: &mut ParamStore, ids: &[ParamId], f: impl Fn(&Gr
         let floor = 1e-4 * (elems.len() as f64).sqrt();
         let rel = norm(&diff) / (norm(&analytic).max(norm(&numeric)) + floor);
         let max_abs = diff.iter().fold(0.0f64, |m, d| m.max(d.abs()));
-        params.push(ParamCheck { name: store.name(id).to_string(), checked: elems.len(), relative_error: rel as f32, max_abs_error: max_abs as f32 });
+        params.push(ParamCheck {
+            name: store.name(id).to_string(),
+            checked: elems.len(),
+            relative_error: rel as f32,
+            max_abs_error: max_abs as f32,
+        });
     }
-    GradCheckReport { params, tolerance: cfg.tolerance }
+    GradCheckReport {
+        params,
+        tolerance: cfg.tolerance,
+    }
 }

@@ -11,8 +11,8 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::params::{Grads, ParamId, ParamStore};
 use super::Tensor;
+use super::params::{Grads, ParamId, ParamStore};
 
 /// Turns the gradient of an op's output into the gradients of its parents. The second argument
 /// says which parents need one (the others get `None`, so no work is wasted on them).
@@ -55,7 +55,12 @@ impl Var {
 
     /// The single value of a one-element tensor (a loss). Panics otherwise.
     pub fn item(&self) -> f32 {
-        assert_eq!(self.value.len(), 1, "item() needs a one-element tensor, got shape {:?}", self.shape());
+        assert_eq!(
+            self.value.len(),
+            1,
+            "item() needs a one-element tensor, got shape {:?}",
+            self.shape()
+        );
         self.value.iter().copied().next().unwrap_or(f32::NAN)
     }
 
@@ -91,12 +96,20 @@ pub struct Graph<'p> {
 impl<'p> Graph<'p> {
     /// A graph that records operations for `backward`.
     pub fn new(params: &'p ParamStore) -> Self {
-        Self { params, nodes: RefCell::new(Vec::new()), grad_enabled: true, frozen: RefCell::default() }
+        Self {
+            params,
+            nodes: RefCell::new(Vec::new()),
+            grad_enabled: true,
+            frozen: RefCell::default(),
+        }
     }
 
     /// A graph for evaluation and sampling: records nothing, keeps no intermediates.
     pub fn no_grad(params: &'p ParamStore) -> Self {
-        Self { grad_enabled: false, ..Self::new(params) }
+        Self {
+            grad_enabled: false,
+            ..Self::new(params)
+        }
     }
 
     pub fn grad_enabled(&self) -> bool {
@@ -118,7 +131,10 @@ impl<'p> Graph<'p> {
 
     /// A constant: data, targets, noise. No gradient flows into it.
     pub fn input(&self, t: Tensor) -> Var {
-        Var { node: None, value: Arc::new(t.as_standard_layout().into_owned()) }
+        Var {
+            node: None,
+            value: Arc::new(t.as_standard_layout().into_owned()),
+        }
     }
 
     /// A constant scalar (shape `[]`).
@@ -133,13 +149,23 @@ impl<'p> Graph<'p> {
             return Var { node: None, value };
         }
         let mut nodes = self.nodes.borrow_mut();
-        nodes.push(Node { parents: Vec::new(), backward: None, param: Some(id) });
-        Var { node: Some(nodes.len() - 1), value }
+        nodes.push(Node {
+            parents: Vec::new(),
+            backward: None,
+            param: Some(id),
+        });
+        Var {
+            node: Some(nodes.len() - 1),
+            value,
+        }
     }
 
     /// Reads the parameter named `name`; panics with the name if it does not exist.
     pub fn param_named(&self, name: &str) -> Var {
-        let id = self.params.id(name).unwrap_or_else(|| panic!("no parameter named `{name}`"));
+        let id = self
+            .params
+            .id(name)
+            .unwrap_or_else(|| panic!("no parameter named `{name}`"));
         self.param(id)
     }
 
@@ -154,7 +180,10 @@ impl<'p> Graph<'p> {
 
     /// The same value, cut off from the tape (PyTorch's `detach`).
     pub fn detach(&self, v: &Var) -> Var {
-        Var { node: None, value: v.arc() }
+        Var {
+            node: None,
+            value: v.arc(),
+        }
     }
 
     /// Whether an op on these parents must be recorded.
@@ -181,7 +210,10 @@ impl<'p> Graph<'p> {
         parents: &[&Var],
         backward: impl FnOnce(&Tensor, &[bool]) -> Vec<Option<Tensor>> + Send + 'static,
     ) -> Var {
-        debug_assert!(value.is_standard_layout(), "op outputs must be in standard layout");
+        debug_assert!(
+            value.is_standard_layout(),
+            "op outputs must be in standard layout"
+        );
         if !self.tracks(parents) {
             return Var { node: None, value };
         }
@@ -191,12 +223,19 @@ impl<'p> Graph<'p> {
             backward: Some(Box::new(backward)),
             param: None,
         });
-        Var { node: Some(nodes.len() - 1), value }
+        Var {
+            node: Some(nodes.len() - 1),
+            value,
+        }
     }
 
     /// Backpropagates from a one-element `loss` (seed gradient 1).
     pub fn backward(&self, loss: &Var) -> Grads {
-        assert_eq!(loss.len(), 1, "backward() needs a one-element loss; use backward_with for others");
+        assert_eq!(
+            loss.len(),
+            1,
+            "backward() needs a one-element loss; use backward_with for others"
+        );
         let seed = Tensor::ones(loss.value.raw_dim());
         self.backward_with(loss, seed)
     }
@@ -205,7 +244,11 @@ impl<'p> Graph<'p> {
     /// Each record's rule runs at most once: backpropagating twice through the same part of a
     /// graph panics, as in PyTorch. Parts not reached stay usable (GAN: D loss, then G loss).
     pub fn backward_with(&self, out: &Var, seed: Tensor) -> Grads {
-        assert_eq!(seed.shape(), out.shape(), "seed gradient shape must match the output");
+        assert_eq!(
+            seed.shape(),
+            out.shape(),
+            "seed gradient shape must match the output"
+        );
         let mut grads = Grads::with_len(self.params.len());
         let Some(root) = out.node else { return grads };
         let mut nodes = self.nodes.borrow_mut();
@@ -219,13 +262,23 @@ impl<'p> Graph<'p> {
                 grads.accumulate(id, g);
                 continue;
             }
-            let rule = node.backward.take().expect("backward through the same graph twice (the rule was already used)");
+            let rule = node
+                .backward
+                .take()
+                .expect("backward through the same graph twice (the rule was already used)");
             let need: Vec<bool> = node.parents.iter().map(|p| p.is_some()).collect();
             let parent_grads = rule(&g, &need);
-            debug_assert_eq!(parent_grads.len(), node.parents.len(), "a rule returned the wrong number of gradients");
+            debug_assert_eq!(
+                parent_grads.len(),
+                node.parents.len(),
+                "a rule returned the wrong number of gradients"
+            );
             for (p, pg) in node.parents.iter().zip(parent_grads) {
                 if let (Some(p), Some(pg)) = (p, pg) {
-                    debug_assert!(pg.is_standard_layout(), "gradients must be in standard layout");
+                    debug_assert!(
+                        pg.is_standard_layout(),
+                        "gradients must be in standard layout"
+                    );
                     match &mut pending[*p] {
                         Some(acc) => *acc += &pg,
                         slot @ None => *slot = Some(pg),

@@ -19,7 +19,9 @@ pub fn exp_fast(x: f32) -> f32 {
     let n = shifted - ROUND;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let p = 1.0
-        + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
     // The integer n sits in the low mantissa bits of `shifted` (its exponent is fixed).
     let n_int = (shifted.to_bits() as i32).wrapping_sub(0x4B40_0000);
     p * f32::from_bits((n_int.wrapping_add(127) as u32) << 23)
@@ -42,7 +44,9 @@ pub fn tanh(x: f32) -> f32 {
 pub fn erf(x: f32) -> f32 {
     let a = x.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * a);
-    let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
+    let poly = t
+        * (0.254_829_6
+            + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
     let y = 1.0 - poly * exp_fast(-a * a);
     y.copysign(x)
 }
@@ -98,7 +102,13 @@ fn map2_generic<F: Fn(f32, f32) -> f32>(a: &[f32], b: &[f32], out: &mut [f32], f
 }
 
 #[inline(always)]
-fn map3_generic<F: Fn(f32, f32, f32) -> f32>(a: &[f32], b: &[f32], c: &[f32], out: &mut [f32], f: F) {
+fn map3_generic<F: Fn(f32, f32, f32) -> f32>(
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    out: &mut [f32],
+    f: F,
+) {
     assert!(a.len() == out.len() && b.len() == out.len() && c.len() == out.len());
     for (((o, &x), &y), &z) in out.iter_mut().zip(a).zip(b).zip(c) {
         *o = f(x, y, z);
@@ -188,7 +198,11 @@ mod tests {
 
     #[test]
     fn erf_and_tanh_are_close_to_reference_values() {
-        for &(x, e) in &[(0.5f32, 0.520_499_9f32), (1.0, 0.842_700_8), (-2.0, -0.995_322_3)] {
+        for &(x, e) in &[
+            (0.5f32, 0.520_499_9f32),
+            (1.0, 0.842_700_8),
+            (-2.0, -0.995_322_3),
+        ] {
             assert!((erf(x) - e).abs() < 3e-7, "erf({x})");
         }
         for x in [-5.0f32, -1.0, -0.1, 0.0, 0.3, 2.0] {

@@ -8,8 +8,8 @@
 //! calling thread, where the thread hand-off would cost as much as the product. Every split is
 //! over output rows or columns, never over k, so results do not depend on timing.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::{Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis};
 
@@ -30,7 +30,9 @@ pub fn set_num_threads(n: usize) {
 pub fn num_threads() -> usize {
     let t = THREADS.load(Ordering::Relaxed);
     if t == 0 {
-        let default = std::thread::available_parallelism().map_or(1, |n| n.get()).min(2);
+        let default = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(2);
         THREADS.store(default, Ordering::Relaxed);
         init_pool();
         default
@@ -43,19 +45,33 @@ fn init_pool() {
     POOL.call_once(|| {
         let n = THREADS.load(Ordering::Relaxed).max(1);
         // Fails only if someone else built the global pool first; then theirs is used.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
     });
 }
 
 fn threads_for(work: usize) -> usize {
-    if work < PARALLEL_MIN_WORK { 1 } else { num_threads() }
+    if work < PARALLEL_MIN_WORK {
+        1
+    } else {
+        num_threads()
+    }
 }
 
 /// c ← a·b (or c ← c + a·b when `accumulate`). Shapes: a (m,k), b (k,n), c (m,n); any strides.
-pub fn gemm_into(a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, accumulate: bool) {
+pub fn gemm_into(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    mut c: ArrayViewMut2<f32>,
+    accumulate: bool,
+) {
     let (m, k) = a.dim();
     let (k2, n) = b.dim();
-    assert_eq!(k, k2, "matmul: inner dimensions differ ({m}×{k} · {k2}×{n})");
+    assert_eq!(
+        k, k2,
+        "matmul: inner dimensions differ ({m}×{k} · {k2}×{n})"
+    );
     assert_eq!(c.dim(), (m, n), "matmul: output has the wrong shape");
     if m == 0 || n == 0 {
         return;
@@ -76,12 +92,22 @@ pub fn gemm_into(a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f3
 }
 
 /// The `gemm` crate on raw pointers and the views' strides.
-fn gemm_crate(a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, accumulate: bool, threads: usize) {
+fn gemm_crate(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    mut c: ArrayViewMut2<f32>,
+    accumulate: bool,
+    threads: usize,
+) {
     let (m, k) = a.dim();
     let n = b.dim().1;
     let (sa, sb, sc) = (a.strides(), b.strides(), c.strides());
     let (sa0, sa1, sb0, sb1, sc0, sc1) = (sa[0], sa[1], sb[0], sb[1], sc[0], sc[1]);
-    let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    let par = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
     // SAFETY: the pointers and strides come from live ndarray views of the stated shapes, the
     // output view is exclusive, and gemm reads/writes only within those shapes.
     unsafe {
@@ -111,7 +137,13 @@ fn gemm_crate(a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>,
 
 /// `matrixmultiply`, with the output split in halves across threads (rows or columns, whichever
 /// is longer).
-fn mm_split(a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, accumulate: bool, threads: usize) {
+fn mm_split(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    mut c: ArrayViewMut2<f32>,
+    accumulate: bool,
+    threads: usize,
+) {
     let (m, n) = c.dim();
     if threads > 1 && m.max(n) >= 32 {
         let left = threads / 2;
@@ -119,12 +151,18 @@ fn mm_split(a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, a
             let half = (m / 2).next_multiple_of(8).min(m);
             let (a0, a1) = a.split_at(Axis(0), half);
             let (c0, c1) = c.split_at(Axis(0), half);
-            rayon::join(|| mm_split(a0, b, c0, accumulate, left), || mm_split(a1, b, c1, accumulate, threads - left));
+            rayon::join(
+                || mm_split(a0, b, c0, accumulate, left),
+                || mm_split(a1, b, c1, accumulate, threads - left),
+            );
         } else {
             let half = (n / 2).next_multiple_of(8).min(n);
             let (b0, b1) = b.split_at(Axis(1), half);
             let (c0, c1) = c.split_at(Axis(1), half);
-            rayon::join(|| mm_split(a, b0, c0, accumulate, left), || mm_split(a, b1, c1, accumulate, threads - left));
+            rayon::join(
+                || mm_split(a, b0, c0, accumulate, left),
+                || mm_split(a, b1, c1, accumulate, threads - left),
+            );
         }
         return;
     }
@@ -161,7 +199,12 @@ pub fn matmul2(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
 
 /// Batched c[i] ← a[i]·b[i] (+ c[i]). Each product is small (attention heads), so threads
 /// split the batch instead of the products.
-pub fn batched_gemm_into(a: ArrayView3<f32>, b: ArrayView3<f32>, c: ArrayViewMut3<f32>, accumulate: bool) {
+pub fn batched_gemm_into(
+    a: ArrayView3<f32>,
+    b: ArrayView3<f32>,
+    c: ArrayViewMut3<f32>,
+    accumulate: bool,
+) {
     let (batch, m, k) = a.dim();
     assert_eq!(b.dim().0, batch, "batched matmul: batch sizes differ");
     assert_eq!(c.dim().0, batch, "batched matmul: output batch differs");
@@ -170,7 +213,13 @@ pub fn batched_gemm_into(a: ArrayView3<f32>, b: ArrayView3<f32>, c: ArrayViewMut
     batched_split(a, b, c, accumulate, threads);
 }
 
-fn batched_split(a: ArrayView3<f32>, b: ArrayView3<f32>, mut c: ArrayViewMut3<f32>, accumulate: bool, threads: usize) {
+fn batched_split(
+    a: ArrayView3<f32>,
+    b: ArrayView3<f32>,
+    mut c: ArrayViewMut3<f32>,
+    accumulate: bool,
+    threads: usize,
+) {
     let batch = a.dim().0;
     if threads > 1 && batch >= 2 {
         let half = batch / 2;
@@ -217,7 +266,9 @@ mod tests {
     use super::*;
 
     fn filled(r: usize, c: usize, seed: u32) -> Array2<f32> {
-        Array2::from_shape_fn((r, c), |(i, j)| (((i * 31 + j * 17 + seed as usize * 7) % 23) as f32 - 11.0) / 11.0)
+        Array2::from_shape_fn((r, c), |(i, j)| {
+            (((i * 31 + j * 17 + seed as usize * 7) % 23) as f32 - 11.0) / 11.0
+        })
     }
 
     fn assert_close(x: &Array2<f32>, y: &Array2<f32>) {
@@ -228,7 +279,13 @@ mod tests {
     #[test]
     fn every_layout_and_size_agrees_with_ndarray_dot() {
         set_num_threads(2);
-        for &(m, k, n) in &[(3, 5, 7), (128, 784, 512), (1, 64, 1), (70, 300, 90), (784, 128, 256)] {
+        for &(m, k, n) in &[
+            (3, 5, 7),
+            (128, 784, 512),
+            (1, 64, 1),
+            (70, 300, 90),
+            (784, 128, 256),
+        ] {
             let a = filled(m, k, 1);
             let b = filled(k, n, 2);
             let at = a.t().to_owned(); // (k, m) row-major: at.t() is a transposed view of a
@@ -252,11 +309,16 @@ mod tests {
 
     #[test]
     fn batched_products_match_one_by_one() {
-        let a = Array3::from_shape_fn((6, 20, 8), |(i, j, k)| ((i + 2 * j + 3 * k) % 7) as f32 - 3.0);
+        let a = Array3::from_shape_fn((6, 20, 8), |(i, j, k)| {
+            ((i + 2 * j + 3 * k) % 7) as f32 - 3.0
+        });
         let b = Array3::from_shape_fn((6, 8, 40), |(i, j, k)| ((3 * i + j + k) % 5) as f32 - 2.0);
         let c = batched_matmul(a.view(), b.view());
         for i in 0..6 {
-            assert_close(&c.index_axis(Axis(0), i).to_owned(), &a.index_axis(Axis(0), i).dot(&b.index_axis(Axis(0), i)));
+            assert_close(
+                &c.index_axis(Axis(0), i).to_owned(),
+                &a.index_axis(Axis(0), i).dot(&b.index_axis(Axis(0), i)),
+            );
         }
     }
 }

@@ -37,7 +37,12 @@ pub type Tensor = ndarray::ArrayD<f32>;
 
 /// A tensor from a shape and its values in C order. Panics if the lengths disagree.
 pub fn tensor(shape: &[usize], values: &[f32]) -> Tensor {
-    assert_eq!(shape.iter().product::<usize>(), values.len(), "shape {shape:?} needs {} values", shape.iter().product::<usize>());
+    assert_eq!(
+        shape.iter().product::<usize>(),
+        values.len(),
+        "shape {shape:?} needs {} values",
+        shape.iter().product::<usize>()
+    );
     Tensor::from_shape_vec(ndarray::IxDyn(shape), values.to_vec()).expect("length checked")
 }
 
@@ -54,7 +59,9 @@ pub fn ones(shape: &[usize]) -> Tensor {
 /// A tensor of standard-normal draws from `rng`.
 pub fn randn(shape: &[usize], rng: &mut impl rand::Rng) -> Tensor {
     use rand_distr::Distribution;
-    Tensor::from_shape_simple_fn(ndarray::IxDyn(shape), || rand_distr::StandardNormal.sample(rng))
+    Tensor::from_shape_simple_fn(ndarray::IxDyn(shape), || {
+        rand_distr::StandardNormal.sample(rng)
+    })
 }
 
 /// A tensor of uniform draws in [lo, hi).

@@ -43,7 +43,10 @@ impl ParamStore {
     /// name are a bug in the model code, and a silent overwrite would corrupt saves.
     pub fn add(&mut self, name: impl Into<String>, value: Tensor) -> ParamId {
         let name = name.into();
-        assert!(!self.by_name.contains_key(&name), "parameter name `{name}` is used twice");
+        assert!(
+            !self.by_name.contains_key(&name),
+            "parameter name `{name}` is used twice"
+        );
         let id = ParamId(self.params.len());
         self.by_name.insert(name.clone(), id);
         let value = Arc::new(value.as_standard_layout().into_owned());
@@ -66,7 +69,10 @@ impl ParamStore {
 
     /// Ids of the parameters whose name starts with `prefix` (e.g. `"gen."`).
     pub fn ids_with_prefix(&self, prefix: &str) -> Vec<ParamId> {
-        self.ids().into_iter().filter(|id| self.name(*id).starts_with(prefix)).collect()
+        self.ids()
+            .into_iter()
+            .filter(|id| self.name(*id).starts_with(prefix))
+            .collect()
     }
 
     pub fn id(&self, name: &str) -> Option<ParamId> {
@@ -119,7 +125,9 @@ pub struct Grads {
 
 impl Grads {
     pub(crate) fn with_len(n: usize) -> Self {
-        Self { slots: vec![None; n] }
+        Self {
+            slots: vec![None; n],
+        }
     }
 
     /// The gradient of a parameter, or `None` if the loss does not depend on it.
@@ -151,16 +159,25 @@ impl Grads {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (ParamId, &Tensor)> {
-        self.slots.iter().enumerate().filter_map(|(i, g)| g.as_ref().map(|g| (ParamId(i), g)))
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| g.as_ref().map(|g| (ParamId(i), g)))
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (ParamId, &mut Tensor)> {
-        self.slots.iter_mut().enumerate().filter_map(|(i, g)| g.as_mut().map(|g| (ParamId(i), g)))
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, g)| g.as_mut().map(|g| (ParamId(i), g)))
     }
 
     /// The global L2 norm over all gradients (accumulated in f64).
     pub fn norm(&self) -> f32 {
-        let s: f64 = self.iter().map(|(_, g)| g.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>()).sum();
+        let s: f64 = self
+            .iter()
+            .map(|(_, g)| g.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())
+            .sum();
         s.sqrt() as f32
     }
 

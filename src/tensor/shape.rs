@@ -10,8 +10,16 @@ pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Vec<usize> {
     let n = a.len().max(b.len());
     (0..n)
         .map(|i| {
-            let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-            let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+            let da = if i + a.len() >= n {
+                a[i + a.len() - n]
+            } else {
+                1
+            };
+            let db = if i + b.len() >= n {
+                b[i + b.len() - n]
+            } else {
+                1
+            };
             match (da, db) {
                 (x, y) if x == y => x,
                 (1, y) => y,
@@ -44,13 +52,20 @@ pub fn sum_to(g: Tensor, shape: &[usize]) -> Tensor {
 /// A negative axis counts from the end (-1 is the last).
 pub fn axis(axis: isize, ndim: usize) -> usize {
     let a = if axis < 0 { axis + ndim as isize } else { axis };
-    assert!(a >= 0 && (a as usize) < ndim, "axis {axis} out of range for {ndim} dimensions");
+    assert!(
+        a >= 0 && (a as usize) < ndim,
+        "axis {axis} out of range for {ndim} dimensions"
+    );
     a as usize
 }
 
 /// The same tensor in C order (no copy if it already is).
 pub fn standard(t: Tensor) -> Tensor {
-    if t.is_standard_layout() { t } else { t.as_standard_layout().into_owned() }
+    if t.is_standard_layout() {
+        t
+    } else {
+        t.as_standard_layout().into_owned()
+    }
 }
 
 /// A tensor of the given shape from a vector in C order.

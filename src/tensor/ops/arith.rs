@@ -29,7 +29,10 @@ pub(crate) fn zip_with(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32) -> T
     let av = a.broadcast(IxDyn(&shape)).expect("broadcast shape checked");
     let bv = b.broadcast(IxDyn(&shape)).expect("broadcast shape checked");
     let mut out = Tensor::zeros(IxDyn(&shape));
-    Zip::from(&mut out).and(&av).and(&bv).for_each(|o, &x, &y| *o = f(x, y));
+    Zip::from(&mut out)
+        .and(&av)
+        .and(&bv)
+        .for_each(|o, &x, &y| *o = f(x, y));
     out
 }
 
@@ -52,7 +55,10 @@ impl Graph<'_> {
         let y = zip_with(a.value(), b.value(), |x, y| x + y);
         let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
         self.record(y, &[a, b], move |g, need| {
-            vec![need[0].then(|| sum_to(g.clone(), &sa)), need[1].then(|| sum_to(g.clone(), &sb))]
+            vec![
+                need[0].then(|| sum_to(g.clone(), &sa)),
+                need[1].then(|| sum_to(g.clone(), &sb)),
+            ]
         })
     }
 
@@ -61,7 +67,10 @@ impl Graph<'_> {
         let y = zip_with(a.value(), b.value(), |x, y| x - y);
         let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
         self.record(y, &[a, b], move |g, need| {
-            vec![need[0].then(|| sum_to(g.clone(), &sa)), need[1].then(|| sum_to(map_with(g, |x| -x), &sb))]
+            vec![
+                need[0].then(|| sum_to(g.clone(), &sa)),
+                need[1].then(|| sum_to(map_with(g, |x| -x), &sb)),
+            ]
         })
     }
 
@@ -85,7 +94,12 @@ impl Graph<'_> {
             vec![
                 need[0].then(|| sum_to(zip_with(g, &bv, |g, b| g / b), &sa)),
                 // ∂(a/b)/∂b = −a/b² = −y/b
-                need[1].then(|| sum_to(zip_with(&zip_with(g, &yv, |g, y| -g * y), &bv, |gy, b| gy / b), bv.shape())),
+                need[1].then(|| {
+                    sum_to(
+                        zip_with(&zip_with(g, &yv, |g, y| -g * y), &bv, |gy, b| gy / b),
+                        bv.shape(),
+                    )
+                }),
             ]
         })
     }

@@ -40,7 +40,9 @@ impl Geom {
     /// Input coordinate of output index `o` and kernel offset `k`, if inside the image.
     #[inline(always)]
     fn src(&self, o: usize, k: usize, len: usize) -> Option<usize> {
-        (o * self.stride + k).checked_sub(self.pad).filter(|&i| i < len)
+        (o * self.stride + k)
+            .checked_sub(self.pad)
+            .filter(|&i| i < len)
     }
 }
 
@@ -55,7 +57,9 @@ fn im2col(x: &[f32], g: &Geom) -> Vec<f32> {
                 for n in 0..g.n {
                     let img = &x[(n * g.c + c) * g.h * g.w..][..g.h * g.w];
                     for oy in 0..g.ho {
-                        let Some(iy) = g.src(oy, i, g.h) else { continue };
+                        let Some(iy) = g.src(oy, i, g.h) else {
+                            continue;
+                        };
                         let out = &mut row[n * hw + oy * g.wo..][..g.wo];
                         for (ox, o) in out.iter_mut().enumerate() {
                             if let Some(ix) = g.src(ox, j, g.w) {
@@ -81,7 +85,9 @@ fn col2im(cols: &[f32], g: &Geom) -> Vec<f32> {
                 for n in 0..g.n {
                     let img = &mut x[(n * g.c + c) * g.h * g.w..][..g.h * g.w];
                     for oy in 0..g.ho {
-                        let Some(iy) = g.src(oy, i, g.h) else { continue };
+                        let Some(iy) = g.src(oy, i, g.h) else {
+                            continue;
+                        };
                         let src = &row[n * hw + oy * g.wo..][..g.wo];
                         for (ox, &v) in src.iter().enumerate() {
                             if let Some(ix) = g.src(ox, j, g.w) {
@@ -99,12 +105,22 @@ fn col2im(cols: &[f32], g: &Geom) -> Vec<f32> {
 impl Graph<'_> {
     /// 2-D convolution with square stride and zero padding.
     pub fn conv2d(&self, x: &Var, w: &Var, b: Option<&Var>, stride: usize, padding: usize) -> Var {
-        assert!(x.ndim() == 4 && w.ndim() == 4, "conv2d needs x (N,C,H,W) and w (O,C,kh,kw)");
+        assert!(
+            x.ndim() == 4 && w.ndim() == 4,
+            "conv2d needs x (N,C,H,W) and w (O,C,kh,kw)"
+        );
         let (xs, ws) = (x.shape(), w.shape());
-        assert_eq!(xs[1], ws[1], "conv2d: x has {} channels, w expects {}", xs[1], ws[1]);
+        assert_eq!(
+            xs[1], ws[1],
+            "conv2d: x has {} channels, w expects {}",
+            xs[1], ws[1]
+        );
         assert!(stride > 0, "conv2d: stride must be positive");
         let (h, wd, kh, kw) = (xs[2], xs[3], ws[2], ws[3]);
-        assert!(h + 2 * padding >= kh && wd + 2 * padding >= kw, "conv2d: kernel larger than the padded image");
+        assert!(
+            h + 2 * padding >= kh && wd + 2 * padding >= kw,
+            "conv2d: kernel larger than the padded image"
+        );
         let geom = Geom {
             n: xs[0],
             c: xs[1],
@@ -119,9 +135,13 @@ impl Graph<'_> {
         };
         let o = ws[0];
         let (rows, ncols, hw) = (geom.rows(), geom.cols(), geom.ho * geom.wo);
-        let cols = Array2::from_shape_vec((rows, ncols), im2col(slice(x.value()), &geom)).expect("cols shape");
+        let cols = Array2::from_shape_vec((rows, ncols), im2col(slice(x.value()), &geom))
+            .expect("cols shape");
         let wv = w.arc();
-        let w2 = wv.view().into_shape_with_order((o, rows)).expect("standard layout");
+        let w2 = wv
+            .view()
+            .into_shape_with_order((o, rows))
+            .expect("standard layout");
         let mut y2 = Array2::<f32>::zeros((o, ncols));
         gemm_into(w2, cols.view(), y2.view_mut(), false);
         // (O, N, HoWo) → (N, O, HoWo), adding the bias on the way.
@@ -137,7 +157,8 @@ impl Graph<'_> {
                 }
             }
         }
-        let y = Tensor::from_shape_vec(IxDyn(&[geom.n, o, geom.ho, geom.wo]), y).expect("output shape");
+        let y =
+            Tensor::from_shape_vec(IxDyn(&[geom.n, o, geom.ho, geom.wo]), y).expect("output shape");
         let parents: Vec<&Var> = match b {
             Some(b) => vec![x, w, b],
             None => vec![x, w],
@@ -150,15 +171,20 @@ impl Graph<'_> {
             for n in 0..geom.n {
                 for oc in 0..o {
                     let src = &gs[(n * o + oc) * hw..][..hw];
-                    g2.row_mut(oc).as_slice_mut().expect("row")[n * hw..][..hw].copy_from_slice(src);
+                    g2.row_mut(oc).as_slice_mut().expect("row")[n * hw..][..hw]
+                        .copy_from_slice(src);
                 }
             }
-            let w2 = wv.view().into_shape_with_order((o, rows)).expect("standard layout");
+            let w2 = wv
+                .view()
+                .into_shape_with_order((o, rows))
+                .expect("standard layout");
             let gx = need[0].then(|| {
                 let mut dcols = Array2::<f32>::zeros((rows, ncols));
                 gemm_into(w2.t(), g2.view(), dcols.view_mut(), false);
                 let dx = col2im(dcols.as_slice().expect("fresh"), &geom);
-                Tensor::from_shape_vec(IxDyn(&[geom.n, geom.c, geom.h, geom.w]), dx).expect("x shape")
+                Tensor::from_shape_vec(IxDyn(&[geom.n, geom.c, geom.h, geom.w]), dx)
+                    .expect("x shape")
             });
             let gw = need[1].then(|| {
                 let mut dw = Array2::<f32>::zeros((o, rows));
@@ -205,7 +231,9 @@ impl Graph<'_> {
                     }
                 }
             }
-            vec![Some(Tensor::from_shape_vec(IxDyn(&in_shape), gx).expect("input shape"))]
+            vec![Some(
+                Tensor::from_shape_vec(IxDyn(&in_shape), gx).expect("input shape"),
+            )]
         })
     }
 }

@@ -17,11 +17,15 @@ use crate::tensor::matmul::{batched_gemm_into, gemm_into};
 use crate::tensor::{Graph, Tensor, Var};
 
 fn view2(t: &Tensor, rows: usize, cols: usize) -> ArrayView2<'_, f32> {
-    t.view().into_shape_with_order((rows, cols)).expect("standard layout reshapes")
+    t.view()
+        .into_shape_with_order((rows, cols))
+        .expect("standard layout reshapes")
 }
 
 fn view3(t: &Tensor, b: usize, r: usize, c: usize) -> ArrayView3<'_, f32> {
-    t.view().into_shape_with_order((b, r, c)).expect("standard layout reshapes")
+    t.view()
+        .into_shape_with_order((b, r, c))
+        .expect("standard layout reshapes")
 }
 
 fn last2(t: &Tensor) -> (usize, usize, usize) {
@@ -72,16 +76,26 @@ impl Graph<'_> {
             let rows = a.len() / k.max(1);
             let (b0, b1) = (b.shape()[0], b.shape()[1]);
             let n = if bt { b0 } else { b1 };
-            let bview = if bt { bv.view().into_dimensionality().expect("2-D").reversed_axes() } else { view2(&bv, b0, b1) };
+            let bview = if bt {
+                bv.view()
+                    .into_dimensionality()
+                    .expect("2-D")
+                    .reversed_axes()
+            } else {
+                view2(&bv, b0, b1)
+            };
             let y = mm2(view2(&av, rows, k), bview);
-            let y = y.into_shape_with_order(IxDyn(&out_shape(a.shape(), n))).expect("contiguous");
+            let y = y
+                .into_shape_with_order(IxDyn(&out_shape(a.shape(), n)))
+                .expect("contiguous");
             return self.record(y, &[a, b], move |g, need| {
                 let g2 = view2(g, rows, n);
                 let a2 = view2(&av, rows, k);
                 let b2 = view2(&bv, b0, b1);
                 let ga = need[0].then(|| {
                     let ga = if bt { mm2(g2, b2) } else { mm2(g2, b2.t()) };
-                    ga.into_shape_with_order(IxDyn(av.shape())).expect("contiguous")
+                    ga.into_shape_with_order(IxDyn(av.shape()))
+                        .expect("contiguous")
                 });
                 let gb = need[1].then(|| {
                     let gb = if bt { mm2(g2.t(), a2) } else { mm2(a2.t(), g2) };
@@ -92,24 +106,41 @@ impl Graph<'_> {
         }
         let (batch, m, ka) = last2(&av);
         let (batch_b, b0, b1) = last2(&bv);
-        assert_eq!(a.shape()[..a.ndim() - 2], b.shape()[..b.ndim() - 2], "batched matmul: leading axes differ");
+        assert_eq!(
+            a.shape()[..a.ndim() - 2],
+            b.shape()[..b.ndim() - 2],
+            "batched matmul: leading axes differ"
+        );
         debug_assert_eq!(batch, batch_b);
         let (kb, n) = if bt { (b1, b0) } else { (b0, b1) };
-        assert_eq!(ka, kb, "matmul: inner dimensions differ ({:?} · {:?})", a.shape(), b.shape());
+        assert_eq!(
+            ka,
+            kb,
+            "matmul: inner dimensions differ ({:?} · {:?})",
+            a.shape(),
+            b.shape()
+        );
         let b3 = view3(&bv, batch, b0, b1);
-        let y = mm3(view3(&av, batch, m, ka), if bt { b3.permuted_axes([0, 2, 1]) } else { b3 });
-        let y = y.into_shape_with_order(IxDyn(&out_shape(a.shape(), n))).expect("contiguous");
+        let y = mm3(
+            view3(&av, batch, m, ka),
+            if bt { b3.permuted_axes([0, 2, 1]) } else { b3 },
+        );
+        let y = y
+            .into_shape_with_order(IxDyn(&out_shape(a.shape(), n)))
+            .expect("contiguous");
         self.record(y, &[a, b], move |g, need| {
             let g3 = view3(g, batch, m, n);
             let a3 = view3(&av, batch, m, ka);
             let b3 = view3(&bv, batch, b0, b1);
             let ga = need[0].then(|| {
                 let ga = if bt { mm3(g3, b3) } else { mm3(g3, tr(b3)) };
-                ga.into_shape_with_order(IxDyn(av.shape())).expect("contiguous")
+                ga.into_shape_with_order(IxDyn(av.shape()))
+                    .expect("contiguous")
             });
             let gb = need[1].then(|| {
                 let gb = if bt { mm3(tr(g3), a3) } else { mm3(tr(a3), g3) };
-                gb.into_shape_with_order(IxDyn(bv.shape())).expect("contiguous")
+                gb.into_shape_with_order(IxDyn(bv.shape()))
+                    .expect("contiguous")
             });
             vec![ga, gb]
         })
@@ -117,20 +148,44 @@ impl Graph<'_> {
 
     /// x·Wᵀ + b with W in PyTorch's (out, in) layout and b of shape (out); x is (…, in).
     pub fn linear(&self, x: &Var, w: &Var, b: Option<&Var>) -> Var {
-        let Some(b) = b else { return self.matmul_nt(x, w) };
+        let Some(b) = b else {
+            return self.matmul_nt(x, w);
+        };
         let (out_f, in_f) = (w.shape()[0], w.shape()[1]);
-        assert_eq!(*x.shape().last().expect("linear of a scalar"), in_f, "linear: x {:?} vs weight {:?}", x.shape(), w.shape());
+        assert_eq!(
+            *x.shape().last().expect("linear of a scalar"),
+            in_f,
+            "linear: x {:?} vs weight {:?}",
+            x.shape(),
+            w.shape()
+        );
         assert_eq!(b.shape(), [out_f], "linear: bias must be ({out_f})");
         let rows = x.len() / in_f.max(1);
         let (xv, wv) = (x.arc(), w.arc());
         // Start from the bias in every row, then accumulate the product onto it.
-        let mut y = b.value().view().into_dimensionality::<ndarray::Ix1>().expect("1-D").broadcast((rows, out_f)).expect("bias row").to_owned();
-        gemm_into(view2(&xv, rows, in_f), view2(&wv, out_f, in_f).reversed_axes(), y.view_mut(), true);
-        let y = y.into_shape_with_order(IxDyn(&out_shape(x.shape(), out_f))).expect("contiguous");
+        let mut y = b
+            .value()
+            .view()
+            .into_dimensionality::<ndarray::Ix1>()
+            .expect("1-D")
+            .broadcast((rows, out_f))
+            .expect("bias row")
+            .to_owned();
+        gemm_into(
+            view2(&xv, rows, in_f),
+            view2(&wv, out_f, in_f).reversed_axes(),
+            y.view_mut(),
+            true,
+        );
+        let y = y
+            .into_shape_with_order(IxDyn(&out_shape(x.shape(), out_f)))
+            .expect("contiguous");
         self.record(y, &[x, w, b], move |g, need| {
             let g2 = view2(g, rows, out_f);
             let gx = need[0].then(|| {
-                mm2(g2, view2(&wv, out_f, in_f)).into_shape_with_order(IxDyn(xv.shape())).expect("contiguous")
+                mm2(g2, view2(&wv, out_f, in_f))
+                    .into_shape_with_order(IxDyn(xv.shape()))
+                    .expect("contiguous")
             });
             let gw = need[1].then(|| mm2(g2.t(), view2(&xv, rows, in_f)).into_dyn());
             let gb = need[2].then(|| g2.sum_axis(Axis(0)).into_dyn());

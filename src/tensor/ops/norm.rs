@@ -51,7 +51,10 @@ impl Graph<'_> {
     /// Layer norm over the last axis with scale γ and shift β of shape (D).
     pub fn layer_norm(&self, x: &Var, gamma: &Var, beta: &Var, eps: f32) -> Var {
         let d = *x.shape().last().expect("layer_norm of a scalar");
-        assert!(gamma.shape() == [d] && beta.shape() == [d], "layer_norm: γ and β must be ({d})");
+        assert!(
+            gamma.shape() == [d] && beta.shape() == [d],
+            "layer_norm: γ and β must be ({d})"
+        );
         let (xhat, rs) = normalize_blocks(slice(x.value()), d, eps);
         let (gs, bs) = (slice(gamma.value()).to_vec(), slice(beta.value()).to_vec());
         let mut y = vec![0.0; xhat.len()];
@@ -69,7 +72,12 @@ impl Graph<'_> {
             let (mut ggamma, mut gbeta) = (vec![0.0f32; d], vec![0.0f32; d]);
             let mut gx = vec![0.0f32; g.len()];
             simd(|| {
-                for (((gr, hr), dr), &r) in g.chunks_exact(d).zip(xhat.chunks_exact(d)).zip(gx.chunks_exact_mut(d)).zip(&rs) {
+                for (((gr, hr), dr), &r) in g
+                    .chunks_exact(d)
+                    .zip(xhat.chunks_exact(d))
+                    .zip(gx.chunks_exact_mut(d))
+                    .zip(&rs)
+                {
                     for i in 0..d {
                         ggamma[i] += gr[i] * hr[i];
                         gbeta[i] += gr[i];
@@ -89,8 +97,14 @@ impl Graph<'_> {
     /// Group norm of x (N, C, …) with `groups` groups of channels, γ and β of shape (C).
     pub fn group_norm(&self, x: &Var, groups: usize, gamma: &Var, beta: &Var, eps: f32) -> Var {
         let (n, c) = (x.shape()[0], x.shape()[1]);
-        assert!(groups > 0 && c % groups == 0, "group_norm: {c} channels do not split into {groups} groups");
-        assert!(gamma.shape() == [c] && beta.shape() == [c], "group_norm: γ and β must be ({c})");
+        assert!(
+            groups > 0 && c % groups == 0,
+            "group_norm: {c} channels do not split into {groups} groups"
+        );
+        assert!(
+            gamma.shape() == [c] && beta.shape() == [c],
+            "group_norm: γ and β must be ({c})"
+        );
         let spatial = x.len() / (n * c).max(1);
         let block = c / groups * spatial;
         let (xhat, rs) = normalize_blocks(slice(x.value()), block, eps);
@@ -106,7 +120,12 @@ impl Graph<'_> {
             let g = slice(g);
             let (mut ggamma, mut gbeta) = (vec![0.0f32; c], vec![0.0f32; c]);
             let mut gx = vec![0.0f32; g.len()];
-            for (ch_i, ((gch, hch), dch)) in g.chunks_exact(spatial).zip(xhat.chunks_exact(spatial)).zip(gx.chunks_exact_mut(spatial)).enumerate() {
+            for (ch_i, ((gch, hch), dch)) in g
+                .chunks_exact(spatial)
+                .zip(xhat.chunks_exact(spatial))
+                .zip(gx.chunks_exact_mut(spatial))
+                .enumerate()
+            {
                 let ci = ch_i % c;
                 for ((&gv, &h), d) in gch.iter().zip(hch).zip(dch.iter_mut()) {
                     ggamma[ci] += gv * h;
@@ -114,7 +133,11 @@ impl Graph<'_> {
                     *d = gv * gs[ci];
                 }
             }
-            for ((dr, hr), &r) in gx.chunks_exact_mut(block).zip(xhat.chunks_exact(block)).zip(&rs) {
+            for ((dr, hr), &r) in gx
+                .chunks_exact_mut(block)
+                .zip(xhat.chunks_exact(block))
+                .zip(&rs)
+            {
                 block_backward(dr, hr, r);
             }
             vec![
@@ -127,14 +150,25 @@ impl Graph<'_> {
 
     /// Inverted dropout with drop probability `p` (use only while training).
     pub fn dropout(&self, x: &Var, p: f32, rng: &mut impl rand::Rng) -> Var {
-        assert!((0.0..1.0).contains(&p), "dropout probability must be in [0, 1), got {p}");
+        assert!(
+            (0.0..1.0).contains(&p),
+            "dropout probability must be in [0, 1), got {p}"
+        );
         let keep = 1.0 / (1.0 - p);
-        let mask: Vec<f32> = (0..x.len()).map(|_| if rng.random::<f32>() < p { 0.0 } else { keep }).collect();
-        let y: Vec<f32> = slice(x.value()).iter().zip(&mask).map(|(v, m)| v * m).collect();
+        let mask: Vec<f32> = (0..x.len())
+            .map(|_| if rng.random::<f32>() < p { 0.0 } else { keep })
+            .collect();
+        let y: Vec<f32> = slice(x.value())
+            .iter()
+            .zip(&mask)
+            .map(|(v, m)| v * m)
+            .collect();
         let y = Tensor::from_shape_vec(x.value().raw_dim(), y).expect("same shape");
         self.record(y, &[x], move |g, _| {
             let gx: Vec<f32> = slice(g).iter().zip(&mask).map(|(v, m)| v * m).collect();
-            vec![Some(Tensor::from_shape_vec(g.raw_dim(), gx).expect("same shape"))]
+            vec![Some(
+                Tensor::from_shape_vec(g.raw_dim(), gx).expect("same shape"),
+            )]
         })
     }
 }

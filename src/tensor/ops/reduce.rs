@@ -16,9 +16,19 @@ use crate::tensor::{Graph, Tensor, Var};
 
 /// Spreads `g` (reduced along `ax`, possibly without the axis) back over `shape`.
 fn expand_along(g: &Tensor, ax: usize, shape: &[usize], scale: f32) -> Tensor {
-    let g = if g.ndim() < shape.len() { g.view().insert_axis(Axis(ax)) } else { g.view() };
-    let b = g.broadcast(IxDyn(shape)).expect("reduced shape broadcasts back");
-    if scale == 1.0 { b.to_owned() } else { b.mapv(|v| v * scale) }
+    let g = if g.ndim() < shape.len() {
+        g.view().insert_axis(Axis(ax))
+    } else {
+        g.view()
+    };
+    let b = g
+        .broadcast(IxDyn(shape))
+        .expect("reduced shape broadcasts back");
+    if scale == 1.0 {
+        b.to_owned()
+    } else {
+        b.mapv(|v| v * scale)
+    }
 }
 
 impl Graph<'_> {
@@ -30,7 +40,10 @@ impl Graph<'_> {
         };
         let shape = x.shape().to_vec();
         self.record(Tensor::from_elem(IxDyn(&[]), s), &[x], move |g, _| {
-            vec![Some(Tensor::from_elem(IxDyn(&shape), g.iter().copied().sum::<f32>()))]
+            vec![Some(Tensor::from_elem(
+                IxDyn(&shape),
+                g.iter().copied().sum::<f32>(),
+            ))]
         })
     }
 
@@ -61,7 +74,9 @@ impl Graph<'_> {
         }
         let y = if keepdim { y.insert_axis(Axis(ax)) } else { y };
         let shape = x.shape().to_vec();
-        self.record(standard(y), &[x], move |g, _| vec![Some(expand_along(g, ax, &shape, scale))])
+        self.record(standard(y), &[x], move |g, _| {
+            vec![Some(expand_along(g, ax, &shape, scale))]
+        })
     }
 
     /// Maximum along one axis. The gradient goes to the first maximal element.

@@ -18,11 +18,24 @@ use crate::tensor::{Graph, Tensor, Var};
 impl Graph<'_> {
     /// Same data, new shape (element count must match).
     pub fn reshape(&self, x: &Var, shape: &[usize]) -> Var {
-        assert_eq!(numel(shape), x.len(), "cannot reshape {:?} to {shape:?}", x.shape());
-        let y = x.value().to_shape(IxDyn(shape)).expect("standard layout reshapes").into_owned();
+        assert_eq!(
+            numel(shape),
+            x.len(),
+            "cannot reshape {:?} to {shape:?}",
+            x.shape()
+        );
+        let y = x
+            .value()
+            .to_shape(IxDyn(shape))
+            .expect("standard layout reshapes")
+            .into_owned();
         let old = x.shape().to_vec();
         self.record(y, &[x], move |g, _| {
-            vec![Some(g.to_shape(IxDyn(&old)).expect("standard layout").into_owned())]
+            vec![Some(
+                g.to_shape(IxDyn(&old))
+                    .expect("standard layout")
+                    .into_owned(),
+            )]
         })
     }
 
@@ -34,7 +47,9 @@ impl Graph<'_> {
             inv[p] = i;
         }
         self.record(y, &[x], move |g, _| {
-            vec![Some(standard(g.view().permuted_axes(IxDyn(&inv)).to_owned()))]
+            vec![Some(standard(
+                g.view().permuted_axes(IxDyn(&inv)).to_owned(),
+            ))]
         })
     }
 
@@ -51,7 +66,10 @@ impl Graph<'_> {
         assert!(!xs.is_empty(), "concat of nothing");
         let ax = norm_axis(axis, xs[0].ndim());
         let views: Vec<_> = xs.iter().map(|v| v.value().view()).collect();
-        let y = standard(ndarray::concatenate(Axis(ax), &views).expect("concat: shapes must match except along the axis"));
+        let y = standard(
+            ndarray::concatenate(Axis(ax), &views)
+                .expect("concat: shapes must match except along the axis"),
+        );
         let sizes: Vec<usize> = xs.iter().map(|v| v.shape()[ax]).collect();
         self.record(y, xs, move |g, need| {
             let mut start = 0;
@@ -59,7 +77,10 @@ impl Graph<'_> {
                 .iter()
                 .zip(need)
                 .map(|(&len, &n)| {
-                    let piece = n.then(|| g.slice_axis(Axis(ax), Slice::from(start..start + len)).to_owned());
+                    let piece = n.then(|| {
+                        g.slice_axis(Axis(ax), Slice::from(start..start + len))
+                            .to_owned()
+                    });
                     start += len;
                     piece.map(standard)
                 })
@@ -70,12 +91,21 @@ impl Graph<'_> {
     /// Elements `start..end` along an axis (PyTorch's `narrow`).
     pub fn slice(&self, x: &Var, axis: isize, start: usize, end: usize) -> Var {
         let ax = norm_axis(axis, x.ndim());
-        assert!(start <= end && end <= x.shape()[ax], "slice {start}..{end} out of range for axis of length {}", x.shape()[ax]);
-        let y = standard(x.value().slice_axis(Axis(ax), Slice::from(start..end)).to_owned());
+        assert!(
+            start <= end && end <= x.shape()[ax],
+            "slice {start}..{end} out of range for axis of length {}",
+            x.shape()[ax]
+        );
+        let y = standard(
+            x.value()
+                .slice_axis(Axis(ax), Slice::from(start..end))
+                .to_owned(),
+        );
         let shape = x.shape().to_vec();
         self.record(y, &[x], move |g, _| {
             let mut gx = Tensor::zeros(IxDyn(&shape));
-            gx.slice_axis_mut(Axis(ax), Slice::from(start..end)).assign(g);
+            gx.slice_axis_mut(Axis(ax), Slice::from(start..end))
+                .assign(g);
             vec![Some(gx)]
         })
     }
@@ -84,7 +114,11 @@ impl Graph<'_> {
     /// lookup. Panics if an id is out of range.
     pub fn gather_rows(&self, table: &Var, ids: &[usize], index_shape: &[usize]) -> Var {
         assert_eq!(table.ndim(), 2, "gather_rows needs a (rows, dim) table");
-        assert_eq!(numel(index_shape), ids.len(), "index shape does not match the number of ids");
+        assert_eq!(
+            numel(index_shape),
+            ids.len(),
+            "index shape does not match the number of ids"
+        );
         let (rows, d) = (table.shape()[0], table.shape()[1]);
         let src = table.value().as_slice().expect("standard layout");
         let mut out = Vec::with_capacity(ids.len() * d);
@@ -100,18 +134,29 @@ impl Graph<'_> {
             let mut gt = vec![0.0f32; rows * d];
             let gs = g.as_slice().expect("standard layout");
             for (n, &i) in ids.iter().enumerate() {
-                for (acc, &v) in gt[i * d..(i + 1) * d].iter_mut().zip(&gs[n * d..(n + 1) * d]) {
+                for (acc, &v) in gt[i * d..(i + 1) * d]
+                    .iter_mut()
+                    .zip(&gs[n * d..(n + 1) * d])
+                {
                     *acc += v;
                 }
             }
-            vec![Some(Tensor::from_shape_vec(IxDyn(&[rows, d]), gt).expect("table shape"))]
+            vec![Some(
+                Tensor::from_shape_vec(IxDyn(&[rows, d]), gt).expect("table shape"),
+            )]
         })
     }
 
     /// x with `value` wherever `mask` is true (mask broadcasts to x's shape).
     pub fn masked_fill(&self, x: &Var, mask: &ArrayD<bool>, value: f32) -> Var {
         let shape = broadcast_shape(x.shape(), mask.shape());
-        assert_eq!(shape, x.shape(), "mask {:?} must broadcast to x {:?}", mask.shape(), x.shape());
+        assert_eq!(
+            shape,
+            x.shape(),
+            "mask {:?} must broadcast to x {:?}",
+            mask.shape(),
+            x.shape()
+        );
         let m = standard_bool(mask.broadcast(IxDyn(&shape)).expect("checked").to_owned());
         let mut y = x.to_tensor();
         ndarray::Zip::from(&mut y).and(&m).for_each(|y, &m| {
@@ -132,5 +177,9 @@ impl Graph<'_> {
 }
 
 fn standard_bool(m: ArrayD<bool>) -> ArrayD<bool> {
-    if m.is_standard_layout() { m } else { m.as_standard_layout().into_owned() }
+    if m.is_standard_layout() {
+        m
+    } else {
+        m.as_standard_layout().into_owned()
+    }
 }

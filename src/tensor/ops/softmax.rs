@@ -53,7 +53,9 @@ impl Graph<'_> {
             let mut gx = Tensor::zeros(g.raw_dim());
             simd(|| {
                 let rows = slice(g).chunks_exact(c).zip(slice(&yv).chunks_exact(c));
-                for ((gr, yr), out) in rows.zip(gx.as_slice_mut().expect("fresh").chunks_exact_mut(c)) {
+                for ((gr, yr), out) in
+                    rows.zip(gx.as_slice_mut().expect("fresh").chunks_exact_mut(c))
+                {
                     let dot: f32 = gr.iter().zip(yr).map(|(g, y)| g * y).sum();
                     for ((o, &g), &y) in out.iter_mut().zip(gr).zip(yr) {
                         *o = y * (g - dot);
@@ -75,7 +77,9 @@ impl Graph<'_> {
             let mut gx = Tensor::zeros(g.raw_dim());
             simd(|| {
                 let rows = slice(g).chunks_exact(c).zip(slice(&yv).chunks_exact(c));
-                for ((gr, yr), out) in rows.zip(gx.as_slice_mut().expect("fresh").chunks_exact_mut(c)) {
+                for ((gr, yr), out) in
+                    rows.zip(gx.as_slice_mut().expect("fresh").chunks_exact_mut(c))
+                {
                     let sum: f32 = gr.iter().sum();
                     for ((o, &g), &y) in out.iter_mut().zip(gr).zip(yr) {
                         *o = g - exp_fast(y) * sum;
@@ -88,5 +92,6 @@ impl Graph<'_> {
 }
 
 pub(crate) fn slice(t: &Tensor) -> &[f32] {
-    t.as_slice().expect("tensors on the tape are in standard layout")
+    t.as_slice()
+        .expect("tensors on the tape are in standard layout")
 }

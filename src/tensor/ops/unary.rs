@@ -44,7 +44,9 @@ impl Graph<'_> {
             let mut out = vec![0.0; g.len()];
             let (xs, ys, gs) = (slice(&xv), slice(&yv), slice(g));
             map3(xs, ys, gs, &mut out, bwd);
-            vec![Some(Tensor::from_shape_vec(g.raw_dim(), out).expect("same shape"))]
+            vec![Some(
+                Tensor::from_shape_vec(g.raw_dim(), out).expect("same shape"),
+            )]
         })
     }
 
@@ -61,7 +63,11 @@ impl Graph<'_> {
     }
 
     pub fn powf(&self, x: &Var, p: f32) -> Var {
-        self.unary(x, move |x| x.powf(p), move |x, _, g| g * p * x.powf(p - 1.0))
+        self.unary(
+            x,
+            move |x| x.powf(p),
+            move |x, _, g| g * p * x.powf(p - 1.0),
+        )
     }
 
     /// x² (cheaper and exact, unlike `powf(x, 2.0)`).
@@ -82,31 +88,48 @@ impl Graph<'_> {
     }
 
     pub fn leaky_relu(&self, x: &Var, alpha: f32) -> Var {
-        self.unary(x, move |x| if x > 0.0 { x } else { alpha * x }, move |x, _, g| if x > 0.0 { g } else { alpha * g })
+        self.unary(
+            x,
+            move |x| if x > 0.0 { x } else { alpha * x },
+            move |x, _, g| if x > 0.0 { g } else { alpha * g },
+        )
     }
 
     pub fn silu(&self, x: &Var) -> Var {
-        self.unary(x, |x| x * k::sigmoid(x), |x, _, g| {
-            let s = k::sigmoid(x);
-            g * s * (1.0 + x * (1.0 - s))
-        })
+        self.unary(
+            x,
+            |x| x * k::sigmoid(x),
+            |x, _, g| {
+                let s = k::sigmoid(x);
+                g * s * (1.0 + x * (1.0 - s))
+            },
+        )
     }
 
     /// GELU with the exact normal CDF, as PyTorch's default `F.gelu`.
     pub fn gelu(&self, x: &Var) -> Var {
-        self.unary(x, |x| 0.5 * x * (1.0 + k::erf(x * INV_SQRT_2)), |x, _, g| {
-            let cdf = 0.5 * (1.0 + k::erf(x * INV_SQRT_2));
-            let pdf = INV_SQRT_2PI * k::exp_fast(-0.5 * x * x);
-            g * (cdf + x * pdf)
-        })
+        self.unary(
+            x,
+            |x| 0.5 * x * (1.0 + k::erf(x * INV_SQRT_2)),
+            |x, _, g| {
+                let cdf = 0.5 * (1.0 + k::erf(x * INV_SQRT_2));
+                let pdf = INV_SQRT_2PI * k::exp_fast(-0.5 * x * x);
+                g * (cdf + x * pdf)
+            },
+        )
     }
 
     /// ln(1 + eˣ), computed stably as max(x, 0) + ln(1 + e^−|x|).
     pub fn softplus(&self, x: &Var) -> Var {
-        self.unary(x, |x| x.max(0.0) + k::exp_fast(-x.abs()).ln_1p(), |x, _, g| g * k::sigmoid(x))
+        self.unary(
+            x,
+            |x| x.max(0.0) + k::exp_fast(-x.abs()).ln_1p(),
+            |x, _, g| g * k::sigmoid(x),
+        )
     }
 }
 
 fn slice(t: &Tensor) -> &[f32] {
-    t.as_slice().expect("tensors on the tape are in standard layout")
+    t.as_slice()
+        .expect("tensors on the tape are in standard layout")
 }
