@@ -3,7 +3,6 @@
 //! one store (GAN: one for G, one for D). Updates are fused loops over the raw slices; large
 //! tensors are split across threads (elementwise, so results do not depend on the split).
 
-use crate::tensor::kernels::simd;
 use crate::tensor::{Grads, ParamId, ParamStore, Tensor};
 
 /// Above this many elements a parameter's update is split across the threads.
@@ -32,24 +31,53 @@ fn state_slot<'a>(
     state[id.index()].get_or_insert_with(|| Tensor::zeros(like.raw_dim()))
 }
 
-/// Runs `f` over matching chunks of the slices, on two threads when they are long.
-fn par_chunks4(
-    p: &mut [f32],
-    g: &[f32],
-    a: &mut [f32],
-    b: &mut [f32],
-    f: &(impl Fn(&mut [f32], &[f32], &mut [f32], &mut [f32]) + Sync),
-) {
+/// The constants of one Adam update.
+#[derive(Clone, Copy)]
+struct AdamStep {
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    l2: f32,
+    decay: f32,
+    step: f32,
+    inv_sqrt_bc2: f32,
+}
+
+crate::simd_fn! {
+    fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: AdamStep) {
+        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let g = g + c.l2 * *p;
+            *m = c.beta1 * *m + (1.0 - c.beta1) * g;
+            *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
+            *p = *p * c.decay - c.step * *m / ((*v).sqrt() * c.inv_sqrt_bc2 + c.eps);
+        }
+    }
+}
+
+crate::simd_fn! {
+    fn sgd_update(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, mu: f32, wd: f32) {
+        for ((p, &g), v) in p.iter_mut().zip(g).zip(v.iter_mut()) {
+            *v = mu * *v + g + wd * *p;
+            *p -= lr * *v;
+        }
+    }
+}
+
+/// Adam on matching halves of the slices, on two threads when they are long.
+fn adam_par(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: AdamStep) {
     if p.len() < PARALLEL_MIN_LEN || crate::tensor::num_threads() < 2 {
-        simd(|| f(p, g, a, b));
+        adam_update(p, g, m, v, c);
         return;
     }
     let mid = p.len() / 2;
     let (p0, p1) = p.split_at_mut(mid);
     let (g0, g1) = g.split_at(mid);
-    let (a0, a1) = a.split_at_mut(mid);
-    let (b0, b1) = b.split_at_mut(mid);
-    rayon::join(|| simd(|| f(p0, g0, a0, b0)), || simd(|| f(p1, g1, a1, b1)));
+    let (m0, m1) = m.split_at_mut(mid);
+    let (v0, v1) = v.split_at_mut(mid);
+    rayon::join(
+        || adam_update(p0, g0, m0, v0, c),
+        || adam_update(p1, g1, m1, v1, c),
+    );
 }
 
 /// SGD: v ← μ·v + (g + λ·θ); θ ← θ − lr·v.
@@ -87,13 +115,7 @@ impl Optimizer for Sgd {
             let Some(gr) = grads.get(id) else { continue };
             let v = state_slot(&mut self.velocity, id, gr);
             let p = ps.get_mut(id);
-            let (ps_, gs, vs) = (slice_mut(p), slice(gr), slice_mut(v));
-            simd(|| {
-                for ((p, &g), v) in ps_.iter_mut().zip(gs).zip(vs.iter_mut()) {
-                    *v = mu * *v + g + wd * *p;
-                    *p -= lr * *v;
-                }
-            });
+            sgd_update(slice_mut(p), slice(gr), slice_mut(v), lr, mu, wd);
         }
     }
     fn lr(&self) -> f32 {
@@ -198,13 +220,14 @@ impl Optimizer for Adam {
         } else {
             (c.weight_decay, 1.0)
         };
-        let update = move |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                let g = g + l2 * *p;
-                *m = c.beta1 * *m + (1.0 - c.beta1) * g;
-                *v = c.beta2 * *v + (1.0 - c.beta2) * g * g;
-                *p = *p * decay - step * *m / ((*v).sqrt() * inv_sqrt_bc2 + c.eps);
-            }
+        let step = AdamStep {
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: c.eps,
+            l2,
+            decay,
+            step,
+            inv_sqrt_bc2,
         };
         for id in selected(ps, &self.params) {
             let Some(gr) = grads.get(id) else { continue };
@@ -212,12 +235,12 @@ impl Optimizer for Adam {
             state_slot(&mut self.v, id, gr);
             let m = self.m[id.index()].as_mut().expect("just created");
             let v = self.v[id.index()].as_mut().expect("just created");
-            par_chunks4(
+            adam_par(
                 slice_mut(ps.get_mut(id)),
                 slice(gr),
                 slice_mut(m),
                 slice_mut(v),
-                &update,
+                step,
             );
         }
     }

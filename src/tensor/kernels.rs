@@ -27,6 +27,29 @@ pub fn exp_fast(x: f32) -> f32 {
     p * f32::from_bits((n_int.wrapping_add(127) as u32) << 23)
 }
 
+/// ln x for positive normal x, branch-free (relative error ~1e-7). x = m·2ᵉ with m in
+/// [√½, √2); ln m = 2·atanh(s), s = (m−1)/(m+1), by its odd series up to s⁹.
+#[inline(always)]
+pub fn ln_fast(x: f32) -> f32 {
+    let bits = x.to_bits();
+    let mut e = ((bits >> 23) & 0xff) as i32 - 127;
+    let mut m = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000); // in [1, 2)
+    let big = m > std::f32::consts::SQRT_2;
+    m = if big { m * 0.5 } else { m };
+    e += big as i32;
+    let s = (m - 1.0) / (m + 1.0);
+    let s2 = s * s;
+    let atanh =
+        s * (1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0)))));
+    e as f32 * std::f32::consts::LN_2 + 2.0 * atanh
+}
+
+/// ln(1 + e^−|x|), the smooth part of softplus and of binary cross-entropy with logits.
+#[inline(always)]
+pub fn log1p_exp_neg_abs(x: f32) -> f32 {
+    ln_fast(1.0 + exp_fast(-x.abs()))
+}
+
 /// 1 / (1 + e^-x).
 #[inline(always)]
 pub fn sigmoid(x: f32) -> f32 {
@@ -119,50 +142,39 @@ dispatch!(m1, map1_generic, map1, (a: &[f32]), [Fn(f32) -> f32]);
 dispatch!(m2, map2_generic, map2, (a: &[f32], b: &[f32]), [Fn(f32, f32) -> f32]);
 dispatch!(m3, map3_generic, map3, (a: &[f32], b: &[f32], c: &[f32]), [Fn(f32, f32, f32) -> f32]);
 
-/// Runs `f` inside a function compiled for AVX-512 (or AVX2) when the CPU has it, so that the
-/// loops of `f` (after inlining) use the wide vectors. For fused row kernels (softmax, norms,
-/// the Adam update) that do not fit the `map` shapes.
-#[inline]
-pub fn simd<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
-        unsafe fn v4<R>(f: impl FnOnce() -> R) -> R {
-            f()
+/// Defines a kernel function whose body is compiled three times (AVX-512, AVX2+FMA, baseline)
+/// and picked at run time. The body is an `#[inline(always)]` function, so every loop in it is
+/// vectorized for the chosen target (a closure passed to a generic wrapper may not be inlined).
+#[macro_export]
+macro_rules! simd_fn {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$m])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+                unsafe fn v4($($arg: $ty),*) $(-> $ret)? { body($($arg),*) }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn v3($($arg: $ty),*) $(-> $ret)? { body($($arg),*) }
+                if $crate::tensor::kernels::has_avx512() {
+                    // SAFETY: the CPU supports every feature v4 is compiled for.
+                    return unsafe { v4($($arg),*) };
+                }
+                if $crate::tensor::kernels::has_avx2() {
+                    // SAFETY: as above.
+                    return unsafe { v3($($arg),*) };
+                }
+            }
+            body($($arg),*)
         }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn v3<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
-        if has_avx512() {
-            // SAFETY: the CPU supports the features v4 is compiled for.
-            return unsafe { v4(f) };
-        }
-        if has_avx2() {
-            // SAFETY: as above.
-            return unsafe { v3(f) };
-        }
-    }
-    f()
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-fn has_avx512() -> bool {
-    is_x86_feature_detected!("avx512f")
-        && is_x86_feature_detected!("avx512vl")
-        && is_x86_feature_detected!("avx512bw")
-        && is_x86_feature_detected!("avx512dq")
-        && is_x86_feature_detected!("fma")
-}
-
-#[cfg(target_arch = "x86_64")]
-fn has_avx2() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-}
-
-/// Sum of a slice in f32 with 16 partial sums (vectorizes, and is more accurate than one
-/// running sum). Deterministic: the order depends only on the length.
-pub fn sum(a: &[f32]) -> f32 {
+/// Σ a with 16 partial sums (vectorizes; the order depends only on the length).
+#[inline(always)]
+pub fn sum16(a: &[f32]) -> f32 {
     let mut acc = [0.0f32; 16];
     let chunks = a.chunks_exact(16);
     let rest = chunks.remainder();
@@ -172,6 +184,64 @@ pub fn sum(a: &[f32]) -> f32 {
         }
     }
     acc.iter().sum::<f32>() + rest.iter().sum::<f32>()
+}
+
+/// Σ a·b with 16 partial sums.
+#[inline(always)]
+pub fn dot16(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let rest: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + rest
+}
+
+/// max a with 16 partial maxima (−∞ for an empty slice).
+#[inline(always)]
+pub fn max16(a: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 16];
+    let chunks = a.chunks_exact(16);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (m, &x) in acc.iter_mut().zip(c) {
+            *m = if x > *m { x } else { *m };
+        }
+    }
+    rest.iter()
+        .chain(acc.iter())
+        .fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m })
+}
+
+#[cfg(target_arch = "x86_64")]
+#[doc(hidden)]
+pub fn has_avx512() -> bool {
+    is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512vl")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512dq")
+        && is_x86_feature_detected!("fma")
+}
+
+#[cfg(target_arch = "x86_64")]
+#[doc(hidden)]
+pub fn has_avx2() -> bool {
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+}
+
+crate::simd_fn! {
+    /// Sum of a slice (16 partial sums; deterministic for a given length).
+    pub fn sum(a: &[f32]) -> f32 {
+        sum16(a)
+    }
 }
 
 #[cfg(test)]
@@ -188,6 +258,19 @@ mod tests {
             x += 0.0137;
         }
         assert!(worst < 5e-7, "worst relative error {worst}");
+    }
+
+    #[test]
+    fn ln_fast_matches_libm() {
+        let mut x = 1e-30f32;
+        while x < 1e30 {
+            let err = (ln_fast(x) - x.ln()).abs() / x.ln().abs().max(1.0);
+            assert!(err < 3e-7, "ln({x}): {} vs {}", ln_fast(x), x.ln());
+            x *= 1.37;
+        }
+        for x in [0.5f32, 0.99, 1.0, 1.01, 1.4142, 1.5, 2.0] {
+            assert!((ln_fast(x) - x.ln()).abs() < 2e-7, "ln({x})");
+        }
     }
 
     #[test]

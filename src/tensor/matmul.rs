@@ -60,11 +60,18 @@ fn threads_for(work: usize) -> usize {
 }
 
 /// c ← a·b (or c ← c + a·b when `accumulate`). Shapes: a (m,k), b (k,n), c (m,n); any strides.
-pub fn gemm_into(
+pub fn gemm_into(a: ArrayView2<f32>, b: ArrayView2<f32>, c: ArrayViewMut2<f32>, accumulate: bool) {
+    let work = a.dim().0 * a.dim().1 * b.dim().1;
+    gemm_into_threads(a, b, c, accumulate, threads_for(work));
+}
+
+/// `gemm_into` on at most `threads` threads (1 inside work that is already split).
+pub fn gemm_into_threads(
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
     mut c: ArrayViewMut2<f32>,
     accumulate: bool,
+    threads: usize,
 ) {
     let (m, k) = a.dim();
     let (k2, n) = b.dim();
@@ -82,7 +89,6 @@ pub fn gemm_into(
         }
         return;
     }
-    let threads = threads_for(m * n * k);
     let b_is_transposed = b.strides()[0] == 1 && b.strides()[1] != 1 && n > 1;
     if b_is_transposed {
         mm_split(a, b, c, accumulate, threads);

@@ -24,6 +24,7 @@ pub mod graph;
 pub mod kernels;
 pub mod matmul;
 pub mod ops;
+pub mod parallel;
 pub mod params;
 pub mod shape;
 

@@ -1,24 +1,25 @@
 //! 2-D convolution by im2col on the fast matmul, and nearest-neighbour 2× upsampling.
 //!
-//! conv2d: x (N, C, H, W), w (O, C, kh, kw) in PyTorch's layout, optional bias (O). The patches
-//! of x are unrolled into `cols` (C·kh·kw, N·Ho·Wo), so the convolution is one product
-//! y = W·cols (W viewed as (O, C·kh·kw)), then reordered to (N, O, Ho, Wo).
+//! conv2d: x (N, C, H, W), w (O, C, kh, kw) in PyTorch's layout, optional bias (O). Image by
+//! image, the patches of x are unrolled into `cols` (C·kh·kw, Ho·Wo) and the convolution is the
+//! product y_n = W·cols (W viewed as (O, C·kh·kw)), written straight into the output. The
+//! batch is split between the threads; `cols` is rebuilt in backward instead of being kept.
 //!
 //! | op            | forward                   | backward                                          |
 //! |---------------|---------------------------|---------------------------------------------------|
-//! | conv2d        | y = W·im2col(x) + b       | gW = g·colsᵀ ; gx = col2im(Wᵀ·g) ; gb = Σ g        |
+//! | conv2d        | y = W·im2col(x) + b       | gW = Σₙ gₙ·colsₙᵀ ; gx = col2im(Wᵀ·gₙ) ; gb = Σ g  |
 //! | upsample 2×   | y[2i+a, 2j+b] = x[i, j]   | gx[i, j] = Σ over the 2×2 block of g               |
 
-use ndarray::{Array2, Axis, IxDyn};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, IxDyn};
 
 use super::softmax::slice;
-use crate::tensor::matmul::gemm_into;
+use crate::tensor::matmul::gemm_into_threads;
+use crate::tensor::parallel::{par_items, threads_for};
 use crate::tensor::{Graph, Tensor, Var};
 
 /// Geometry of one convolution.
 #[derive(Clone, Copy, Debug)]
 struct Geom {
-    n: usize,
     c: usize,
     h: usize,
     w: usize,
@@ -34,72 +35,92 @@ impl Geom {
     fn rows(&self) -> usize {
         self.c * self.kh * self.kw
     }
-    fn cols(&self) -> usize {
-        self.n * self.ho * self.wo
+    fn hw(&self) -> usize {
+        self.ho * self.wo
     }
-    /// Input coordinate of output index `o` and kernel offset `k`, if inside the image.
-    #[inline(always)]
-    fn src(&self, o: usize, k: usize, len: usize) -> Option<usize> {
-        (o * self.stride + k)
-            .checked_sub(self.pad)
-            .filter(|&i| i < len)
+    /// Output positions o (in 0..n_out) whose input o·stride + k − pad lies in 0..len.
+    fn valid(&self, k: usize, len: usize, n_out: usize) -> Range {
+        let lo = self.pad.saturating_sub(k).div_ceil(self.stride);
+        let hi = if len + self.pad > k {
+            (len + self.pad - k - 1) / self.stride + 1
+        } else {
+            0
+        };
+        Range {
+            lo: lo.min(n_out),
+            hi: hi.min(n_out).max(lo.min(n_out)),
+        }
     }
 }
 
-/// Unrolls the patches of x into (C·kh·kw, N·Ho·Wo).
-fn im2col(x: &[f32], g: &Geom) -> Vec<f32> {
-    let (hw, nhw) = (g.ho * g.wo, g.cols());
-    let mut cols = vec![0.0f32; g.rows() * nhw];
+struct Range {
+    lo: usize,
+    hi: usize,
+}
+
+/// Unrolls the patches of one image (C, H, W) into `cols` (C·kh·kw, Ho·Wo).
+fn im2col(x: &[f32], g: &Geom, cols: &mut [f32]) {
+    let hw = g.hw();
     for c in 0..g.c {
+        let img = &x[c * g.h * g.w..][..g.h * g.w];
         for i in 0..g.kh {
+            let ys = g.valid(i, g.h, g.ho);
             for j in 0..g.kw {
-                let row = &mut cols[((c * g.kh + i) * g.kw + j) * nhw..][..nhw];
-                for n in 0..g.n {
-                    let img = &x[(n * g.c + c) * g.h * g.w..][..g.h * g.w];
-                    for oy in 0..g.ho {
-                        let Some(iy) = g.src(oy, i, g.h) else {
-                            continue;
-                        };
-                        let out = &mut row[n * hw + oy * g.wo..][..g.wo];
-                        for (ox, o) in out.iter_mut().enumerate() {
-                            if let Some(ix) = g.src(ox, j, g.w) {
-                                *o = img[iy * g.w + ix];
-                            }
+                let xs = g.valid(j, g.w, g.wo);
+                let row = &mut cols[((c * g.kh + i) * g.kw + j) * hw..][..hw];
+                row.fill(0.0);
+                for oy in ys.lo..ys.hi {
+                    let iy = oy * g.stride + i - g.pad;
+                    let out = &mut row[oy * g.wo..][xs.lo..xs.hi];
+                    let start = xs.lo * g.stride + j - g.pad;
+                    if g.stride == 1 {
+                        out.copy_from_slice(&img[iy * g.w + start..][..out.len()]);
+                    } else {
+                        for (k, o) in out.iter_mut().enumerate() {
+                            *o = img[iy * g.w + start + k * g.stride];
                         }
                     }
                 }
             }
         }
     }
-    cols
 }
 
-/// The transpose of `im2col`: adds every patch entry back into its pixel.
-fn col2im(cols: &[f32], g: &Geom) -> Vec<f32> {
-    let (hw, nhw) = (g.ho * g.wo, g.cols());
-    let mut x = vec![0.0f32; g.n * g.c * g.h * g.w];
+/// The transpose of `im2col` for one image: adds every patch entry back into its pixel.
+fn col2im(cols: &[f32], g: &Geom, x: &mut [f32]) {
+    let hw = g.hw();
     for c in 0..g.c {
+        let img = &mut x[c * g.h * g.w..][..g.h * g.w];
         for i in 0..g.kh {
+            let ys = g.valid(i, g.h, g.ho);
             for j in 0..g.kw {
-                let row = &cols[((c * g.kh + i) * g.kw + j) * nhw..][..nhw];
-                for n in 0..g.n {
-                    let img = &mut x[(n * g.c + c) * g.h * g.w..][..g.h * g.w];
-                    for oy in 0..g.ho {
-                        let Some(iy) = g.src(oy, i, g.h) else {
-                            continue;
-                        };
-                        let src = &row[n * hw + oy * g.wo..][..g.wo];
-                        for (ox, &v) in src.iter().enumerate() {
-                            if let Some(ix) = g.src(ox, j, g.w) {
-                                img[iy * g.w + ix] += v;
-                            }
+                let xs = g.valid(j, g.w, g.wo);
+                let row = &cols[((c * g.kh + i) * g.kw + j) * hw..][..hw];
+                for oy in ys.lo..ys.hi {
+                    let iy = oy * g.stride + i - g.pad;
+                    let src = &row[oy * g.wo..][xs.lo..xs.hi];
+                    let start = iy * g.w + xs.lo * g.stride + j - g.pad;
+                    if g.stride == 1 {
+                        for (d, &v) in img[start..][..src.len()].iter_mut().zip(src) {
+                            *d += v;
+                        }
+                    } else {
+                        for (k, &v) in src.iter().enumerate() {
+                            img[start + k * g.stride] += v;
                         }
                     }
                 }
             }
         }
     }
-    x
+}
+
+fn view<'a>(s: &'a [f32], r: usize, c: usize) -> ArrayView2<'a, f32> {
+    ArrayView2::from_shape((r, c), s).expect("length matches")
+}
+
+fn view_mut<'a>(s: &'a mut [f32], r: usize, c: usize) -> ArrayViewMut2<'a, f32> {
+    ArrayViewMut2::from_shape((r, c), s).expect("length matches")
 }
 
 impl Graph<'_> {
@@ -109,20 +130,19 @@ impl Graph<'_> {
             x.ndim() == 4 && w.ndim() == 4,
             "conv2d needs x (N,C,H,W) and w (O,C,kh,kw)"
         );
-        let (xs, ws) = (x.shape(), w.shape());
+        let (xs, ws) = (x.shape().to_vec(), w.shape().to_vec());
         assert_eq!(
             xs[1], ws[1],
             "conv2d: x has {} channels, w expects {}",
             xs[1], ws[1]
         );
         assert!(stride > 0, "conv2d: stride must be positive");
-        let (h, wd, kh, kw) = (xs[2], xs[3], ws[2], ws[3]);
+        let (n, h, wd, kh, kw) = (xs[0], xs[2], xs[3], ws[2], ws[3]);
         assert!(
             h + 2 * padding >= kh && wd + 2 * padding >= kw,
             "conv2d: kernel larger than the padded image"
         );
         let geom = Geom {
-            n: xs[0],
             c: xs[1],
             h,
             w: wd,
@@ -134,66 +154,85 @@ impl Graph<'_> {
             wo: (wd + 2 * padding - kw) / stride + 1,
         };
         let o = ws[0];
-        let (rows, ncols, hw) = (geom.rows(), geom.cols(), geom.ho * geom.wo);
-        let cols = Array2::from_shape_vec((rows, ncols), im2col(slice(x.value()), &geom))
-            .expect("cols shape");
-        let wv = w.arc();
-        let w2 = wv
-            .view()
-            .into_shape_with_order((o, rows))
-            .expect("standard layout");
-        let mut y2 = Array2::<f32>::zeros((o, ncols));
-        gemm_into(w2, cols.view(), y2.view_mut(), false);
-        // (O, N, HoWo) → (N, O, HoWo), adding the bias on the way.
+        let (rows, hw, img) = (geom.rows(), geom.hw(), geom.c * h * wd);
+        let threads = threads_for(n * o * rows * hw);
+        // One thread per image when the batch is split; otherwise the products may use them.
+        let inner = if threads > 1 && n > 1 {
+            1
+        } else {
+            threads_for(o * rows * hw)
+        };
+        let (xv, wv) = (x.arc(), w.arc());
         let bias: Option<Vec<f32>> = b.map(|b| slice(b.value()).to_vec());
-        let mut y = vec![0.0f32; geom.n * o * hw];
-        for oc in 0..o {
-            let add = bias.as_ref().map_or(0.0, |b| b[oc]);
-            for n in 0..geom.n {
-                let src = &y2.as_slice().expect("fresh")[oc * ncols + n * hw..][..hw];
-                let dst = &mut y[(n * o + oc) * hw..][..hw];
-                for (d, &s) in dst.iter_mut().zip(src) {
-                    *d = s + add;
+        let mut y = vec![0.0f32; n * o * hw];
+        par_items(&mut y, n, threads, |items, out| {
+            let mut cols = vec![0.0f32; rows * hw];
+            let w2 = view(slice(&wv), o, rows);
+            for (k, idx) in items.enumerate() {
+                im2col(&slice(&xv)[idx * img..][..img], &geom, &mut cols);
+                let yn = &mut out[k * o * hw..][..o * hw];
+                if let Some(bias) = &bias {
+                    for (row, &bv) in yn.chunks_exact_mut(hw).zip(bias) {
+                        row.fill(bv);
+                    }
                 }
+                gemm_into_threads(
+                    w2,
+                    view(&cols, rows, hw),
+                    view_mut(yn, o, hw),
+                    bias.is_some(),
+                    inner,
+                );
             }
-        }
-        let y =
-            Tensor::from_shape_vec(IxDyn(&[geom.n, o, geom.ho, geom.wo]), y).expect("output shape");
+        });
+        let y = Tensor::from_shape_vec(IxDyn(&[n, o, geom.ho, geom.wo]), y).expect("output shape");
         let parents: Vec<&Var> = match b {
             Some(b) => vec![x, w, b],
             None => vec![x, w],
         };
-        let wshape = ws.to_vec();
         self.record(y, &parents, move |g, need| {
-            // (N, O, HoWo) → (O, N·HoWo)
             let gs = slice(g);
-            let mut g2 = Array2::<f32>::zeros((o, ncols));
-            for n in 0..geom.n {
-                for oc in 0..o {
-                    let src = &gs[(n * o + oc) * hw..][..hw];
-                    g2.row_mut(oc).as_slice_mut().expect("row")[n * hw..][..hw]
-                        .copy_from_slice(src);
+            let mut gx = vec![0.0f32; if need[0] { n * img } else { 0 }];
+            let per_item_gx = if need[0] { img } else { 0 };
+            let partial_dw = par_items(&mut gx, n, threads, |items, gx_part| {
+                let mut cols = vec![0.0f32; rows * hw];
+                let mut dw = need[1].then(|| Array2::<f32>::zeros((o, rows)));
+                let w2 = view(slice(&wv), o, rows);
+                for (k, idx) in items.enumerate() {
+                    let gn = view(&gs[idx * o * hw..][..o * hw], o, hw);
+                    if let Some(dw) = dw.as_mut() {
+                        im2col(&slice(&xv)[idx * img..][..img], &geom, &mut cols);
+                        gemm_into_threads(
+                            gn,
+                            view(&cols, rows, hw).reversed_axes(),
+                            dw.view_mut(),
+                            true,
+                            inner,
+                        );
+                    }
+                    if per_item_gx > 0 {
+                        gemm_into_threads(w2.t(), gn, view_mut(&mut cols, rows, hw), false, inner);
+                        col2im(&cols, &geom, &mut gx_part[k * img..][..img]);
+                    }
                 }
-            }
-            let w2 = wv
-                .view()
-                .into_shape_with_order((o, rows))
-                .expect("standard layout");
-            let gx = need[0].then(|| {
-                let mut dcols = Array2::<f32>::zeros((rows, ncols));
-                gemm_into(w2.t(), g2.view(), dcols.view_mut(), false);
-                let dx = col2im(dcols.as_slice().expect("fresh"), &geom);
-                Tensor::from_shape_vec(IxDyn(&[geom.n, geom.c, geom.h, geom.w]), dx)
-                    .expect("x shape")
+                dw
             });
             let gw = need[1].then(|| {
-                let mut dw = Array2::<f32>::zeros((o, rows));
-                gemm_into(g2.view(), cols.t(), dw.view_mut(), false);
-                dw.into_shape_with_order(IxDyn(&wshape)).expect("w shape")
+                let mut parts = partial_dw.into_iter().flatten();
+                let mut dw = parts.next().expect("at least one part");
+                for p in parts {
+                    dw += &p;
+                }
+                dw.into_shape_with_order(IxDyn(&ws)).expect("w shape")
             });
-            let mut out = vec![gx, gw];
+            let gxt = need[0].then(|| Tensor::from_shape_vec(IxDyn(&xs), gx).expect("x shape"));
+            let mut out = vec![gxt, gw];
             if need.len() == 3 {
-                out.push(need[2].then(|| g2.sum_axis(Axis(1)).into_dyn()));
+                let mut db = vec![0.0f32; o];
+                for (r, row) in gs.chunks_exact(hw).enumerate() {
+                    db[r % o] += row.iter().sum::<f32>();
+                }
+                out.push(need[2].then(|| Tensor::from_shape_vec(IxDyn(&[o]), db).expect("(O)")));
             }
             out
         })

@@ -10,7 +10,7 @@ use ndarray::IxDyn;
 
 use super::arith::{map_with, zip_with};
 use super::softmax::{slice, softmax_rows};
-use crate::tensor::kernels::{exp_fast, map3, sigmoid};
+use crate::tensor::kernels::{exp_fast, log1p_exp_neg_abs, map3, sigmoid};
 use crate::tensor::{Graph, Tensor, Var};
 
 impl Graph<'_> {
@@ -77,7 +77,7 @@ impl Graph<'_> {
     pub fn bce_with_logits(&self, x: &Var, y: &Var) -> Var {
         assert_eq!(x.shape(), y.shape(), "bce_with_logits: shapes differ");
         let l = zip_with(x.value(), y.value(), |x, y| {
-            x.max(0.0) - x * y + exp_fast(-x.abs()).ln_1p()
+            x.max(0.0) - x * y + log1p_exp_neg_abs(x)
         });
         let (xv, yv) = (x.arc(), y.arc());
         self.record(l, &[x, y], move |g, need| {

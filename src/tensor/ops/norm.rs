@@ -15,36 +15,100 @@ use ndarray::IxDyn;
 use rand::RngExt;
 
 use super::softmax::slice;
-use crate::tensor::kernels::simd;
+use crate::tensor::kernels::{dot16, sum16};
 use crate::tensor::{Graph, Tensor, Var};
 
-/// Normalizes each block of `block` elements; returns (x̂, r per block).
-fn normalize_blocks(x: &[f32], block: usize, eps: f32) -> (Vec<f32>, Vec<f32>) {
-    let mut xhat = vec![0.0; x.len()];
-    let mut rs = Vec::with_capacity(x.len() / block.max(1));
-    simd(|| {
-        for (xb, hb) in x.chunks_exact(block).zip(xhat.chunks_exact_mut(block)) {
-            let mean = xb.iter().sum::<f32>() / block as f32;
-            let var = xb.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / block as f32;
-            let r = 1.0 / (var + eps).sqrt();
+crate::simd_fn! {
+    /// Normalizes each block of `block` elements into `xhat`; writes 1/σ per block into `rs`.
+    fn normalize_blocks(x: &[f32], xhat: &mut [f32], rs: &mut [f32], block: usize, eps: f32) {
+        for ((xb, hb), r) in x.chunks_exact(block).zip(xhat.chunks_exact_mut(block)).zip(rs.iter_mut()) {
+            let mean = sum16(xb) / block as f32;
             for (h, &v) in hb.iter_mut().zip(xb) {
-                *h = (v - mean) * r;
+                *h = v - mean;
             }
-            rs.push(r);
+            let var = dot16(hb, hb) / block as f32;
+            *r = 1.0 / (var + eps).sqrt();
+            let rr = *r;
+            for h in hb.iter_mut() {
+                *h *= rr;
+            }
         }
-    });
-    (xhat, rs)
+    }
 }
 
-/// gx for one block given d = g·γ (overwritten with gx).
-#[inline(always)]
-fn block_backward(d: &mut [f32], xhat: &[f32], r: f32) {
-    let n = d.len() as f32;
-    let md = d.iter().sum::<f32>() / n;
-    let mdx = d.iter().zip(xhat).map(|(a, b)| a * b).sum::<f32>() / n;
-    for (v, &h) in d.iter_mut().zip(xhat) {
-        *v = r * (*v - md - h * mdx);
+crate::simd_fn! {
+    /// gx = r · (d − mean(d) − x̂ · mean(d·x̂)) for every block, d given in `d` (overwritten).
+    fn blocks_backward(d: &mut [f32], xhat: &[f32], rs: &[f32], block: usize) {
+        for ((db, hb), &r) in d.chunks_exact_mut(block).zip(xhat.chunks_exact(block)).zip(rs) {
+            let n = block as f32;
+            let md = sum16(db) / n;
+            let mdx = dot16(db, hb) / n;
+            for (v, &h) in db.iter_mut().zip(hb) {
+                *v = r * (*v - md - h * mdx);
+            }
+        }
     }
+}
+
+crate::simd_fn! {
+    /// y = x̂·γ + β per row of length d.
+    fn affine_rows(xhat: &[f32], gamma: &[f32], beta: &[f32], y: &mut [f32], d: usize) {
+        for (yr, hr) in y.chunks_exact_mut(d).zip(xhat.chunks_exact(d)) {
+            for (((o, &h), &g), &b) in yr.iter_mut().zip(hr).zip(gamma).zip(beta) {
+                *o = h * g + b;
+            }
+        }
+    }
+}
+
+crate::simd_fn! {
+    /// For rows of length d: Σ g·x̂ and Σ g per column into gg, gb; d = g·γ into out.
+    fn affine_rows_backward(g: &[f32], xhat: &[f32], gamma: &[f32], out: &mut [f32], gg: &mut [f32], gb: &mut [f32], d: usize) {
+        for ((gr, hr), dr) in g.chunks_exact(d).zip(xhat.chunks_exact(d)).zip(out.chunks_exact_mut(d)) {
+            for i in 0..d {
+                gg[i] += gr[i] * hr[i];
+                gb[i] += gr[i];
+                dr[i] = gr[i] * gamma[i];
+            }
+        }
+    }
+}
+
+crate::simd_fn! {
+    /// Group norm's per-channel affine map over planes of `spatial` values: y = x̂·γ[c] + β[c].
+    fn affine_planes(y: &mut [f32], gamma: &[f32], beta: &[f32], spatial: usize) {
+        let c = gamma.len();
+        for (i, plane) in y.chunks_exact_mut(spatial).enumerate() {
+            let (g, b) = (gamma[i % c], beta[i % c]);
+            for v in plane.iter_mut() {
+                *v = *v * g + b;
+            }
+        }
+    }
+}
+
+crate::simd_fn! {
+    /// Group norm's affine backward over planes: Σ g·x̂ and Σ g per channel; d = g·γ[c].
+    fn affine_planes_backward(g: &[f32], xhat: &[f32], gamma: &[f32], out: &mut [f32], gg: &mut [f32], gb: &mut [f32], spatial: usize) {
+        let c = gamma.len();
+        for (i, ((gp, hp), dp)) in g.chunks_exact(spatial).zip(xhat.chunks_exact(spatial)).zip(out.chunks_exact_mut(spatial)).enumerate() {
+            let ci = i % c;
+            gg[ci] += dot16(gp, hp);
+            gb[ci] += sum16(gp);
+            let gam = gamma[ci];
+            for (o, &v) in dp.iter_mut().zip(gp) {
+                *o = v * gam;
+            }
+        }
+    }
+}
+
+/// (x̂, 1/σ per block).
+fn normalize(x: &[f32], block: usize, eps: f32) -> (Vec<f32>, Vec<f32>) {
+    let mut xhat = vec![0.0; x.len()];
+    let mut rs = vec![0.0; x.len() / block.max(1)];
+    normalize_blocks(x, &mut xhat, &mut rs, block, eps);
+    (xhat, rs)
 }
 
 impl Graph<'_> {
@@ -55,37 +119,18 @@ impl Graph<'_> {
             gamma.shape() == [d] && beta.shape() == [d],
             "layer_norm: γ and β must be ({d})"
         );
-        let (xhat, rs) = normalize_blocks(slice(x.value()), d, eps);
-        let (gs, bs) = (slice(gamma.value()).to_vec(), slice(beta.value()).to_vec());
+        let (xhat, rs) = normalize(slice(x.value()), d, eps);
+        let gs = slice(gamma.value()).to_vec();
         let mut y = vec![0.0; xhat.len()];
-        simd(|| {
-            for (yr, hr) in y.chunks_exact_mut(d).zip(xhat.chunks_exact(d)) {
-                for (((o, &h), &g), &b) in yr.iter_mut().zip(hr).zip(&gs).zip(&bs) {
-                    *o = h * g + b;
-                }
-            }
-        });
+        affine_rows(&xhat, &gs, slice(beta.value()), &mut y, d);
         let shape = x.shape().to_vec();
         let y = Tensor::from_shape_vec(IxDyn(&shape), y).expect("same shape");
         self.record(y, &[x, gamma, beta], move |g, need| {
             let g = slice(g);
             let (mut ggamma, mut gbeta) = (vec![0.0f32; d], vec![0.0f32; d]);
             let mut gx = vec![0.0f32; g.len()];
-            simd(|| {
-                for (((gr, hr), dr), &r) in g
-                    .chunks_exact(d)
-                    .zip(xhat.chunks_exact(d))
-                    .zip(gx.chunks_exact_mut(d))
-                    .zip(&rs)
-                {
-                    for i in 0..d {
-                        ggamma[i] += gr[i] * hr[i];
-                        gbeta[i] += gr[i];
-                        dr[i] = gr[i] * gs[i];
-                    }
-                    block_backward(dr, hr, r);
-                }
-            });
+            affine_rows_backward(g, &xhat, &gs, &mut gx, &mut ggamma, &mut gbeta, d);
+            blocks_backward(&mut gx, &xhat, &rs, d);
             vec![
                 need[0].then(|| Tensor::from_shape_vec(IxDyn(&shape), gx).expect("same shape")),
                 need[1].then(|| Tensor::from_shape_vec(IxDyn(&[d]), ggamma).expect("(D)")),
@@ -107,39 +152,18 @@ impl Graph<'_> {
         );
         let spatial = x.len() / (n * c).max(1);
         let block = c / groups * spatial;
-        let (xhat, rs) = normalize_blocks(slice(x.value()), block, eps);
-        let (gs, bs) = (slice(gamma.value()).to_vec(), slice(beta.value()).to_vec());
+        let (xhat, rs) = normalize(slice(x.value()), block, eps);
+        let gs = slice(gamma.value()).to_vec();
         let mut y = xhat.clone();
-        for (ch_i, ch) in y.chunks_exact_mut(spatial).enumerate() {
-            let (g, b) = (gs[ch_i % c], bs[ch_i % c]);
-            ch.iter_mut().for_each(|v| *v = *v * g + b);
-        }
+        affine_planes(&mut y, &gs, slice(beta.value()), spatial);
         let shape = x.shape().to_vec();
         let y = Tensor::from_shape_vec(IxDyn(&shape), y).expect("same shape");
         self.record(y, &[x, gamma, beta], move |g, need| {
             let g = slice(g);
             let (mut ggamma, mut gbeta) = (vec![0.0f32; c], vec![0.0f32; c]);
             let mut gx = vec![0.0f32; g.len()];
-            for (ch_i, ((gch, hch), dch)) in g
-                .chunks_exact(spatial)
-                .zip(xhat.chunks_exact(spatial))
-                .zip(gx.chunks_exact_mut(spatial))
-                .enumerate()
-            {
-                let ci = ch_i % c;
-                for ((&gv, &h), d) in gch.iter().zip(hch).zip(dch.iter_mut()) {
-                    ggamma[ci] += gv * h;
-                    gbeta[ci] += gv;
-                    *d = gv * gs[ci];
-                }
-            }
-            for ((dr, hr), &r) in gx
-                .chunks_exact_mut(block)
-                .zip(xhat.chunks_exact(block))
-                .zip(&rs)
-            {
-                block_backward(dr, hr, r);
-            }
+            affine_planes_backward(g, &xhat, &gs, &mut gx, &mut ggamma, &mut gbeta, spatial);
+            blocks_backward(&mut gx, &xhat, &rs, block);
             vec![
                 need[0].then(|| Tensor::from_shape_vec(IxDyn(&shape), gx).expect("same shape")),
                 need[1].then(|| Tensor::from_shape_vec(IxDyn(&[c]), ggamma).expect("(C)")),

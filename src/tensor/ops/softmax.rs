@@ -8,20 +8,19 @@
 
 use std::sync::Arc;
 
-use crate::tensor::kernels::{exp_fast, simd};
+use crate::tensor::kernels::{dot16, exp_fast, max16, sum16};
 use crate::tensor::{Graph, Tensor, Var};
 
-/// Writes softmax (or log-softmax) of each row of length `c` of `x` into `y`.
-pub(crate) fn softmax_rows(x: &[f32], y: &mut [f32], c: usize, log: bool) {
-    simd(|| {
+crate::simd_fn! {
+    /// Writes softmax (or log-softmax) of each row of length `c` of `x` into `y`.
+    pub(crate) fn softmax_rows(x: &[f32], y: &mut [f32], c: usize, log: bool) {
         for (xr, yr) in x.chunks_exact(c).zip(y.chunks_exact_mut(c)) {
-            let m = xr.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let m = max16(xr);
             let m = if m.is_finite() { m } else { 0.0 };
-            let mut s = 0.0;
             for (o, &v) in yr.iter_mut().zip(xr) {
                 *o = exp_fast(v - m);
-                s += *o;
             }
+            let s = sum16(yr);
             if log {
                 let lse = m + s.ln();
                 for (o, &v) in yr.iter_mut().zip(xr) {
@@ -34,7 +33,31 @@ pub(crate) fn softmax_rows(x: &[f32], y: &mut [f32], c: usize, log: bool) {
                 }
             }
         }
-    })
+    }
+}
+
+crate::simd_fn! {
+    /// gx = y ⊙ (g − Σ g⊙y), row by row.
+    fn softmax_backward(g: &[f32], y: &[f32], gx: &mut [f32], c: usize) {
+        for ((gr, yr), out) in g.chunks_exact(c).zip(y.chunks_exact(c)).zip(gx.chunks_exact_mut(c)) {
+            let dot = dot16(gr, yr);
+            for ((o, &g), &y) in out.iter_mut().zip(gr).zip(yr) {
+                *o = y * (g - dot);
+            }
+        }
+    }
+}
+
+crate::simd_fn! {
+    /// gx = g − eʸ · Σ g, row by row (y is the log-softmax).
+    fn log_softmax_backward(g: &[f32], y: &[f32], gx: &mut [f32], c: usize) {
+        for ((gr, yr), out) in g.chunks_exact(c).zip(y.chunks_exact(c)).zip(gx.chunks_exact_mut(c)) {
+            let sum = sum16(gr);
+            for ((o, &g), &y) in out.iter_mut().zip(gr).zip(yr) {
+                *o = g - exp_fast(y) * sum;
+            }
+        }
+    }
 }
 
 fn last_dim(x: &Var) -> usize {
@@ -51,17 +74,7 @@ impl Graph<'_> {
         let yv = Arc::clone(&y);
         self.record_shared(y, &[x], move |g, _| {
             let mut gx = Tensor::zeros(g.raw_dim());
-            simd(|| {
-                let rows = slice(g).chunks_exact(c).zip(slice(&yv).chunks_exact(c));
-                for ((gr, yr), out) in
-                    rows.zip(gx.as_slice_mut().expect("fresh").chunks_exact_mut(c))
-                {
-                    let dot: f32 = gr.iter().zip(yr).map(|(g, y)| g * y).sum();
-                    for ((o, &g), &y) in out.iter_mut().zip(gr).zip(yr) {
-                        *o = y * (g - dot);
-                    }
-                }
-            });
+            softmax_backward(slice(g), slice(&yv), gx.as_slice_mut().expect("fresh"), c);
             vec![Some(gx)]
         })
     }
@@ -75,17 +88,7 @@ impl Graph<'_> {
         let yv = Arc::clone(&y);
         self.record_shared(y, &[x], move |g, _| {
             let mut gx = Tensor::zeros(g.raw_dim());
-            simd(|| {
-                let rows = slice(g).chunks_exact(c).zip(slice(&yv).chunks_exact(c));
-                for ((gr, yr), out) in
-                    rows.zip(gx.as_slice_mut().expect("fresh").chunks_exact_mut(c))
-                {
-                    let sum: f32 = gr.iter().sum();
-                    for ((o, &g), &y) in out.iter_mut().zip(gr).zip(yr) {
-                        *o = g - exp_fast(y) * sum;
-                    }
-                }
-            });
+            log_softmax_backward(slice(g), slice(&yv), gx.as_slice_mut().expect("fresh"), c);
             vec![Some(gx)]
         })
     }

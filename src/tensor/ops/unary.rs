@@ -123,7 +123,7 @@ impl Graph<'_> {
     pub fn softplus(&self, x: &Var) -> Var {
         self.unary(
             x,
-            |x| x.max(0.0) + k::exp_fast(-x.abs()).ln_1p(),
+            |x| x.max(0.0) + k::log1p_exp_neg_abs(x),
             |x, _, g| g * k::sigmoid(x),
         )
     }
