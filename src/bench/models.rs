@@ -56,6 +56,8 @@ impl MlpClassifier {
 
 /// (b) VAE: encoder 784-400-(2×20), decoder 20-400-784, Bernoulli likelihood, one-sample ELBO.
 pub struct Vae {
+    /// ReLU in the reference; smooth ones make finite-difference checks exact.
+    pub activation: Activation,
     pub e1: Linear,
     pub e2: Linear,
     pub d1: Linear,
@@ -66,6 +68,7 @@ pub struct Vae {
 impl Vae {
     pub fn new(ps: &mut ParamStore, rng: &mut Pcg64Mcg) -> Self {
         Self {
+            activation: Activation::Relu,
             e1: Linear::new(ps, "e1", 784, 400, rng),
             e2: Linear::new(ps, "e2", 400, 40, rng),
             d1: Linear::new(ps, "d1", 20, 400, rng),
@@ -76,13 +79,14 @@ impl Vae {
 
     /// Negative ELBO per example (nats), averaged; `noise` is the (B, 20) standard-normal draw.
     pub fn loss(&self, g: &Graph, x: &Var, noise: &Var) -> Var {
-        let h = self.e2.forward(g, &g.relu(&self.e1.forward(g, x)));
+        let act = |v: &Var| self.activation.apply(g, v);
+        let h = self.e2.forward(g, &act(&self.e1.forward(g, x)));
         let (mu, logvar) = (
             g.slice(&h, 1, 0, self.zdim),
             g.slice(&h, 1, self.zdim, 2 * self.zdim),
         );
         let z = g.add(&mu, &g.mul(noise, &g.exp(&g.mul_scalar(&logvar, 0.5))));
-        let logits = self.d2.forward(g, &g.relu(&self.d1.forward(g, &z)));
+        let logits = self.d2.forward(g, &act(&self.d1.forward(g, &z)));
         let rec = g.sum_axis(&g.bce_with_logits(&logits, x), 1, false);
         // KL(q‖N(0, I)) = ½ Σ (μ² + σ² − 1 − log σ²)
         let kl_terms = g.sub(
@@ -305,8 +309,8 @@ impl RealNvp {
         Self { layers }
     }
 
-    /// Mean negative log-likelihood (nats per example) of x (B, 784).
-    pub fn nll(&self, g: &Graph, x: &Var) -> Var {
+    /// Data to latent: z (B, 784) and log|det ∂z/∂x| (B).
+    pub fn forward(&self, g: &Graph, x: &Var) -> (Var, Var) {
         let mut x = x.clone();
         let mut logdet: Option<Var> = None;
         for c in &self.layers {
@@ -325,17 +329,20 @@ impl RealNvp {
                 None => ld,
             });
         }
+        let logdet = logdet.unwrap_or_else(|| g.input(crate::tensor::zeros(&[x.shape()[0]])));
+        (x, logdet)
+    }
+
+    /// Mean negative log-likelihood (nats per example) of x (B, 784).
+    pub fn nll(&self, g: &Graph, x: &Var) -> Var {
+        let (x, logdet) = self.forward(g, x);
         let d = x.shape()[1] as f32;
         let sq = g.sum_axis(&g.square(&x), 1, false);
         let logpz = g.mul_scalar(
             &g.add_scalar(&sq, d * (2.0 * std::f32::consts::PI).ln()),
             -0.5,
         );
-        let logp = match logdet {
-            Some(l) => g.add(&logpz, &l),
-            None => logpz,
-        };
-        g.neg(&g.mean_all(&logp))
+        g.neg(&g.mean_all(&g.add(&logpz, &logdet)))
     }
 }
 
