@@ -29,5 +29,8 @@ fn main() -> anyhow::Result<()> {
     if !json {
         print!("{}", mllab::bench::table(&results));
     }
+    if mllab::tensor::profile::enabled() {
+        eprint!("{}", mllab::tensor::profile::report());
+    }
     Ok(())
 }

@@ -204,6 +204,16 @@ fn cases() -> Vec<Case> {
     v.push(case("gather_rows", vec![r(&[5, 3], 66)], |g, x| {
         g.gather_rows(&x[0], &[4, 0, 4, 2, 1, 1], &[2, 3])
     }));
+    v.push(case(
+        "causal_attention",
+        vec![r(&[2, 5, 12], 68)],
+        |g, x| g.causal_attention(&x[0], 2),
+    ));
+    v.push(case(
+        "causal_attention_one_head",
+        vec![r(&[3, 4, 6], 69)],
+        |g, x| g.causal_attention(&x[0], 1),
+    ));
     v.push(case("masked_fill", vec![r(&[2, 4, 4], 67)], |g, x| {
         g.masked_fill(&x[0], &causal_mask(4), -1.0)
     }));

@@ -86,6 +86,40 @@ fn a_causal_attention_block_passes_the_gradient_check() {
 }
 
 #[test]
+fn fused_attention_matches_the_op_by_op_version_forward_and_backward() {
+    let mut r = rng(20);
+    let mut ps = ParamStore::new();
+    let att = CausalSelfAttention::new(&mut ps, "attn", 16, 4, &mut r);
+    let x = randn(&[3, 7, 16], &mut r);
+    let u = randn(&[3, 7, 16], &mut r);
+    let run = |fused: bool| {
+        let g = Graph::new(&ps);
+        let xi = g.input(x.clone());
+        let y = if fused {
+            att.forward(&g, &xi)
+        } else {
+            att.forward_unfused(&g, &xi)
+        };
+        let grads = g.backward_with(&y, u.clone());
+        (y.into_tensor(), grads)
+    };
+    let ((y1, g1), (y2, g2)) = (run(true), run(false));
+    let close = |a: &Tensor, b: &Tensor| {
+        a.iter()
+            .zip(b.iter())
+            .all(|(x, y)| (x - y).abs() < 1e-4 * (1.0 + y.abs()))
+    };
+    assert!(close(&y1, &y2));
+    for id in ps.ids() {
+        assert!(
+            close(g1.get(id).unwrap(), g2.get(id).unwrap()),
+            "{}",
+            ps.name(id)
+        );
+    }
+}
+
+#[test]
 fn a_transformer_block_with_layer_norm_and_gelu_passes_the_gradient_check() {
     let mut r = rng(3);
     let mut ps = ParamStore::new();

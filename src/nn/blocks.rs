@@ -129,8 +129,15 @@ impl CausalSelfAttention {
         }
     }
 
-    /// x (B, T, D) → (B, T, D).
+    /// x (B, T, D) → (B, T, D), with the fused attention op.
     pub fn forward(&self, g: &Graph, x: &Var) -> Var {
+        let qkv = self.qkv.forward(g, x); // (B, T, 3D)
+        self.proj.forward(g, &g.causal_attention(&qkv, self.heads))
+    }
+
+    /// The same computation spelled out op by op (reshape, permute, scores, mask, softmax,
+    /// weighted sum): the reference the fused op is tested against, and the readable version.
+    pub fn forward_unfused(&self, g: &Graph, x: &Var) -> Var {
         let (b, t, d) = (x.shape()[0], x.shape()[1], x.shape()[2]);
         let (h, hd) = (self.heads, d / self.heads);
         let qkv = self.qkv.forward(g, x); // (B, T, 3D)

@@ -19,6 +19,7 @@ use super::params::{Grads, ParamId, ParamStore};
 pub type BackwardFn = Box<dyn FnOnce(&Tensor, &[bool]) -> Vec<Option<Tensor>> + Send>;
 
 struct Node {
+    name: &'static str,
     parents: Vec<Option<usize>>,
     backward: Option<BackwardFn>,
     param: Option<ParamId>,
@@ -96,6 +97,7 @@ pub struct Graph<'p> {
 impl<'p> Graph<'p> {
     /// A graph that records operations for `backward`.
     pub fn new(params: &'p ParamStore) -> Self {
+        super::profile::start();
         Self {
             params,
             nodes: RefCell::new(Vec::new()),
@@ -150,6 +152,7 @@ impl<'p> Graph<'p> {
         }
         let mut nodes = self.nodes.borrow_mut();
         nodes.push(Node {
+            name: "param",
             parents: Vec::new(),
             backward: None,
             param: Some(id),
@@ -217,8 +220,13 @@ impl<'p> Graph<'p> {
         if !self.tracks(parents) {
             return Var { node: None, value };
         }
+        let name = super::profile::op_name(&backward);
+        if super::profile::enabled() {
+            super::profile::forward(name);
+        }
         let mut nodes = self.nodes.borrow_mut();
         nodes.push(Node {
+            name,
             parents: parents.iter().map(|p| p.node).collect(),
             backward: Some(Box::new(backward)),
             param: None,
@@ -267,7 +275,11 @@ impl<'p> Graph<'p> {
                 .take()
                 .expect("backward through the same graph twice (the rule was already used)");
             let need: Vec<bool> = node.parents.iter().map(|p| p.is_some()).collect();
+            let t0 = super::profile::enabled().then(std::time::Instant::now);
             let parent_grads = rule(&g, &need);
+            if let Some(t0) = t0 {
+                super::profile::backward(node.name, t0.elapsed().as_secs_f64());
+            }
             debug_assert_eq!(
                 parent_grads.len(),
                 node.parents.len(),

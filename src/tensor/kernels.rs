@@ -78,6 +78,22 @@ macro_rules! dispatch {
     ($name:ident, $generic:ident, $f:ident, ($($arg:ident : $ty:ty),*), [$($bound:tt)+]) => {
         #[allow(clippy::missing_safety_doc)]
         mod $name {
+            /// One thread's share, in the widest vector code available.
+            #[inline]
+            pub fn run<F: $($bound)+>($($arg: $ty,)* out: &mut [f32], f: &F) {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if super::has_avx512() {
+                        // SAFETY: the CPU supports every feature the copy was compiled for.
+                        return unsafe { v4($($arg,)* out, f) };
+                    }
+                    if super::has_avx2() {
+                        // SAFETY: as above.
+                        return unsafe { v3($($arg,)* out, f) };
+                    }
+                }
+                super::$generic($($arg,)* out, f)
+            }
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
             pub unsafe fn v4<F: $($bound)+>($($arg: $ty,)* out: &mut [f32], f: F) {
@@ -89,24 +105,26 @@ macro_rules! dispatch {
                 super::$generic($($arg,)* out, f)
             }
         }
-        /// Runs the loop in the widest vector code the CPU supports.
+        /// Runs the loop in the widest vector code the CPU supports, on two threads for long
+        /// slices (elementwise, so the split does not change any result).
         #[inline]
-        pub fn $f<F: $($bound)+>($($arg: $ty,)* out: &mut [f32], f: F) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                if has_avx512() {
-                    // SAFETY: the CPU supports every feature the copy was compiled for.
-                    return unsafe { $name::v4($($arg,)* out, f) };
-                }
-                if has_avx2() {
-                    // SAFETY: as above.
-                    return unsafe { $name::v3($($arg,)* out, f) };
-                }
+        pub fn $f<F: $($bound)+ + Sync>($($arg: $ty,)* out: &mut [f32], f: F) {
+            if out.len() >= PARALLEL_MIN_ELEMS && crate::tensor::num_threads() > 1 {
+                let mid = out.len() / 2;
+                let (o0, o1) = out.split_at_mut(mid);
+                $(let $arg = $arg.split_at(mid);)*
+                let f = &f;
+                rayon::join(|| $name::run($($arg.0,)* o0, f), || $name::run($($arg.1,)* o1, f));
+                return;
             }
-            $generic($($arg,)* out, f)
+            $name::run($($arg,)* out, &f)
         }
     };
 }
+
+/// Elementwise loops at least this long are split across two threads (measured: it pays from
+/// about a million elements on this 2-core machine; below, the hand-off costs more).
+pub const PARALLEL_MIN_ELEMS: usize = 1 << 20;
 
 #[inline(always)]
 fn map1_generic<F: Fn(f32) -> f32>(a: &[f32], out: &mut [f32], f: F) {
@@ -235,6 +253,15 @@ pub fn has_avx512() -> bool {
 #[doc(hidden)]
 pub fn has_avx2() -> bool {
     is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+}
+
+crate::simd_fn! {
+    /// acc[i] += x[i].
+    pub fn add_assign(acc: &mut [f32], x: &[f32]) {
+        for (a, &v) in acc.iter_mut().zip(x) {
+            *a += v;
+        }
+    }
 }
 
 crate::simd_fn! {

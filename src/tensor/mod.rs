@@ -26,6 +26,7 @@ pub mod matmul;
 pub mod ops;
 pub mod parallel;
 pub mod params;
+pub mod profile;
 pub mod shape;
 
 pub use grad_check::{GradCheckConfig, GradCheckReport, grad_check, grad_check_params};

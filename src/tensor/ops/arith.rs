@@ -13,17 +13,33 @@ use std::sync::Arc;
 use ndarray::{IxDyn, Zip};
 
 use crate::tensor::kernels::{map1, map2};
-use crate::tensor::shape::{broadcast_shape, sum_to};
+use crate::tensor::shape::{block_broadcast, broadcast_shape, sum_to};
 use crate::tensor::{Graph, Tensor, Var};
 
 /// out[i] = f(a[i], b[i]) with broadcasting; output in C order.
-pub(crate) fn zip_with(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32) -> Tensor {
+pub(crate) fn zip_with(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32 + Sync) -> Tensor {
     if a.shape() == b.shape()
         && let (Some(sa), Some(sb)) = (a.as_slice(), b.as_slice())
     {
         let mut out = vec![0.0; sa.len()];
         map2(sa, sb, &mut out, f);
         return Tensor::from_shape_vec(a.raw_dim(), out).expect("same shape");
+    }
+    if let (Some(sa), Some(sb)) = (a.as_slice(), b.as_slice()) {
+        if let Some((len, inner)) = block_broadcast(a.shape(), b.shape()) {
+            return Tensor::from_shape_vec(
+                a.raw_dim(),
+                block_zip(sa, sb, len, inner, |x, y| f(x, y)),
+            )
+            .expect("same shape");
+        }
+        if let Some((len, inner)) = block_broadcast(b.shape(), a.shape()) {
+            return Tensor::from_shape_vec(
+                b.raw_dim(),
+                block_zip(sb, sa, len, inner, |y, x| f(x, y)),
+            )
+            .expect("same shape");
+        }
     }
     let shape = broadcast_shape(a.shape(), b.shape());
     let av = a.broadcast(IxDyn(&shape)).expect("broadcast shape checked");
@@ -36,8 +52,34 @@ pub(crate) fn zip_with(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32) -> T
     out
 }
 
+/// out[i] = f(full[i], small[(i / inner) % len]) (see `shape::block_broadcast`).
+fn block_zip(
+    full: &[f32],
+    small: &[f32],
+    len: usize,
+    inner: usize,
+    f: impl Fn(f32, f32) -> f32 + Sync,
+) -> Vec<f32> {
+    let mut out = vec![0.0; full.len()];
+    if inner == 1 {
+        for (o, a) in out.chunks_exact_mut(len).zip(full.chunks_exact(len)) {
+            map2(a, small, o, &f);
+        }
+    } else {
+        for (i, (o, a)) in out
+            .chunks_exact_mut(inner)
+            .zip(full.chunks_exact(inner))
+            .enumerate()
+        {
+            let s = small[i % len];
+            map1(a, o, |x| f(x, s));
+        }
+    }
+    out
+}
+
 /// out[i] = f(a[i]) in C order.
-pub(crate) fn map_with(a: &Tensor, f: impl Fn(f32) -> f32) -> Tensor {
+pub(crate) fn map_with(a: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Tensor {
     let mut out = vec![0.0; a.len()];
     match a.as_slice() {
         Some(s) => map1(s, &mut out, f),

@@ -58,8 +58,9 @@ struct Range {
     hi: usize,
 }
 
-/// Unrolls the patches of one image (C, H, W) into `cols` (C·kh·kw, Ho·Wo).
-fn im2col(x: &[f32], g: &Geom, cols: &mut [f32]) {
+/// Unrolls the patches of one image (C, H, W) into columns `col0..col0 + Ho·Wo` of `cols`
+/// (C·kh·kw rows of `ld` values).
+fn im2col(x: &[f32], g: &Geom, cols: &mut [f32], ld: usize, col0: usize) {
     let hw = g.hw();
     for c in 0..g.c {
         let img = &x[c * g.h * g.w..][..g.h * g.w];
@@ -67,7 +68,7 @@ fn im2col(x: &[f32], g: &Geom, cols: &mut [f32]) {
             let ys = g.valid(i, g.h, g.ho);
             for j in 0..g.kw {
                 let xs = g.valid(j, g.w, g.wo);
-                let row = &mut cols[((c * g.kh + i) * g.kw + j) * hw..][..hw];
+                let row = &mut cols[((c * g.kh + i) * g.kw + j) * ld + col0..][..hw];
                 row.fill(0.0);
                 for oy in ys.lo..ys.hi {
                     let iy = oy * g.stride + i - g.pad;
@@ -87,7 +88,7 @@ fn im2col(x: &[f32], g: &Geom, cols: &mut [f32]) {
 }
 
 /// The transpose of `im2col` for one image: adds every patch entry back into its pixel.
-fn col2im(cols: &[f32], g: &Geom, x: &mut [f32]) {
+fn col2im(cols: &[f32], g: &Geom, x: &mut [f32], ld: usize, col0: usize) {
     let hw = g.hw();
     for c in 0..g.c {
         let img = &mut x[c * g.h * g.w..][..g.h * g.w];
@@ -95,7 +96,7 @@ fn col2im(cols: &[f32], g: &Geom, x: &mut [f32]) {
             let ys = g.valid(i, g.h, g.ho);
             for j in 0..g.kw {
                 let xs = g.valid(j, g.w, g.wo);
-                let row = &cols[((c * g.kh + i) * g.kw + j) * hw..][..hw];
+                let row = &cols[((c * g.kh + i) * g.kw + j) * ld + col0..][..hw];
                 for oy in ys.lo..ys.hi {
                     let iy = oy * g.stride + i - g.pad;
                     let src = &row[oy * g.wo..][xs.lo..xs.hi];
@@ -113,6 +114,12 @@ fn col2im(cols: &[f32], g: &Geom, x: &mut [f32]) {
             }
         }
     }
+}
+
+/// Images per product: enough columns (~3000) that the products are efficient, few enough that
+/// `cols` stays cache-sized.
+fn chunk_images(hw: usize, n: usize) -> usize {
+    (3072 / hw.max(1)).clamp(1, n.max(1))
 }
 
 fn view<'a>(s: &'a [f32], r: usize, c: usize) -> ArrayView2<'a, f32> {
@@ -166,23 +173,34 @@ impl Graph<'_> {
         let bias: Option<Vec<f32>> = b.map(|b| slice(b.value()).to_vec());
         let mut y = vec![0.0f32; n * o * hw];
         par_items(&mut y, n, threads, |items, out| {
-            let mut cols = vec![0.0f32; rows * hw];
+            let per = chunk_images(hw, items.len());
+            let mut cols = vec![0.0f32; rows * per * hw];
+            let mut y2 = vec![0.0f32; o * per * hw];
             let w2 = view(slice(&wv), o, rows);
-            for (k, idx) in items.enumerate() {
-                im2col(&slice(&xv)[idx * img..][..img], &geom, &mut cols);
-                let yn = &mut out[k * o * hw..][..o * hw];
-                if let Some(bias) = &bias {
-                    for (row, &bv) in yn.chunks_exact_mut(hw).zip(bias) {
-                        row.fill(bv);
+            for (k0, chunk) in items.clone().step_by(per).enumerate() {
+                let cnt = per.min(items.end - chunk);
+                let ld = cnt * hw;
+                for k in 0..cnt {
+                    im2col(
+                        &slice(&xv)[(chunk + k) * img..][..img],
+                        &geom,
+                        &mut cols,
+                        ld,
+                        k * hw,
+                    );
+                }
+                let yv = view_mut(&mut y2[..o * ld], o, ld);
+                gemm_into_threads(w2, view(&cols[..rows * ld], rows, ld), yv, false, inner);
+                // (O, cnt·HW) → (cnt, O, HW), adding the bias on the way.
+                for k in 0..cnt {
+                    let dst = &mut out[(k0 * per + k) * o * hw..][..o * hw];
+                    for (oc, d) in dst.chunks_exact_mut(hw).enumerate() {
+                        let add = bias.as_ref().map_or(0.0, |b| b[oc]);
+                        for (d, &v) in d.iter_mut().zip(&y2[oc * ld + k * hw..][..hw]) {
+                            *d = v + add;
+                        }
                     }
                 }
-                gemm_into_threads(
-                    w2,
-                    view(&cols, rows, hw),
-                    view_mut(yn, o, hw),
-                    bias.is_some(),
-                    inner,
-                );
             }
         });
         let y = Tensor::from_shape_vec(IxDyn(&[n, o, geom.ho, geom.wo]), y).expect("output shape");
@@ -195,24 +213,47 @@ impl Graph<'_> {
             let mut gx = vec![0.0f32; if need[0] { n * img } else { 0 }];
             let per_item_gx = if need[0] { img } else { 0 };
             let partial_dw = par_items(&mut gx, n, threads, |items, gx_part| {
-                let mut cols = vec![0.0f32; rows * hw];
+                let per = chunk_images(hw, items.len());
+                let mut cols = vec![0.0f32; rows * per * hw];
+                let mut g2 = vec![0.0f32; o * per * hw];
                 let mut dw = need[1].then(|| Array2::<f32>::zeros((o, rows)));
                 let w2 = view(slice(&wv), o, rows);
-                for (k, idx) in items.enumerate() {
-                    let gn = view(&gs[idx * o * hw..][..o * hw], o, hw);
+                for (k0, chunk) in items.clone().step_by(per).enumerate() {
+                    let cnt = per.min(items.end - chunk);
+                    let ld = cnt * hw;
+                    // (cnt, O, HW) → (O, cnt·HW)
+                    for k in 0..cnt {
+                        let src = &gs[(chunk + k) * o * hw..][..o * hw];
+                        for (oc, s) in src.chunks_exact(hw).enumerate() {
+                            g2[oc * ld + k * hw..][..hw].copy_from_slice(s);
+                        }
+                    }
+                    let gv = view(&g2[..o * ld], o, ld);
                     if let Some(dw) = dw.as_mut() {
-                        im2col(&slice(&xv)[idx * img..][..img], &geom, &mut cols);
-                        gemm_into_threads(
-                            gn,
-                            view(&cols, rows, hw).reversed_axes(),
-                            dw.view_mut(),
-                            true,
-                            inner,
-                        );
+                        for k in 0..cnt {
+                            im2col(
+                                &slice(&xv)[(chunk + k) * img..][..img],
+                                &geom,
+                                &mut cols,
+                                ld,
+                                k * hw,
+                            );
+                        }
+                        let ct = view(&cols[..rows * ld], rows, ld).reversed_axes();
+                        gemm_into_threads(gv, ct, dw.view_mut(), true, inner);
                     }
                     if per_item_gx > 0 {
-                        gemm_into_threads(w2.t(), gn, view_mut(&mut cols, rows, hw), false, inner);
-                        col2im(&cols, &geom, &mut gx_part[k * img..][..img]);
+                        gemm_into_threads(
+                            w2.t(),
+                            gv,
+                            view_mut(&mut cols[..rows * ld], rows, ld),
+                            false,
+                            inner,
+                        );
+                        for k in 0..cnt {
+                            let dst = &mut gx_part[(k0 * per + k) * img..][..img];
+                            col2im(&cols, &geom, dst, ld, k * hw);
+                        }
                     }
                 }
                 dw

@@ -2,6 +2,7 @@
 //! op is a method of `Graph`; every file opens with its table of derivative rules.
 
 pub mod arith;
+pub mod attention;
 pub mod conv;
 pub mod linalg;
 pub mod loss;

@@ -10,7 +10,7 @@
 //! | gather_rows(t, ids)     | scatter-add g's rows into a zero table at ids          |
 //! | masked_fill(x, m, v)    | g where m is false, 0 where m is true                  |
 
-use ndarray::{ArrayD, Axis, IxDyn, Slice};
+use ndarray::{ArrayD, IxDyn};
 
 use crate::tensor::shape::{axis as norm_axis, broadcast_shape, numel, standard};
 use crate::tensor::{Graph, Tensor, Var};
@@ -65,48 +65,78 @@ impl Graph<'_> {
     pub fn concat(&self, xs: &[&Var], axis: isize) -> Var {
         assert!(!xs.is_empty(), "concat of nothing");
         let ax = norm_axis(axis, xs[0].ndim());
-        let views: Vec<_> = xs.iter().map(|v| v.value().view()).collect();
-        let y = standard(
-            ndarray::concatenate(Axis(ax), &views)
-                .expect("concat: shapes must match except along the axis"),
+        let mut shape = xs[0].shape().to_vec();
+        for x in xs {
+            let mut s = x.shape().to_vec();
+            s[ax] = shape[ax];
+            assert_eq!(s, shape, "concat: shapes must match except along axis {ax}");
+        }
+        shape[ax] = xs.iter().map(|v| v.shape()[ax]).sum();
+        let (outer, inner): (usize, usize) = (
+            shape[..ax].iter().product(),
+            shape[ax + 1..].iter().product(),
         );
-        let sizes: Vec<usize> = xs.iter().map(|v| v.shape()[ax]).collect();
+        // Each input contributes one contiguous chunk of len·inner values per outer index.
+        let chunks: Vec<usize> = xs.iter().map(|v| v.shape()[ax] * inner).collect();
+        let row: usize = chunks.iter().sum();
+        let mut y = Vec::with_capacity(outer * row);
+        for o in 0..outer {
+            for (x, &c) in xs.iter().zip(&chunks) {
+                y.extend_from_slice(&slice_of(x.value())[o * c..(o + 1) * c]);
+            }
+        }
+        let y = Tensor::from_shape_vec(IxDyn(&shape), y).expect("concat shape");
+        let shapes: Vec<Vec<usize>> = xs.iter().map(|v| v.shape().to_vec()).collect();
         self.record(y, xs, move |g, need| {
-            let mut start = 0;
-            sizes
-                .iter()
-                .zip(need)
-                .map(|(&len, &n)| {
-                    let piece = n.then(|| {
-                        g.slice_axis(Axis(ax), Slice::from(start..start + len))
-                            .to_owned()
-                    });
-                    start += len;
-                    piece.map(standard)
-                })
-                .collect()
+            let gs = slice_of(g);
+            let mut offset = 0;
+            let mut out = Vec::with_capacity(chunks.len());
+            for ((&c, s), &n) in chunks.iter().zip(&shapes).zip(need) {
+                out.push(n.then(|| {
+                    let mut piece = Vec::with_capacity(outer * c);
+                    for o in 0..outer {
+                        piece.extend_from_slice(&gs[o * row + offset..o * row + offset + c]);
+                    }
+                    Tensor::from_shape_vec(IxDyn(s), piece).expect("input shape")
+                }));
+                offset += c;
+            }
+            out
         })
     }
 
     /// Elements `start..end` along an axis (PyTorch's `narrow`).
     pub fn slice(&self, x: &Var, axis: isize, start: usize, end: usize) -> Var {
         let ax = norm_axis(axis, x.ndim());
+        let len = x.shape()[ax];
         assert!(
-            start <= end && end <= x.shape()[ax],
-            "slice {start}..{end} out of range for axis of length {}",
-            x.shape()[ax]
-        );
-        let y = standard(
-            x.value()
-                .slice_axis(Axis(ax), Slice::from(start..end))
-                .to_owned(),
+            start <= end && end <= len,
+            "slice {start}..{end} out of range for axis of length {len}"
         );
         let shape = x.shape().to_vec();
+        let (outer, inner): (usize, usize) = (
+            shape[..ax].iter().product(),
+            shape[ax + 1..].iter().product(),
+        );
+        let (row, lo, hi) = (len * inner, start * inner, end * inner);
+        let xs = slice_of(x.value());
+        let mut y = Vec::with_capacity(outer * (hi - lo));
+        for o in 0..outer {
+            y.extend_from_slice(&xs[o * row + lo..o * row + hi]);
+        }
+        let mut out_shape = shape.clone();
+        out_shape[ax] = end - start;
+        let y = Tensor::from_shape_vec(IxDyn(&out_shape), y).expect("slice shape");
         self.record(y, &[x], move |g, _| {
-            let mut gx = Tensor::zeros(IxDyn(&shape));
-            gx.slice_axis_mut(Axis(ax), Slice::from(start..end))
-                .assign(g);
-            vec![Some(gx)]
+            let gs = slice_of(g);
+            let mut gx = vec![0.0f32; outer * row];
+            for o in 0..outer {
+                gx[o * row + lo..o * row + hi]
+                    .copy_from_slice(&gs[o * (hi - lo)..(o + 1) * (hi - lo)]);
+            }
+            vec![Some(
+                Tensor::from_shape_vec(IxDyn(&shape), gx).expect("input shape"),
+            )]
         })
     }
 
@@ -174,6 +204,11 @@ impl Graph<'_> {
             vec![Some(gx)]
         })
     }
+}
+
+fn slice_of(t: &Tensor) -> &[f32] {
+    t.as_slice()
+        .expect("tensors on the tape are in standard layout")
 }
 
 fn standard_bool(m: ArrayD<bool>) -> ArrayD<bool> {

@@ -32,8 +32,8 @@ impl Graph<'_> {
     pub fn unary(
         &self,
         x: &Var,
-        fwd: impl Fn(f32) -> f32,
-        bwd: impl Fn(f32, f32, f32) -> f32 + Send + 'static,
+        fwd: impl Fn(f32) -> f32 + Sync,
+        bwd: impl Fn(f32, f32, f32) -> f32 + Send + Sync + 'static,
     ) -> Var {
         let y = Arc::new(map_with(x.value(), fwd));
         if !self.tracks(&[x]) {
