@@ -119,7 +119,7 @@ impl CausalSelfAttention {
         rng: &mut impl Rng,
     ) -> Self {
         assert!(
-            heads > 0 && dim % heads == 0,
+            heads > 0 && dim.is_multiple_of(heads),
             "attention: width {dim} does not split into {heads} heads"
         );
         Self {

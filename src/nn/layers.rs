@@ -137,7 +137,7 @@ impl GroupNorm {
     /// Panics if `channels` is not a multiple of `groups` (a model-definition bug).
     pub fn new(ps: &mut ParamStore, name: &str, groups: usize, channels: usize) -> Self {
         assert!(
-            groups > 0 && channels % groups == 0,
+            groups > 0 && channels.is_multiple_of(groups),
             "GroupNorm: {channels} channels in {groups} groups"
         );
         let weight = ps.add(format!("{name}.weight"), ones(&[channels]));

@@ -35,7 +35,7 @@ impl Default for UnetConfig {
 }
 
 fn groups(c: usize) -> usize {
-    if c % 8 == 0 && c >= 32 { 8 } else { 4 }
+    if c.is_multiple_of(8) && c >= 32 { 8 } else { 4 }
 }
 
 #[derive(Clone, Debug)]

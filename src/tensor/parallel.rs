@@ -23,7 +23,7 @@ pub fn par_items<R: Send>(
     threads: usize,
     f: impl Fn(Range<usize>, &mut [f32]) -> R + Sync,
 ) -> Vec<R> {
-    let per_item = if n == 0 { 0 } else { out.len() / n };
+    let per_item = out.len().checked_div(n).unwrap_or(0);
     if threads <= 1 || n < 2 {
         return vec![f(0..n, out)];
     }

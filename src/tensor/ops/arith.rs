@@ -27,11 +27,8 @@ pub(crate) fn zip_with(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32 + Syn
     }
     if let (Some(sa), Some(sb)) = (a.as_slice(), b.as_slice()) {
         if let Some((len, inner)) = block_broadcast(a.shape(), b.shape()) {
-            return Tensor::from_shape_vec(
-                a.raw_dim(),
-                block_zip(sa, sb, len, inner, |x, y| f(x, y)),
-            )
-            .expect("same shape");
+            return Tensor::from_shape_vec(a.raw_dim(), block_zip(sa, sb, len, inner, &f))
+                .expect("same shape");
         }
         if let Some((len, inner)) = block_broadcast(b.shape(), a.shape()) {
             return Tensor::from_shape_vec(
