@@ -175,12 +175,12 @@ fn cases() -> Vec<Case> {
     ));
     v.push(case(
         "linear",
-        vec![r(&[3, 4], 52), r(&[5, 4], 53), r(&[5], 54)],
+        vec![r(&[3, 4], 52), r(&[4, 5], 53), r(&[5], 54)],
         |g, x| g.linear(&x[0], &x[1], Some(&x[2])),
     ));
     v.push(case(
         "linear_3d",
-        vec![r(&[2, 3, 4], 55), r(&[5, 4], 56), r(&[5], 57)],
+        vec![r(&[2, 3, 4], 55), r(&[4, 5], 56), r(&[5], 57)],
         |g, x| g.linear(&x[0], &x[1], Some(&x[2])),
     ));
     // Moving data.

@@ -1,6 +1,7 @@
 //! Saving and loading parameters as safetensors (f32, little-endian, PyTorch names and
 //! layouts), so a model trained in mllab opens in PyTorch with `safetensors.torch.load_file`
-//! and `load_state_dict`, and the other way round.
+//! and `load_state_dict`, and the other way round. Parameters kept transposed in memory
+//! (Linear weights, (in, out)) are written in PyTorch's (out, in) and transposed back on load.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -45,8 +46,13 @@ pub fn save(
     let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = ps
         .iter()
         .map(|(_, p)| {
-            let data: Vec<u8> = p.value.iter().flat_map(|v| v.to_le_bytes()).collect();
-            (p.name.clone(), p.value.shape().to_vec(), data)
+            let value = if p.saved_transposed {
+                p.value.t().as_standard_layout().into_owned()
+            } else {
+                (*p.value).clone()
+            };
+            let data: Vec<u8> = value.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (p.name.clone(), value.shape().to_vec(), data)
         })
         .collect();
     let fmt = |e: safetensors::SafeTensorError| WeightsError::Format {
@@ -69,7 +75,8 @@ pub fn save(
     })
 }
 
-/// Reads every tensor of a file into a new store (names sorted, so ids are reproducible).
+/// Reads every tensor of a file into a new store, in the file's layout (names sorted, so ids
+/// are reproducible). To load into a model, build it and use `load_into`.
 pub fn load(path: &Path) -> Result<ParamStore, WeightsError> {
     let buf = std::fs::read(path).map_err(|source| WeightsError::Io {
         path: path.to_path_buf(),
@@ -110,14 +117,23 @@ pub fn load_into(ps: &mut ParamStore, path: &Path) -> Result<(), WeightsError> {
             });
         }
         let t = read_tensor(&st, &p.name, path)?;
-        if t.shape() != p.value.shape() {
+        let mut expected = p.value.shape().to_vec();
+        if p.saved_transposed {
+            expected.reverse();
+        }
+        if t.shape() != expected.as_slice() {
             return Err(WeightsError::Shape {
                 path: path.to_path_buf(),
                 name: p.name.clone(),
                 found: t.shape().to_vec(),
-                expected: p.value.shape().to_vec(),
+                expected,
             });
         }
+        let t = if p.saved_transposed {
+            t.t().as_standard_layout().into_owned()
+        } else {
+            t
+        };
         loaded.push((id, t));
     }
     for (id, t) in loaded {

@@ -7,7 +7,7 @@ use rand::Rng;
 use super::init;
 use crate::tensor::{Graph, ParamId, ParamStore, Var, ones, zeros};
 
-/// y = x·Wᵀ + b, W (out, in).
+/// y = x·W + b. W is kept (in, out) for speed and saved as PyTorch's (out, in) `weight`.
 #[derive(Clone, Debug)]
 pub struct Linear {
     pub weight: ParamId,
@@ -25,9 +25,9 @@ impl Linear {
         out_features: usize,
         rng: &mut impl Rng,
     ) -> Self {
-        let weight = ps.add(
+        let weight = ps.add_transposed(
             format!("{name}.weight"),
-            init::torch_default(&[out_features, in_features], in_features, rng),
+            init::torch_default(&[in_features, out_features], in_features, rng),
         );
         let bias = Some(ps.add(
             format!("{name}.bias"),
@@ -48,9 +48,9 @@ impl Linear {
         in_features: usize,
         out_features: usize,
     ) -> Self {
-        let weight = ps.add(
+        let weight = ps.add_transposed(
             format!("{name}.weight"),
-            zeros(&[out_features, in_features]),
+            zeros(&[in_features, out_features]),
         );
         let bias = Some(ps.add(format!("{name}.bias"), zeros(&[out_features])));
         Self {

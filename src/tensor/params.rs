@@ -25,6 +25,9 @@ impl ParamId {
 pub struct Param {
     pub name: String,
     pub value: Arc<Tensor>,
+    /// Kept as the transpose of its saved form (Linear weights: (in, out) here, PyTorch's
+    /// (out, in) in a file). Saves and loads transpose it.
+    pub saved_transposed: bool,
 }
 
 /// Every parameter of a model, in insertion order, addressable by id or by name.
@@ -42,7 +45,16 @@ impl ParamStore {
     /// Adds a parameter. Panics if the name is already taken: two layers built with the same
     /// name are a bug in the model code, and a silent overwrite would corrupt saves.
     pub fn add(&mut self, name: impl Into<String>, value: Tensor) -> ParamId {
-        let name = name.into();
+        self.insert(name.into(), value, false)
+    }
+
+    /// Adds a 2-D parameter that is saved transposed (see `Param::saved_transposed`).
+    pub fn add_transposed(&mut self, name: impl Into<String>, value: Tensor) -> ParamId {
+        assert_eq!(value.ndim(), 2, "only matrices are saved transposed");
+        self.insert(name.into(), value, true)
+    }
+
+    fn insert(&mut self, name: String, value: Tensor, saved_transposed: bool) -> ParamId {
         assert!(
             !self.by_name.contains_key(&name),
             "parameter name `{name}` is used twice"
@@ -50,8 +62,17 @@ impl ParamStore {
         let id = ParamId(self.params.len());
         self.by_name.insert(name.clone(), id);
         let value = Arc::new(value.as_standard_layout().into_owned());
-        self.params.push(Param { name, value });
+        self.params.push(Param {
+            name,
+            value,
+            saved_transposed,
+        });
         id
+    }
+
+    /// Whether a parameter is kept transposed relative to its saved form.
+    pub fn saved_transposed(&self, id: ParamId) -> bool {
+        self.params[id.0].saved_transposed
     }
 
     pub fn len(&self) -> usize {

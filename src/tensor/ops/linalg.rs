@@ -1,12 +1,12 @@
 //! Matrix products on the tape: `matmul` (a·b), `matmul_nt` (a·bᵀ, for attention scores and
-//! PyTorch-layout weights) and `linear` (x·Wᵀ + b with the bias fused), each over a plain or
+//! PyTorch-layout weights) and `linear` (x·W + b with the bias fused), each over a plain or
 //! batched leading shape. Backward uses transposed *views*, never copies:
 //!
 //! | op            | forward   | ∂/∂a      | ∂/∂b       |
 //! |---------------|-----------|-----------|------------|
 //! | matmul        | a·b       | g·bᵀ      | aᵀ·g       |
 //! | matmul_nt     | a·bᵀ      | g·b       | gᵀ·a       |
-//! | linear        | x·Wᵀ + β  | g·W       | gᵀ·x ; Σ g |
+//! | linear        | x·W + β   | g·Wᵀ      | xᵀ·g ; Σ g |
 //!
 //! Shapes: a is (…, m, k). If b is 2-D, a's leading axes are flattened into rows (one big
 //! product). Otherwise b must have a's leading axes (a batch of products).
@@ -146,12 +146,15 @@ impl Graph<'_> {
         })
     }
 
-    /// x·Wᵀ + b with W in PyTorch's (out, in) layout and b of shape (out); x is (…, in).
+    /// x·W + b with W stored (in, out) and b of shape (out); x is (…, in). The forward product
+    /// is then a plain A·B, the fastest kind, and the slower A·Bᵀ falls to the input gradient,
+    /// which the first layer of a network never needs. (`nn::Linear` saves W transposed, in
+    /// PyTorch's (out, in) layout.)
     pub fn linear(&self, x: &Var, w: &Var, b: Option<&Var>) -> Var {
         let Some(b) = b else {
-            return self.matmul_nt(x, w);
+            return self.matmul(x, w);
         };
-        let (out_f, in_f) = (w.shape()[0], w.shape()[1]);
+        let (in_f, out_f) = (w.shape()[0], w.shape()[1]);
         assert_eq!(
             *x.shape().last().expect("linear of a scalar"),
             in_f,
@@ -173,7 +176,7 @@ impl Graph<'_> {
             .to_owned();
         gemm_into(
             view2(&xv, rows, in_f),
-            view2(&wv, out_f, in_f).reversed_axes(),
+            view2(&wv, in_f, out_f),
             y.view_mut(),
             true,
         );
@@ -183,11 +186,11 @@ impl Graph<'_> {
         self.record(y, &[x, w, b], move |g, need| {
             let g2 = view2(g, rows, out_f);
             let gx = need[0].then(|| {
-                mm2(g2, view2(&wv, out_f, in_f))
+                mm2(g2, view2(&wv, in_f, out_f).reversed_axes())
                     .into_shape_with_order(IxDyn(xv.shape()))
                     .expect("contiguous")
             });
-            let gw = need[1].then(|| mm2(g2.t(), view2(&xv, rows, in_f)).into_dyn());
+            let gw = need[1].then(|| mm2(view2(&xv, rows, in_f).reversed_axes(), g2).into_dyn());
             let gb = need[2].then(|| g2.sum_axis(Axis(0)).into_dyn());
             vec![gx, gw, gb]
         })
