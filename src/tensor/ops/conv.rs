@@ -122,6 +122,69 @@ fn chunk_images(hw: usize, n: usize) -> usize {
     (3072 / hw.max(1)).clamp(1, n.max(1))
 }
 
+/// y = conv(x, w) (+ bias) for a batch of n images, as (n, O, Ho, Wo) values: per chunk of
+/// images, im2col then one product W·cols; the batch is split between the threads.
+fn conv_forward(
+    x: &[f32],
+    n: usize,
+    geom: &Geom,
+    w: &[f32],
+    o: usize,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let (rows, hw, img) = (geom.rows(), geom.hw(), geom.c * geom.h * geom.w);
+    let threads = threads_for(n * o * rows * hw);
+    // One thread per image when the batch is split; otherwise the products may use them.
+    let inner = if threads > 1 && n > 1 {
+        1
+    } else {
+        threads_for(o * rows * hw)
+    };
+    let mut y = vec![0.0f32; n * o * hw];
+    par_items(&mut y, n, threads, |items, out| {
+        let per = chunk_images(hw, items.len());
+        let mut cols = vec![0.0f32; rows * per * hw];
+        let mut y2 = vec![0.0f32; o * per * hw];
+        let w2 = view(w, o, rows);
+        for (k0, chunk) in items.clone().step_by(per).enumerate() {
+            let cnt = per.min(items.end - chunk);
+            let ld = cnt * hw;
+            for k in 0..cnt {
+                im2col(&x[(chunk + k) * img..][..img], geom, &mut cols, ld, k * hw);
+            }
+            let yv = view_mut(&mut y2[..o * ld], o, ld);
+            gemm_into_threads(w2, view(&cols[..rows * ld], rows, ld), yv, false, inner);
+            // (O, cnt·HW) → (cnt, O, HW), adding the bias on the way.
+            for k in 0..cnt {
+                let dst = &mut out[(k0 * per + k) * o * hw..][..o * hw];
+                for (oc, d) in dst.chunks_exact_mut(hw).enumerate() {
+                    let add = bias.map_or(0.0, |b| b[oc]);
+                    for (d, &v) in d.iter_mut().zip(&y2[oc * ld + k * hw..][..hw]) {
+                        *d = v + add;
+                    }
+                }
+            }
+        }
+    });
+    y
+}
+
+/// w (O, C, kh, kw) → w' (C, O, kh, kw) with w'[c, o, i, j] = w[o, c, kh−1−i, kw−1−j].
+fn flip_kernel(w: &[f32], o: usize, c: usize, kh: usize, kw: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; w.len()];
+    for oc in 0..o {
+        for ci in 0..c {
+            for i in 0..kh {
+                for j in 0..kw {
+                    out[((ci * o + oc) * kh + i) * kw + j] =
+                        w[((oc * c + ci) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)];
+                }
+            }
+        }
+    }
+    out
+}
+
 fn view<'a>(s: &'a [f32], r: usize, c: usize) -> ArrayView2<'a, f32> {
     ArrayView2::from_shape((r, c), s).expect("length matches")
 }
@@ -163,7 +226,6 @@ impl Graph<'_> {
         let o = ws[0];
         let (rows, hw, img) = (geom.rows(), geom.hw(), geom.c * h * wd);
         let threads = threads_for(n * o * rows * hw);
-        // One thread per image when the batch is split; otherwise the products may use them.
         let inner = if threads > 1 && n > 1 {
             1
         } else {
@@ -171,38 +233,7 @@ impl Graph<'_> {
         };
         let (xv, wv) = (x.arc(), w.arc());
         let bias: Option<Vec<f32>> = b.map(|b| slice(b.value()).to_vec());
-        let mut y = vec![0.0f32; n * o * hw];
-        par_items(&mut y, n, threads, |items, out| {
-            let per = chunk_images(hw, items.len());
-            let mut cols = vec![0.0f32; rows * per * hw];
-            let mut y2 = vec![0.0f32; o * per * hw];
-            let w2 = view(slice(&wv), o, rows);
-            for (k0, chunk) in items.clone().step_by(per).enumerate() {
-                let cnt = per.min(items.end - chunk);
-                let ld = cnt * hw;
-                for k in 0..cnt {
-                    im2col(
-                        &slice(&xv)[(chunk + k) * img..][..img],
-                        &geom,
-                        &mut cols,
-                        ld,
-                        k * hw,
-                    );
-                }
-                let yv = view_mut(&mut y2[..o * ld], o, ld);
-                gemm_into_threads(w2, view(&cols[..rows * ld], rows, ld), yv, false, inner);
-                // (O, cnt·HW) → (cnt, O, HW), adding the bias on the way.
-                for k in 0..cnt {
-                    let dst = &mut out[(k0 * per + k) * o * hw..][..o * hw];
-                    for (oc, d) in dst.chunks_exact_mut(hw).enumerate() {
-                        let add = bias.as_ref().map_or(0.0, |b| b[oc]);
-                        for (d, &v) in d.iter_mut().zip(&y2[oc * ld + k * hw..][..hw]) {
-                            *d = v + add;
-                        }
-                    }
-                }
-            }
-        });
+        let y = conv_forward(slice(&xv), n, &geom, slice(&wv), o, bias.as_deref());
         let y = Tensor::from_shape_vec(IxDyn(&[n, o, geom.ho, geom.wo]), y).expect("output shape");
         let parents: Vec<&Var> = match b {
             Some(b) => vec![x, w, b],
@@ -210,9 +241,35 @@ impl Graph<'_> {
         };
         self.record(y, &parents, move |g, need| {
             let gs = slice(g);
-            let mut gx = vec![0.0f32; if need[0] { n * img } else { 0 }];
-            let per_item_gx = if need[0] { img } else { 0 };
-            let partial_dw = par_items(&mut gx, n, threads, |items, gx_part| {
+            // With stride 1, the input gradient is itself a convolution: of g with the kernel
+            // flipped in space and transposed in channels, padded by k − 1 − p. That reuses the
+            // forward path (no scatter) with a deeper product (K = O·k·k instead of O).
+            let flipped = geom.stride == 1 && kh == kw && padding < kh;
+            let mut gx = match (need[0], flipped) {
+                (true, true) => {
+                    let wf = flip_kernel(slice(&wv), o, geom.c, kh, kw);
+                    let back = Geom {
+                        c: o,
+                        h: geom.ho,
+                        w: geom.wo,
+                        pad: kh - 1 - padding,
+                        ho: geom.h,
+                        wo: geom.w,
+                        ..geom
+                    };
+                    conv_forward(gs, n, &back, &wf, geom.c, None)
+                }
+                (true, false) => vec![0.0f32; n * img],
+                (false, _) => Vec::new(),
+            };
+            let per_item_gx = if need[0] && !flipped { img } else { 0 };
+            let mut scratch = Vec::new();
+            let target = if per_item_gx > 0 {
+                &mut gx
+            } else {
+                &mut scratch
+            };
+            let partial_dw = par_items(target, n, threads, |items, gx_part| {
                 let per = chunk_images(hw, items.len());
                 let mut cols = vec![0.0f32; rows * per * hw];
                 let mut g2 = vec![0.0f32; o * per * hw];

@@ -152,18 +152,70 @@ impl Graph<'_> {
         );
         let spatial = x.len() / (n * c).max(1);
         let block = c / groups * spatial;
-        let (xhat, rs) = normalize(slice(x.value()), block, eps);
+        let per_image = c * spatial;
+        // Images are independent: split them between the threads when the tensor is large.
+        let threads = if x.len() >= 1 << 18 {
+            crate::tensor::num_threads().min(2)
+        } else {
+            1
+        };
+        let xs = slice(x.value());
         let gs = slice(gamma.value()).to_vec();
-        let mut y = xhat.clone();
-        affine_planes(&mut y, &gs, slice(beta.value()), spatial);
+        let bs = slice(beta.value());
+        let mut xhat = vec![0.0f32; x.len()];
+        let mut rs = vec![0.0f32; n * groups];
+        let mut y = vec![0.0f32; x.len()];
+        {
+            let mut parts = Vec::new();
+            let (h0, h1) = xhat.split_at_mut(n / 2 * per_image);
+            let (r0, r1) = rs.split_at_mut(n / 2 * groups);
+            let (y0, y1) = y.split_at_mut(n / 2 * per_image);
+            parts.push((0, h0, r0, y0));
+            parts.push((n / 2, h1, r1, y1));
+            let run = |(i0, h, r, yp): &mut (usize, &mut [f32], &mut [f32], &mut [f32])| {
+                let src = &xs[*i0 * per_image..][..h.len()];
+                normalize_blocks(src, h, r, block, eps);
+                yp.copy_from_slice(h);
+                affine_planes(yp, &gs, bs, spatial);
+            };
+            let (a, b) = parts.split_at_mut(1);
+            if threads > 1 {
+                rayon::join(|| run(&mut a[0]), || run(&mut b[0]));
+            } else {
+                run(&mut a[0]);
+                run(&mut b[0]);
+            }
+        }
         let shape = x.shape().to_vec();
         let y = Tensor::from_shape_vec(IxDyn(&shape), y).expect("same shape");
         self.record(y, &[x, gamma, beta], move |g, need| {
             let g = slice(g);
-            let (mut ggamma, mut gbeta) = (vec![0.0f32; c], vec![0.0f32; c]);
             let mut gx = vec![0.0f32; g.len()];
-            affine_planes_backward(g, &xhat, &gs, &mut gx, &mut ggamma, &mut gbeta, spatial);
-            blocks_backward(&mut gx, &xhat, &rs, block);
+            let partial = crate::tensor::parallel::par_items(&mut gx, n, threads, |items, gxp| {
+                let (lo, hi) = (items.start * per_image, items.end * per_image);
+                let (mut gg, mut gb) = (vec![0.0f32; c], vec![0.0f32; c]);
+                affine_planes_backward(
+                    &g[lo..hi],
+                    &xhat[lo..hi],
+                    &gs,
+                    gxp,
+                    &mut gg,
+                    &mut gb,
+                    spatial,
+                );
+                blocks_backward(
+                    gxp,
+                    &xhat[lo..hi],
+                    &rs[items.start * groups..items.end * groups],
+                    block,
+                );
+                (gg, gb)
+            });
+            let (mut ggamma, mut gbeta) = (vec![0.0f32; c], vec![0.0f32; c]);
+            for (gg, gb) in partial {
+                crate::tensor::kernels::add_assign(&mut ggamma, &gg);
+                crate::tensor::kernels::add_assign(&mut gbeta, &gb);
+            }
             vec![
                 need[0].then(|| Tensor::from_shape_vec(IxDyn(&shape), gx).expect("same shape")),
                 need[1].then(|| Tensor::from_shape_vec(IxDyn(&[c]), ggamma).expect("(C)")),
