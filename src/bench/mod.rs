@@ -39,15 +39,22 @@ pub fn items() -> Vec<Item> {
     v
 }
 
-/// Whether `name` is selected by a filter: comma-separated parts, each matching a substring.
-pub fn selected(name: &str, filter: Option<&str>) -> bool {
+/// Whether `name` is selected by a filter among `names`: comma-separated parts, each naming an
+/// item exactly (`ddpm`) or, if no item has that name, every item containing it (`matmul`).
+pub fn selected(name: &str, filter: Option<&str>, names: &[String]) -> bool {
     match filter {
         None => true,
         Some(f) => f
             .split(',')
             .map(str::trim)
             .filter(|p| !p.is_empty())
-            .any(|p| name.contains(p)),
+            .any(|p| {
+                if names.iter().any(|n| n == p) {
+                    name == p
+                } else {
+                    name.contains(p)
+                }
+            }),
     }
 }
 
@@ -91,12 +98,12 @@ pub fn run_with(
     filter: Option<&str>,
     mut on_result: impl FnMut(&BenchResult),
 ) -> anyhow::Result<Vec<BenchResult>> {
+    let names: Vec<String> = items().into_iter().map(|i| i.name).collect();
     let chosen: Vec<Item> = items()
         .into_iter()
-        .filter(|i| selected(&i.name, filter))
+        .filter(|i| selected(&i.name, filter, &names))
         .collect();
     if chosen.is_empty() {
-        let names: Vec<String> = items().into_iter().map(|i| i.name).collect();
         anyhow::bail!(
             "no benchmark matches `{}`; the names are: {}",
             filter.unwrap_or(""),
@@ -132,11 +139,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_filter_selects_by_substring_and_commas() {
-        assert!(selected("matmul_128x784x512", Some("matmul")));
-        assert!(selected("vae", Some("mlp, vae")));
-        assert!(!selected("gan", Some("mlp,vae")));
-        assert!(selected("gan", None));
+    fn a_filter_selects_exact_names_then_substrings() {
+        let names: Vec<String> = items().into_iter().map(|i| i.name).collect();
+        assert!(selected("matmul_128x784x512", Some("matmul"), &names));
+        assert!(selected("vae", Some("mlp, vae"), &names));
+        assert!(!selected("gan", Some("mlp,vae"), &names));
+        assert!(selected("gan", None, &names));
+        assert!(selected("ddpm", Some("ddpm"), &names));
+        assert!(!selected("ddpm_sample", Some("ddpm"), &names));
     }
 
     #[test]
