@@ -62,6 +62,9 @@ struct Range {
 /// (C·kh·kw rows of `ld` values).
 fn im2col(x: &[f32], g: &Geom, cols: &mut [f32], ld: usize, col0: usize) {
     let hw = g.hw();
+    if g.stride == 1 && g.ho == g.h && g.wo == g.w {
+        return im2col_same(x, g, cols, ld, col0);
+    }
     for c in 0..g.c {
         let img = &x[c * g.h * g.w..][..g.h * g.w];
         for i in 0..g.kh {
@@ -69,16 +72,57 @@ fn im2col(x: &[f32], g: &Geom, cols: &mut [f32], ld: usize, col0: usize) {
             for j in 0..g.kw {
                 let xs = g.valid(j, g.w, g.wo);
                 let row = &mut cols[((c * g.kh + i) * g.kw + j) * ld + col0..][..hw];
-                row.fill(0.0);
+                // Zero only what the image does not cover (the padding).
+                row[..ys.lo * g.wo].fill(0.0);
+                row[ys.hi * g.wo..].fill(0.0);
                 for oy in ys.lo..ys.hi {
                     let iy = oy * g.stride + i - g.pad;
-                    let out = &mut row[oy * g.wo..][xs.lo..xs.hi];
+                    let line = &mut row[oy * g.wo..][..g.wo];
+                    line[..xs.lo].fill(0.0);
+                    line[xs.hi..].fill(0.0);
+                    let out = &mut line[xs.lo..xs.hi];
                     let start = xs.lo * g.stride + j - g.pad;
                     if g.stride == 1 {
                         out.copy_from_slice(&img[iy * g.w + start..][..out.len()]);
                     } else {
                         for (k, o) in out.iter_mut().enumerate() {
                             *o = img[iy * g.w + start + k * g.stride];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `im2col` for stride 1 and "same" padding: each row of `cols` is the whole image shifted by
+/// (i − p, j − p), i.e. one contiguous copy, then zeros where the shift left the image.
+fn im2col_same(x: &[f32], g: &Geom, cols: &mut [f32], ld: usize, col0: usize) {
+    let (h, w) = (g.h, g.w);
+    let hw = h * w;
+    for c in 0..g.c {
+        let img = &x[c * hw..][..hw];
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let row = &mut cols[((c * g.kh + i) * g.kw + j) * ld + col0..][..hw];
+                let (dy, dx) = (i as isize - g.pad as isize, j as isize - g.pad as isize);
+                let shift = dy * w as isize + dx;
+                let lo = (-shift).clamp(0, hw as isize) as usize;
+                let hi = (hw as isize - shift).clamp(0, hw as isize) as usize;
+                row[..lo].fill(0.0);
+                if hi > lo {
+                    let src = (lo as isize + shift) as usize;
+                    row[lo..hi].copy_from_slice(&img[src..src + (hi - lo)]);
+                }
+                row[hi.max(lo)..].fill(0.0);
+                // Columns that wrapped around to the neighbouring image row.
+                if dx != 0 {
+                    let bad = dx.unsigned_abs().min(w);
+                    for line in row.chunks_exact_mut(w) {
+                        if dx < 0 {
+                            line[..bad].fill(0.0);
+                        } else {
+                            line[w - bad..].fill(0.0);
                         }
                     }
                 }
@@ -272,20 +316,24 @@ impl Graph<'_> {
             let partial_dw = par_items(target, n, threads, |items, gx_part| {
                 let per = chunk_images(hw, items.len());
                 let mut cols = vec![0.0f32; rows * per * hw];
-                let mut g2 = vec![0.0f32; o * per * hw];
+                // g for the chunk as (cnt·HW, O): then dWᵀ = cols·g is a plain product.
+                let mut g2t = vec![0.0f32; per * hw * o];
                 let mut dw = need[1].then(|| Array2::<f32>::zeros((o, rows)));
                 let w2 = view(slice(&wv), o, rows);
                 for (k0, chunk) in items.clone().step_by(per).enumerate() {
                     let cnt = per.min(items.end - chunk);
                     let ld = cnt * hw;
-                    // (cnt, O, HW) → (O, cnt·HW)
+                    // (cnt, O, HW) → (cnt·HW, O)
                     for k in 0..cnt {
                         let src = &gs[(chunk + k) * o * hw..][..o * hw];
+                        let dst = &mut g2t[k * hw * o..][..hw * o];
                         for (oc, s) in src.chunks_exact(hw).enumerate() {
-                            g2[oc * ld + k * hw..][..hw].copy_from_slice(s);
+                            for (p, &v) in s.iter().enumerate() {
+                                dst[p * o + oc] = v;
+                            }
                         }
                     }
-                    let gv = view(&g2[..o * ld], o, ld);
+                    let gt = view(&g2t[..ld * o], ld, o);
                     if let Some(dw) = dw.as_mut() {
                         for k in 0..cnt {
                             im2col(
@@ -296,17 +344,12 @@ impl Graph<'_> {
                                 k * hw,
                             );
                         }
-                        let ct = view(&cols[..rows * ld], rows, ld).reversed_axes();
-                        gemm_into_threads(gv, ct, dw.view_mut(), true, inner);
+                        let cv = view(&cols[..rows * ld], rows, ld);
+                        gemm_into_threads(cv, gt, dw.view_mut().reversed_axes(), true, inner);
                     }
                     if per_item_gx > 0 {
-                        gemm_into_threads(
-                            w2.t(),
-                            gv,
-                            view_mut(&mut cols[..rows * ld], rows, ld),
-                            false,
-                            inner,
-                        );
+                        let dcols = view_mut(&mut cols[..rows * ld], rows, ld);
+                        gemm_into_threads(w2.t(), gt.reversed_axes(), dcols, false, inner);
                         for k in 0..cnt {
                             let dst = &mut gx_part[(k0 * per + k) * img..][..img];
                             col2im(&cols, &geom, dst, ld, k * hw);
