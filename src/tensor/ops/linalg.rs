@@ -11,8 +11,9 @@
 //! Shapes: a is (…, m, k). If b is 2-D, a's leading axes are flattened into rows (one big
 //! product). Otherwise b must have a's leading axes (a batch of products).
 
-use ndarray::{Array2, ArrayView2, ArrayView3, Axis, IxDyn};
+use ndarray::{Array2, ArrayView2, ArrayView3, IxDyn};
 
+use crate::tensor::kernels::add_assign;
 use crate::tensor::matmul::{batched_gemm_into, gemm_into};
 use crate::tensor::{Graph, Tensor, Var};
 
@@ -166,14 +167,12 @@ impl Graph<'_> {
         let rows = x.len() / in_f.max(1);
         let (xv, wv) = (x.arc(), w.arc());
         // Start from the bias in every row, then accumulate the product onto it.
-        let mut y = b
-            .value()
-            .view()
-            .into_dimensionality::<ndarray::Ix1>()
-            .expect("1-D")
-            .broadcast((rows, out_f))
-            .expect("bias row")
-            .to_owned();
+        let bias = b.value().as_slice().expect("standard layout");
+        let mut y = Vec::with_capacity(rows * out_f);
+        for _ in 0..rows {
+            y.extend_from_slice(bias);
+        }
+        let mut y = Array2::from_shape_vec((rows, out_f), y).expect("rows × out");
         gemm_into(
             view2(&xv, rows, in_f),
             view2(&wv, in_f, out_f),
@@ -191,7 +190,13 @@ impl Graph<'_> {
                     .expect("contiguous")
             });
             let gw = need[1].then(|| mm2(view2(&xv, rows, in_f).reversed_axes(), g2).into_dyn());
-            let gb = need[2].then(|| g2.sum_axis(Axis(0)).into_dyn());
+            let gb = need[2].then(|| {
+                let mut gb = vec![0.0f32; out_f];
+                for row in g.as_slice().expect("standard layout").chunks_exact(out_f) {
+                    add_assign(&mut gb, row);
+                }
+                Tensor::from_shape_vec(IxDyn(&[out_f]), gb).expect("(out)")
+            });
             vec![gx, gw, gb]
         })
     }
