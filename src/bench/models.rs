@@ -1,0 +1,638 @@
+//! The reference models of the PyTorch anchors, built on `nn`, with exactly the architectures,
+//! batch sizes and optimizers given there (the PyTorch twins are in the reference folder's
+//! `torch_models.py`), and the step closures the benchmark times. Inputs are synthetic, made
+//! before timing, as in the PyTorch script.
+
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+
+use super::Item;
+use crate::nn::{
+    Activation, Adam, AdamConfig, Linear, Mlp, Optimizer, TinyUnet, TransformerBlock, UnetConfig,
+    sinusoidal_embedding,
+};
+use crate::nn::{Embedding, LayerNorm};
+use crate::tensor::matmul::{gemm_into, set_num_threads};
+use crate::tensor::{Graph, ParamStore, Tensor, Var, randn, tensor, uniform};
+
+/// Matmul MFLOP per training step, as PyTorch's flop counter reports them (reference table).
+pub const REFERENCE_MFLOP: &[(&str, f64)] = &[
+    ("mlp", 105.0),
+    ("vae", 420.0),
+    ("gan", 1439.0),
+    ("ddpm", 3062.0),
+    ("realnvp", 12881.0),
+    ("transformer", 10620.0),
+    ("unet", 9396.0),
+];
+
+fn mflop(name: &str) -> f64 {
+    REFERENCE_MFLOP
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(0.0, |(_, f)| *f)
+        * 1e6
+}
+
+fn rng() -> Pcg64Mcg {
+    Pcg64Mcg::seed_from_u64(0)
+}
+
+/// (a) MLP classifier 784-256-10, ReLU, cross-entropy.
+pub struct MlpClassifier {
+    pub net: Mlp,
+}
+
+impl MlpClassifier {
+    pub fn new(ps: &mut ParamStore, rng: &mut Pcg64Mcg) -> Self {
+        Self {
+            net: Mlp::new(ps, "mlp", &[784, 256, 10], Activation::Relu, rng),
+        }
+    }
+    pub fn loss(&self, g: &Graph, x: &Var, y: &[usize]) -> Var {
+        g.cross_entropy(&self.net.forward(g, x), y)
+    }
+}
+
+/// (b) VAE: encoder 784-400-(2×20), decoder 20-400-784, Bernoulli likelihood, one-sample ELBO.
+pub struct Vae {
+    /// ReLU in the reference; smooth ones make finite-difference checks exact.
+    pub activation: Activation,
+    pub e1: Linear,
+    pub e2: Linear,
+    pub d1: Linear,
+    pub d2: Linear,
+    pub zdim: usize,
+}
+
+impl Vae {
+    pub fn new(ps: &mut ParamStore, rng: &mut Pcg64Mcg) -> Self {
+        Self {
+            activation: Activation::Relu,
+            e1: Linear::new(ps, "e1", 784, 400, rng),
+            e2: Linear::new(ps, "e2", 400, 40, rng),
+            d1: Linear::new(ps, "d1", 20, 400, rng),
+            d2: Linear::new(ps, "d2", 400, 784, rng),
+            zdim: 20,
+        }
+    }
+
+    /// Negative ELBO per example (nats), averaged; `noise` is the (B, 20) standard-normal draw.
+    pub fn loss(&self, g: &Graph, x: &Var, noise: &Var) -> Var {
+        let act = |v: &Var| self.activation.apply(g, v);
+        let h = self.e2.forward(g, &act(&self.e1.forward(g, x)));
+        let (mu, logvar) = (
+            g.slice(&h, 1, 0, self.zdim),
+            g.slice(&h, 1, self.zdim, 2 * self.zdim),
+        );
+        let z = g.add(&mu, &g.mul(noise, &g.exp(&g.mul_scalar(&logvar, 0.5))));
+        let logits = self.d2.forward(g, &act(&self.d1.forward(g, &z)));
+        let rec = g.sum_axis(&g.bce_with_logits(&logits, x), 1, false);
+        // KL(q‖N(0, I)) = ½ Σ (μ² + σ² − 1 − log σ²)
+        let kl_terms = g.sub(
+            &g.add_scalar(&g.add(&g.square(&mu), &g.exp(&logvar)), -1.0),
+            &logvar,
+        );
+        let kl = g.mul_scalar(&g.sum_axis(&kl_terms, 1, false), 0.5);
+        g.mean_all(&g.add(&rec, &kl))
+    }
+}
+
+/// (c) GAN: G 64-256-512-784 (LeakyReLU 0.2, tanh), D 784-512-256-1 (LeakyReLU 0.2).
+pub struct Gan {
+    pub generator: Mlp,
+    pub disc: Mlp,
+    pub zdim: usize,
+}
+
+impl Gan {
+    pub fn new(ps: &mut ParamStore, rng: &mut Pcg64Mcg) -> Self {
+        let generator = Mlp::new(
+            ps,
+            "gen",
+            &[64, 256, 512, 784],
+            Activation::LeakyRelu(0.2),
+            rng,
+        )
+        .with_output(Activation::Tanh);
+        let disc = Mlp::new(
+            ps,
+            "disc",
+            &[784, 512, 256, 1],
+            Activation::LeakyRelu(0.2),
+            rng,
+        );
+        Self {
+            generator,
+            disc,
+            zdim: 64,
+        }
+    }
+}
+
+/// BCE-with-logits against a constant label, averaged.
+pub fn bce_const(g: &Graph, logits: &Var, label: f32) -> Var {
+    let y = g.input(Tensor::from_elem(logits.value().raw_dim(), label));
+    g.mean_all(&g.bce_with_logits(logits, &y))
+}
+
+/// One D step (real + detached fake) and one G step (non-saturating), as in PyTorch's
+/// `gan_step`. The fake batch is generated without a tape for the D step (it would be detached
+/// anyway) and with one for the G step, where D is frozen: the same matmul work as PyTorch.
+pub fn gan_step(
+    gan: &Gan,
+    ps: &mut ParamStore,
+    opt_g: &mut Adam,
+    opt_d: &mut Adam,
+    real: &Tensor,
+    z: &Tensor,
+) -> (f32, f32) {
+    let (d_loss, grads) = {
+        let g = Graph::new(ps);
+        g.freeze(&gan.generator.params());
+        let fake = gan.generator.forward(&g, &g.input(z.clone()));
+        let l_real = bce_const(&g, &gan.disc.forward(&g, &g.input(real.clone())), 1.0);
+        let l_fake = bce_const(&g, &gan.disc.forward(&g, &fake), 0.0);
+        let l = g.add(&l_real, &l_fake);
+        (l.item(), g.backward(&l))
+    };
+    opt_d.step(ps, &grads);
+    let (g_loss, grads) = {
+        let g = Graph::new(ps);
+        g.freeze(&gan.disc.params());
+        let fake = gan.generator.forward(&g, &g.input(z.clone()));
+        let l = bce_const(&g, &gan.disc.forward(&g, &fake), 1.0);
+        (l.item(), g.backward(&l))
+    };
+    opt_g.step(ps, &grads);
+    (d_loss, g_loss)
+}
+
+/// The DDPM noise schedule: T = 1000, linear β from 1e-4 to 0.02 (computed in f64).
+pub struct DdpmSchedule {
+    pub sqrt_abar: Vec<f32>,
+    pub sqrt_1m_abar: Vec<f32>,
+    pub coef_eps: Vec<f32>,
+    pub inv_sqrt_alpha: Vec<f32>,
+    pub sigma: Vec<f32>,
+}
+
+impl DdpmSchedule {
+    pub fn linear(t_max: usize) -> Self {
+        let betas: Vec<f64> = (0..t_max)
+            .map(|i| 1e-4 + (0.02 - 1e-4) * i as f64 / (t_max - 1).max(1) as f64)
+            .collect();
+        let mut abar = Vec::with_capacity(t_max);
+        let mut acc = 1.0f64;
+        for b in &betas {
+            acc *= 1.0 - b;
+            abar.push(acc);
+        }
+        Self {
+            sqrt_abar: abar.iter().map(|a| a.sqrt() as f32).collect(),
+            sqrt_1m_abar: abar.iter().map(|a| (1.0 - a).sqrt() as f32).collect(),
+            coef_eps: betas
+                .iter()
+                .zip(&abar)
+                .map(|(b, a)| (b / (1.0 - a).sqrt()) as f32)
+                .collect(),
+            inv_sqrt_alpha: betas
+                .iter()
+                .map(|b| (1.0 / (1.0 - b).sqrt()) as f32)
+                .collect(),
+            sigma: betas.iter().map(|b| b.sqrt() as f32).collect(),
+        }
+    }
+
+    pub fn steps(&self) -> usize {
+        self.sqrt_abar.len()
+    }
+
+    /// x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε, row by row (x₀ and ε are (B, …)).
+    pub fn noisy(&self, x0: &Tensor, eps: &Tensor, t: &[usize]) -> Tensor {
+        let per = x0.len() / t.len().max(1);
+        let mut xt = x0.clone();
+        let xs = xt.as_slice_mut().expect("standard layout");
+        let es = eps.as_slice().expect("standard layout");
+        for (r, &ti) in t.iter().enumerate() {
+            let (a, b) = (self.sqrt_abar[ti], self.sqrt_1m_abar[ti]);
+            for (x, e) in xs[r * per..(r + 1) * per]
+                .iter_mut()
+                .zip(&es[r * per..(r + 1) * per])
+            {
+                *x = a * *x + b * e;
+            }
+        }
+        xt
+    }
+}
+
+/// (d) DDPM ε-MLP: sinusoidal t (128) → Linear 128→256 → SiLU; concat with x (784) → 1024 →
+/// 1024 → 1024 (SiLU) → 784.
+pub struct DdpmMlp {
+    pub t1: Linear,
+    pub l1: Linear,
+    pub l2: Linear,
+    pub l3: Linear,
+    pub out: Linear,
+}
+
+impl DdpmMlp {
+    pub fn new(ps: &mut ParamStore, rng: &mut Pcg64Mcg) -> Self {
+        Self {
+            t1: Linear::new(ps, "t1", 128, 256, rng),
+            l1: Linear::new(ps, "l1", 784 + 256, 1024, rng),
+            l2: Linear::new(ps, "l2", 1024, 1024, rng),
+            l3: Linear::new(ps, "l3", 1024, 1024, rng),
+            out: Linear::new(ps, "out", 1024, 784, rng),
+        }
+    }
+
+    pub fn forward(&self, g: &Graph, x: &Var, t: &[f32]) -> Var {
+        let te = g.silu(&self.t1.forward(g, &g.input(sinusoidal_embedding(t, 128))));
+        let h = g.silu(&self.l1.forward(g, &g.concat(&[x, &te], 1)));
+        let h = g.silu(&self.l2.forward(g, &h));
+        let h = g.silu(&self.l3.forward(g, &h));
+        self.out.forward(g, &h)
+    }
+}
+
+/// Checkerboard mask on 28×28 (1 where (i + j) % 2 == parity), as a (1, 784) row.
+pub fn checkerboard(parity: usize) -> Tensor {
+    let v: Vec<f32> = (0..784)
+        .map(|k| {
+            if (k / 28 + k % 28) % 2 == parity {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    tensor(&[1, 784], &v)
+}
+
+/// One affine coupling of RealNVP: separate s and t nets 784-512-512-784 (ReLU).
+pub struct Coupling {
+    pub mask: Tensor,
+    pub s: Mlp,
+    pub t: Mlp,
+    pub scale: crate::tensor::ParamId,
+}
+
+/// (e) RealNVP: 8 affine couplings with alternating checkerboard masks on 784-d, N(0, I) prior.
+pub struct RealNvp {
+    pub layers: Vec<Coupling>,
+}
+
+impl RealNvp {
+    pub fn new(ps: &mut ParamStore, rng: &mut Pcg64Mcg, n_layers: usize, hidden: usize) -> Self {
+        let layers = (0..n_layers)
+            .map(|k| Coupling {
+                mask: checkerboard(k % 2),
+                s: Mlp::new(
+                    ps,
+                    &format!("layers.{k}.s"),
+                    &[784, hidden, hidden, 784],
+                    Activation::Relu,
+                    rng,
+                ),
+                t: Mlp::new(
+                    ps,
+                    &format!("layers.{k}.t"),
+                    &[784, hidden, hidden, 784],
+                    Activation::Relu,
+                    rng,
+                ),
+                scale: ps.add(format!("layers.{k}.scale"), crate::tensor::zeros(&[1, 784])),
+            })
+            .collect();
+        Self { layers }
+    }
+
+    /// Data to latent: z (B, 784) and log|det ∂z/∂x| (B).
+    pub fn forward(&self, g: &Graph, x: &Var) -> (Var, Var) {
+        let mut x = x.clone();
+        let mut logdet: Option<Var> = None;
+        for c in &self.layers {
+            let mask = g.input(c.mask.clone());
+            let inv = g.input(c.mask.mapv(|m| 1.0 - m));
+            let xm = g.mul(&x, &mask);
+            let s = g.mul(
+                &g.mul(&g.tanh(&c.s.forward(g, &xm)), &g.exp(&g.param(c.scale))),
+                &inv,
+            );
+            let t = g.mul(&c.t.forward(g, &xm), &inv);
+            x = g.add(&xm, &g.mul(&inv, &g.add(&g.mul(&x, &g.exp(&s)), &t)));
+            let ld = g.sum_axis(&s, 1, false);
+            logdet = Some(match logdet {
+                Some(l) => g.add(&l, &ld),
+                None => ld,
+            });
+        }
+        let logdet = logdet.unwrap_or_else(|| g.input(crate::tensor::zeros(&[x.shape()[0]])));
+        (x, logdet)
+    }
+
+    /// Mean negative log-likelihood (nats per example) of x (B, 784).
+    pub fn nll(&self, g: &Graph, x: &Var) -> Var {
+        let (x, logdet) = self.forward(g, x);
+        let d = x.shape()[1] as f32;
+        let sq = g.sum_axis(&g.square(&x), 1, false);
+        let logpz = g.mul_scalar(
+            &g.add_scalar(&sq, d * (2.0 * std::f32::consts::PI).ln()),
+            -0.5,
+        );
+        g.neg(&g.mean_all(&g.add(&logpz, &logdet)))
+    }
+}
+
+/// (f) Char transformer: vocab 96, context 64, 4 layers, d 128, 4 heads, MLP 4×, pre-LayerNorm,
+/// GELU, learned positions, untied head.
+pub struct CharTransformer {
+    pub tok: Embedding,
+    pub pos: Embedding,
+    pub blocks: Vec<TransformerBlock>,
+    pub lnf: LayerNorm,
+    pub head: Linear,
+    pub vocab: usize,
+}
+
+impl CharTransformer {
+    pub fn new(
+        ps: &mut ParamStore,
+        rng: &mut Pcg64Mcg,
+        vocab: usize,
+        ctx: usize,
+        layers: usize,
+        d: usize,
+        heads: usize,
+    ) -> Self {
+        Self {
+            tok: Embedding::new(ps, "tok", vocab, d, rng),
+            pos: Embedding::new(ps, "pos", ctx, d, rng),
+            blocks: (0..layers)
+                .map(|i| TransformerBlock::new(ps, &format!("blocks.{i}"), d, heads, 4, rng))
+                .collect(),
+            lnf: LayerNorm::new(ps, "lnf", d),
+            head: Linear::new(ps, "head", d, vocab, rng),
+            vocab,
+        }
+    }
+
+    /// Logits (B, T, vocab) for token ids (B·T, row-major).
+    pub fn forward(&self, g: &Graph, idx: &[usize], b: usize, t: usize) -> Var {
+        let pos: Vec<usize> = (0..t).collect();
+        let mut x = g.add(
+            &self.tok.forward(g, idx, &[b, t]),
+            &self.pos.forward(g, &pos, &[t]),
+        );
+        for blk in &self.blocks {
+            x = blk.forward(g, &x);
+        }
+        self.head.forward(g, &self.lnf.forward(g, &x))
+    }
+
+    pub fn loss(&self, g: &Graph, idx: &[usize], tgt: &[usize], b: usize, t: usize) -> Var {
+        g.cross_entropy(&self.forward(g, idx, b, t), tgt)
+    }
+}
+
+/// One step: forward + backward inside a graph, then the optimizer.
+fn train_step(ps: &mut ParamStore, opt: &mut Adam, loss: impl Fn(&Graph) -> Var) -> f32 {
+    let (l, grads) = {
+        let g = Graph::new(ps);
+        let l = loss(&g);
+        (l.item(), g.backward(&l))
+    };
+    opt.step(ps, &grads);
+    l
+}
+
+fn item(name: &str, runs: usize, build: impl FnOnce() -> Box<dyn FnMut()> + 'static) -> Item {
+    Item {
+        name: name.to_string(),
+        flops: mflop(name),
+        warmup: 5,
+        runs,
+        inner: 1,
+        build: Box::new(build),
+    }
+}
+
+/// The training-step items and DDPM sampling.
+pub fn training_items() -> Vec<Item> {
+    vec![
+        item("mlp", 50, || {
+            let mut r = rng();
+            let mut ps = ParamStore::new();
+            let m = MlpClassifier::new(&mut ps, &mut r);
+            let mut opt = Adam::new(AdamConfig::adam(1e-3));
+            let x = uniform(&[128, 784], 0.0, 1.0, &mut r);
+            let y: Vec<usize> = (0..128).map(|_| r.random_range(0..10)).collect();
+            Box::new(move || {
+                train_step(&mut ps, &mut opt, |g| m.loss(g, &g.input(x.clone()), &y));
+            })
+        }),
+        item("vae", 40, || {
+            let mut r = rng();
+            let mut ps = ParamStore::new();
+            let m = Vae::new(&mut ps, &mut r);
+            let mut opt = Adam::new(AdamConfig::adam(1e-3));
+            let x =
+                uniform(&[128, 784], 0.0, 1.0, &mut r).mapv(|v| if v > 0.8 { 1.0 } else { 0.0 });
+            Box::new(move || {
+                let noise = randn(&[128, 20], &mut r);
+                train_step(&mut ps, &mut opt, |g| {
+                    m.loss(g, &g.input(x.clone()), &g.input(noise.clone()))
+                });
+            })
+        }),
+        item("gan", 30, || {
+            let mut r = rng();
+            let mut ps = ParamStore::new();
+            let gan = Gan::new(&mut ps, &mut r);
+            let cfg = AdamConfig::adam(2e-4).betas(0.5, 0.999);
+            let mut opt_g = Adam::new(cfg.clone()).with_params(gan.generator.params());
+            let mut opt_d = Adam::new(cfg).with_params(gan.disc.params());
+            let real = uniform(&[128, 784], -1.0, 1.0, &mut r);
+            Box::new(move || {
+                let z = randn(&[128, gan.zdim], &mut r);
+                gan_step(&gan, &mut ps, &mut opt_g, &mut opt_d, &real, &z);
+            })
+        }),
+        item("ddpm", 30, || {
+            let mut r = rng();
+            let mut ps = ParamStore::new();
+            let m = DdpmMlp::new(&mut ps, &mut r);
+            let sch = DdpmSchedule::linear(1000);
+            let mut opt = Adam::new(AdamConfig::adam(1e-3));
+            let x0 = uniform(&[128, 784], -1.0, 1.0, &mut r);
+            Box::new(move || {
+                let t: Vec<usize> = (0..128).map(|_| r.random_range(0..1000)).collect();
+                let eps = randn(&[128, 784], &mut r);
+                let xt = sch.noisy(&x0, &eps, &t);
+                let tf: Vec<f32> = t.iter().map(|&v| v as f32).collect();
+                train_step(&mut ps, &mut opt, |g| {
+                    g.mse(
+                        &m.forward(g, &g.input(xt.clone()), &tf),
+                        &g.input(eps.clone()),
+                    )
+                });
+            })
+        }),
+        item("realnvp", 15, || {
+            let mut r = rng();
+            let mut ps = ParamStore::new();
+            let m = RealNvp::new(&mut ps, &mut r, 8, 512);
+            let mut opt = Adam::new(AdamConfig::adam(1e-4));
+            let x = uniform(&[128, 784], 0.05, 0.95, &mut r).mapv(|p| (p / (1.0 - p)).ln());
+            Box::new(move || {
+                train_step(&mut ps, &mut opt, |g| m.nll(g, &g.input(x.clone())));
+            })
+        }),
+        item("transformer", 15, || {
+            let mut r = rng();
+            let mut ps = ParamStore::new();
+            let m = CharTransformer::new(&mut ps, &mut r, 96, 64, 4, 128, 4);
+            let mut opt = Adam::new(AdamConfig::adamw(3e-4, 0.0));
+            let idx: Vec<usize> = (0..32 * 64).map(|_| r.random_range(0..96)).collect();
+            let tgt: Vec<usize> = (0..32 * 64).map(|_| r.random_range(0..96)).collect();
+            Box::new(move || {
+                train_step(&mut ps, &mut opt, |g| m.loss(g, &idx, &tgt, 32, 64));
+            })
+        }),
+        item("unet", 10, || {
+            let mut r = rng();
+            let mut ps = ParamStore::new();
+            let m = TinyUnet::new(&mut ps, "unet", UnetConfig::default(), &mut r);
+            let sch = DdpmSchedule::linear(1000);
+            let mut opt = Adam::new(AdamConfig::adam(1e-3));
+            let x0 = uniform(&[64, 1, 28, 28], -1.0, 1.0, &mut r);
+            Box::new(move || {
+                let t: Vec<usize> = (0..64).map(|_| r.random_range(0..1000)).collect();
+                let eps = randn(&[64, 1, 28, 28], &mut r);
+                let xt = sch.noisy(&x0, &eps, &t);
+                let tf: Vec<f32> = t.iter().map(|&v| v as f32).collect();
+                train_step(&mut ps, &mut opt, |g| {
+                    g.mse(
+                        &m.forward(g, &g.input(xt.clone()), &tf),
+                        &g.input(eps.clone()),
+                    )
+                });
+            })
+        }),
+        ddpm_sample_item(),
+    ]
+}
+
+/// Forward matmul FLOPs of the DDPM MLP for one batch of `n`.
+fn ddpm_forward_flops(n: usize) -> f64 {
+    let macs = 128 * 256 + 1040 * 1024 + 2 * 1024 * 1024 + 1024 * 784;
+    2.0 * (macs * n) as f64
+}
+
+/// Full ancestral sampling with the DDPM MLP, T = 1000, 64 samples, no tape.
+fn ddpm_sample_item() -> Item {
+    let build = || -> Box<dyn FnMut()> {
+        let mut r = rng();
+        let mut ps = ParamStore::new();
+        let m = DdpmMlp::new(&mut ps, &mut r);
+        let sch = DdpmSchedule::linear(1000);
+        Box::new(move || {
+            ddpm_sample(&m, &ps, &sch, 64, &mut r);
+        })
+    };
+    Item {
+        name: "ddpm_sample".into(),
+        flops: ddpm_forward_flops(64) * 1000.0,
+        warmup: 1,
+        runs: 3,
+        inner: 1,
+        build: Box::new(build),
+    }
+}
+
+/// x_{t−1} = (x_t − β_t/√(1−ᾱ_t)·ε̂)/√α_t + σ_t·z, from x_T ~ N(0, I).
+pub fn ddpm_sample(
+    m: &DdpmMlp,
+    ps: &ParamStore,
+    sch: &DdpmSchedule,
+    n: usize,
+    rng: &mut Pcg64Mcg,
+) -> Tensor {
+    let mut x = randn(&[n, 784], rng);
+    for i in (0..sch.steps()).rev() {
+        let g = Graph::no_grad(ps);
+        let xin = g.input(x);
+        let eps = m.forward(&g, &xin, &vec![i as f32; n]).into_tensor();
+        x = xin.into_tensor(); // the only handle left: no copy
+        let (a, c, s) = (sch.inv_sqrt_alpha[i], sch.coef_eps[i], sch.sigma[i]);
+        ndarray::Zip::from(&mut x)
+            .and(&eps)
+            .for_each(|x, &e| *x = a * (*x - c * e));
+        if i > 0 {
+            let z = randn(&[n, 784], rng);
+            ndarray::Zip::from(&mut x)
+                .and(&z)
+                .for_each(|x, &z| *x += s * z);
+        }
+    }
+    x
+}
+
+/// Plain matrix products: the PyTorch script's shapes, plus the backward shapes of a
+/// 784→512 layer.
+pub fn matmul_items() -> Vec<Item> {
+    let shapes: &[(usize, usize, usize, &str)] = &[
+        (128, 784, 512, ""),
+        (128, 1024, 1024, ""),
+        (1024, 1024, 1024, ""),
+        (784, 128, 512, "_tn"),
+        (128, 512, 784, "_nt"),
+    ];
+    shapes
+        .iter()
+        .map(|&(m, k, n, form)| {
+            let flops = 2.0 * (m * k * n) as f64;
+            let inner = ((2e8 / flops) as usize).clamp(1, 1000);
+            Item {
+                name: format!("matmul{form}_{m}x{k}x{n}"),
+                flops,
+                warmup: 3,
+                runs: 15,
+                inner,
+                build: Box::new(move || -> Box<dyn FnMut()> {
+                    set_num_threads(crate::tensor::num_threads());
+                    let mut r = rng();
+                    // "_tn": a is stored (k, m) and used transposed; "_nt": b is stored (n, k).
+                    let a = if form == "_tn" {
+                        randn(&[k, m], &mut r)
+                    } else {
+                        randn(&[m, k], &mut r)
+                    };
+                    let b = if form == "_nt" {
+                        randn(&[n, k], &mut r)
+                    } else {
+                        randn(&[k, n], &mut r)
+                    };
+                    let mut c = ndarray::Array2::<f32>::zeros((m, n));
+                    Box::new(move || {
+                        let a2 = a.view().into_dimensionality::<ndarray::Ix2>().expect("2-D");
+                        let b2 = b.view().into_dimensionality::<ndarray::Ix2>().expect("2-D");
+                        let a2 = if form == "_tn" {
+                            a2.reversed_axes()
+                        } else {
+                            a2
+                        };
+                        let b2 = if form == "_nt" {
+                            b2.reversed_axes()
+                        } else {
+                            b2
+                        };
+                        gemm_into(a2, b2, c.view_mut(), false);
+                    })
+                }),
+            }
+        })
+        .collect()
+}

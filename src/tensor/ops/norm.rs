@@ -1,0 +1,250 @@
+//! Normalization and dropout.
+//!
+//! Layer norm over the last axis (D) and group norm over (channels of a group × positions) share
+//! one rule. Per normalized block of n elements, with x̂ = (x − μ)·r, r = 1/√(σ² + ε):
+//!
+//! | quantity | forward        | backward                                              |
+//! |----------|----------------|-------------------------------------------------------|
+//! | y        | x̂·γ + β        | d = g·γ ;  gx = r · (d − mean(d) − x̂ · mean(d·x̂))     |
+//! | γ        |                | Σ g·x̂  (over everything but the channel)              |
+//! | β        |                | Σ g                                                   |
+//!
+//! Dropout: y = x·m/(1−p) with m ~ Bernoulli(1−p); gx = g·m/(1−p).
+
+use ndarray::IxDyn;
+use rand::RngExt;
+
+use super::softmax::slice;
+use crate::tensor::kernels::{dot16, sum16};
+use crate::tensor::{Graph, Tensor, Var};
+
+crate::simd_fn! {
+    /// Normalizes each block of `block` elements into `xhat`; writes 1/σ per block into `rs`.
+    fn normalize_blocks(x: &[f32], xhat: &mut [f32], rs: &mut [f32], block: usize, eps: f32) {
+        for ((xb, hb), r) in x.chunks_exact(block).zip(xhat.chunks_exact_mut(block)).zip(rs.iter_mut()) {
+            let mean = sum16(xb) / block as f32;
+            for (h, &v) in hb.iter_mut().zip(xb) {
+                *h = v - mean;
+            }
+            let var = dot16(hb, hb) / block as f32;
+            *r = 1.0 / (var + eps).sqrt();
+            let rr = *r;
+            for h in hb.iter_mut() {
+                *h *= rr;
+            }
+        }
+    }
+}
+
+crate::simd_fn! {
+    /// gx = r · (d − mean(d) − x̂ · mean(d·x̂)) for every block, d given in `d` (overwritten).
+    fn blocks_backward(d: &mut [f32], xhat: &[f32], rs: &[f32], block: usize) {
+        for ((db, hb), &r) in d.chunks_exact_mut(block).zip(xhat.chunks_exact(block)).zip(rs) {
+            let n = block as f32;
+            let md = sum16(db) / n;
+            let mdx = dot16(db, hb) / n;
+            for (v, &h) in db.iter_mut().zip(hb) {
+                *v = r * (*v - md - h * mdx);
+            }
+        }
+    }
+}
+
+crate::simd_fn! {
+    /// y = x̂·γ + β per row of length d.
+    fn affine_rows(xhat: &[f32], gamma: &[f32], beta: &[f32], y: &mut [f32], d: usize) {
+        for (yr, hr) in y.chunks_exact_mut(d).zip(xhat.chunks_exact(d)) {
+            for (((o, &h), &g), &b) in yr.iter_mut().zip(hr).zip(gamma).zip(beta) {
+                *o = h * g + b;
+            }
+        }
+    }
+}
+
+crate::simd_fn! {
+    /// For rows of length d: Σ g·x̂ and Σ g per column into gg, gb; d = g·γ into out.
+    fn affine_rows_backward(g: &[f32], xhat: &[f32], gamma: &[f32], out: &mut [f32], gg: &mut [f32], gb: &mut [f32], d: usize) {
+        for ((gr, hr), dr) in g.chunks_exact(d).zip(xhat.chunks_exact(d)).zip(out.chunks_exact_mut(d)) {
+            for i in 0..d {
+                gg[i] += gr[i] * hr[i];
+                gb[i] += gr[i];
+                dr[i] = gr[i] * gamma[i];
+            }
+        }
+    }
+}
+
+crate::simd_fn! {
+    /// Group norm's per-channel affine map over planes of `spatial` values: y = x̂·γ[c] + β[c].
+    fn affine_planes(y: &mut [f32], gamma: &[f32], beta: &[f32], spatial: usize) {
+        let c = gamma.len();
+        for (i, plane) in y.chunks_exact_mut(spatial).enumerate() {
+            let (g, b) = (gamma[i % c], beta[i % c]);
+            for v in plane.iter_mut() {
+                *v = *v * g + b;
+            }
+        }
+    }
+}
+
+crate::simd_fn! {
+    /// Group norm's affine backward over planes: Σ g·x̂ and Σ g per channel; d = g·γ[c].
+    fn affine_planes_backward(g: &[f32], xhat: &[f32], gamma: &[f32], out: &mut [f32], gg: &mut [f32], gb: &mut [f32], spatial: usize) {
+        let c = gamma.len();
+        for (i, ((gp, hp), dp)) in g.chunks_exact(spatial).zip(xhat.chunks_exact(spatial)).zip(out.chunks_exact_mut(spatial)).enumerate() {
+            let ci = i % c;
+            gg[ci] += dot16(gp, hp);
+            gb[ci] += sum16(gp);
+            let gam = gamma[ci];
+            for (o, &v) in dp.iter_mut().zip(gp) {
+                *o = v * gam;
+            }
+        }
+    }
+}
+
+/// (x̂, 1/σ per block).
+fn normalize(x: &[f32], block: usize, eps: f32) -> (Vec<f32>, Vec<f32>) {
+    let mut xhat = vec![0.0; x.len()];
+    let mut rs = vec![0.0; x.len() / block.max(1)];
+    normalize_blocks(x, &mut xhat, &mut rs, block, eps);
+    (xhat, rs)
+}
+
+impl Graph<'_> {
+    /// Layer norm over the last axis with scale γ and shift β of shape (D).
+    pub fn layer_norm(&self, x: &Var, gamma: &Var, beta: &Var, eps: f32) -> Var {
+        let d = *x.shape().last().expect("layer_norm of a scalar");
+        assert!(
+            gamma.shape() == [d] && beta.shape() == [d],
+            "layer_norm: γ and β must be ({d})"
+        );
+        let (xhat, rs) = normalize(slice(x.value()), d, eps);
+        let gs = slice(gamma.value()).to_vec();
+        let mut y = vec![0.0; xhat.len()];
+        affine_rows(&xhat, &gs, slice(beta.value()), &mut y, d);
+        let shape = x.shape().to_vec();
+        let y = Tensor::from_shape_vec(IxDyn(&shape), y).expect("same shape");
+        self.record(y, &[x, gamma, beta], move |g, need| {
+            let g = slice(g);
+            let (mut ggamma, mut gbeta) = (vec![0.0f32; d], vec![0.0f32; d]);
+            let mut gx = vec![0.0f32; g.len()];
+            affine_rows_backward(g, &xhat, &gs, &mut gx, &mut ggamma, &mut gbeta, d);
+            blocks_backward(&mut gx, &xhat, &rs, d);
+            vec![
+                need[0].then(|| Tensor::from_shape_vec(IxDyn(&shape), gx).expect("same shape")),
+                need[1].then(|| Tensor::from_shape_vec(IxDyn(&[d]), ggamma).expect("(D)")),
+                need[2].then(|| Tensor::from_shape_vec(IxDyn(&[d]), gbeta).expect("(D)")),
+            ]
+        })
+    }
+
+    /// Group norm of x (N, C, …) with `groups` groups of channels, γ and β of shape (C).
+    pub fn group_norm(&self, x: &Var, groups: usize, gamma: &Var, beta: &Var, eps: f32) -> Var {
+        let (n, c) = (x.shape()[0], x.shape()[1]);
+        assert!(
+            groups > 0 && c % groups == 0,
+            "group_norm: {c} channels do not split into {groups} groups"
+        );
+        assert!(
+            gamma.shape() == [c] && beta.shape() == [c],
+            "group_norm: γ and β must be ({c})"
+        );
+        let spatial = x.len() / (n * c).max(1);
+        let block = c / groups * spatial;
+        let per_image = c * spatial;
+        // Images are independent: split them between the threads when the tensor is large.
+        let threads = if x.len() >= 1 << 18 {
+            crate::tensor::num_threads().min(2)
+        } else {
+            1
+        };
+        let xs = slice(x.value());
+        let gs = slice(gamma.value()).to_vec();
+        let bs = slice(beta.value());
+        let mut xhat = vec![0.0f32; x.len()];
+        let mut rs = vec![0.0f32; n * groups];
+        let mut y = vec![0.0f32; x.len()];
+        {
+            let mut parts = Vec::new();
+            let (h0, h1) = xhat.split_at_mut(n / 2 * per_image);
+            let (r0, r1) = rs.split_at_mut(n / 2 * groups);
+            let (y0, y1) = y.split_at_mut(n / 2 * per_image);
+            parts.push((0, h0, r0, y0));
+            parts.push((n / 2, h1, r1, y1));
+            let run = |(i0, h, r, yp): &mut (usize, &mut [f32], &mut [f32], &mut [f32])| {
+                let src = &xs[*i0 * per_image..][..h.len()];
+                normalize_blocks(src, h, r, block, eps);
+                yp.copy_from_slice(h);
+                affine_planes(yp, &gs, bs, spatial);
+            };
+            let (a, b) = parts.split_at_mut(1);
+            if threads > 1 {
+                rayon::join(|| run(&mut a[0]), || run(&mut b[0]));
+            } else {
+                run(&mut a[0]);
+                run(&mut b[0]);
+            }
+        }
+        let shape = x.shape().to_vec();
+        let y = Tensor::from_shape_vec(IxDyn(&shape), y).expect("same shape");
+        self.record(y, &[x, gamma, beta], move |g, need| {
+            let g = slice(g);
+            let mut gx = vec![0.0f32; g.len()];
+            let partial = crate::tensor::parallel::par_items(&mut gx, n, threads, |items, gxp| {
+                let (lo, hi) = (items.start * per_image, items.end * per_image);
+                let (mut gg, mut gb) = (vec![0.0f32; c], vec![0.0f32; c]);
+                affine_planes_backward(
+                    &g[lo..hi],
+                    &xhat[lo..hi],
+                    &gs,
+                    gxp,
+                    &mut gg,
+                    &mut gb,
+                    spatial,
+                );
+                blocks_backward(
+                    gxp,
+                    &xhat[lo..hi],
+                    &rs[items.start * groups..items.end * groups],
+                    block,
+                );
+                (gg, gb)
+            });
+            let (mut ggamma, mut gbeta) = (vec![0.0f32; c], vec![0.0f32; c]);
+            for (gg, gb) in partial {
+                crate::tensor::kernels::add_assign(&mut ggamma, &gg);
+                crate::tensor::kernels::add_assign(&mut gbeta, &gb);
+            }
+            vec![
+                need[0].then(|| Tensor::from_shape_vec(IxDyn(&shape), gx).expect("same shape")),
+                need[1].then(|| Tensor::from_shape_vec(IxDyn(&[c]), ggamma).expect("(C)")),
+                need[2].then(|| Tensor::from_shape_vec(IxDyn(&[c]), gbeta).expect("(C)")),
+            ]
+        })
+    }
+
+    /// Inverted dropout with drop probability `p` (use only while training).
+    pub fn dropout(&self, x: &Var, p: f32, rng: &mut impl rand::Rng) -> Var {
+        assert!(
+            (0.0..1.0).contains(&p),
+            "dropout probability must be in [0, 1), got {p}"
+        );
+        let keep = 1.0 / (1.0 - p);
+        let mask: Vec<f32> = (0..x.len())
+            .map(|_| if rng.random::<f32>() < p { 0.0 } else { keep })
+            .collect();
+        let y: Vec<f32> = slice(x.value())
+            .iter()
+            .zip(&mask)
+            .map(|(v, m)| v * m)
+            .collect();
+        let y = Tensor::from_shape_vec(x.value().raw_dim(), y).expect("same shape");
+        self.record(y, &[x], move |g, _| {
+            let gx: Vec<f32> = slice(g).iter().zip(&mask).map(|(v, m)| v * m).collect();
+            vec![Some(
+                Tensor::from_shape_vec(g.raw_dim(), gx).expect("same shape"),
+            )]
+        })
+    }
+}
