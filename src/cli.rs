@@ -70,6 +70,42 @@ pub enum Cmd {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+    /// Write a built-in data set as NumPy .npy files (digits, or a 2-D toy).
+    Data {
+        /// digits, swiss-roll, moons, eight-gaussians, rings, checkerboard or spiral.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Number of examples.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        n: usize,
+        /// The examples: N×28×28 floats in [0, 1] for digits, N×2 for the toys.
+        #[arg(long, value_name = "FILE.npy")]
+        out: PathBuf,
+        /// The labels (digit classes, or the toy's mode or arm), as N bytes.
+        #[arg(long, value_name = "FILE.npy")]
+        labels: Option<PathBuf>,
+        /// Seed of the draw.
+        #[arg(long, value_name = "S", default_value_t = 0)]
+        seed: u64,
+    },
+    /// Draw fresh digits from a saved DDPM run's weights, as an N×28×28 .npy file in [0, 1].
+    Sample {
+        #[arg(value_name = "SAVE")]
+        save: PathBuf,
+        #[arg(long, value_name = "N", default_value_t = 64)]
+        n: usize,
+        #[arg(long, value_name = "FILE.npy")]
+        out: PathBuf,
+        /// ddpm (all T steps) or ddim; default: the lesson's.
+        #[arg(long, value_name = "SAMPLER")]
+        sampler: Option<String>,
+        /// DDIM steps; default: the lesson's.
+        #[arg(long, value_name = "K")]
+        steps: Option<usize>,
+        /// Seed of the starting noise.
+        #[arg(long, value_name = "S", default_value_t = 0)]
+        seed: u64,
+    },
     /// Replay a saved run (a directory under saves/).
     Replay {
         #[arg(value_name = "SAVE")]
@@ -164,6 +200,51 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                 replay: None,
                 lang,
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Data {
+            name,
+            n,
+            out,
+            labels,
+            seed,
+        }) => {
+            if n == 0 || n > 10_000_000 {
+                return Err(Failure::BadInput(format!(
+                    "mllab: --n {n}: give a number of examples from 1 to 10,000,000"
+                )));
+            }
+            crate::data::export::write(&name, n, seed, &out, labels.as_deref())
+                .map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
+            eprintln!("mllab: wrote {n} examples of {name} to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Sample {
+            save,
+            n,
+            out,
+            sampler,
+            steps,
+            seed,
+        }) => {
+            let sampler = match sampler.as_deref() {
+                None => None,
+                Some("ddpm") => Some(crate::models::diffusion::Sampler::Ddpm),
+                Some("ddim") => Some(crate::models::diffusion::Sampler::Ddim),
+                Some(other) => {
+                    return Err(Failure::BadInput(format!(
+                        "mllab: --sampler {other}: choose ddpm or ddim"
+                    )));
+                }
+            };
+            if n == 0 || n > 100_000 {
+                return Err(Failure::BadInput(format!(
+                    "mllab: --n {n}: give a number of samples from 1 to 100,000"
+                )));
+            }
+            crate::models::ddpm::sample_save(&save, n, &out, sampler, steps, seed)
+                .map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
+            eprintln!("mllab: wrote {n} samples to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Replay { save, headless }) => {

@@ -21,6 +21,7 @@ pub mod data;
 pub mod i18n;
 pub mod lessons;
 pub mod linalg;
+pub mod metrics;
 pub mod models;
 #[allow(unsafe_code)] // only through the engine's `simd_fn!` dispatch macro
 pub mod nn;

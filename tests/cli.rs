@@ -559,3 +559,139 @@ fn the_generative_classifier_reports_each_variant() {
         assert!(m[variant]["b"].as_f64().is_some());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// data and sample
+
+/// The shape written in a .npy header, e.g. "(10, 2)".
+fn npy_shape(path: &Path) -> String {
+    let bytes = fs::read(path).unwrap();
+    assert_eq!(
+        &bytes[..6],
+        b"\x93NUMPY",
+        "{} is not a .npy file",
+        path.display()
+    );
+    let header =
+        String::from_utf8_lossy(&bytes[10..10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize])
+            .to_string();
+    let start = header.find("'shape': ").unwrap() + "'shape': ".len();
+    header[start..start + header[start..].find(')').unwrap() + 1].to_string()
+}
+
+#[test]
+fn data_writes_a_toy_and_its_labels_as_npy() {
+    let lab = Lab::new(&[]);
+    let (x, y) = (lab.dir.path().join("x.npy"), lab.dir.path().join("y.npy"));
+    let out = lab.mllab(&[
+        "data".as_ref(),
+        "moons".as_ref(),
+        "--n".as_ref(),
+        "10".as_ref(),
+        "--out".as_ref(),
+        x.as_os_str(),
+        "--labels".as_ref(),
+        y.as_os_str(),
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.show());
+    assert_eq!(npy_shape(&x), "(10, 2)");
+    assert_eq!(npy_shape(&y), "(10,)");
+}
+
+#[test]
+fn data_writes_digits_as_n_by_28_by_28() {
+    let lab = Lab::new(&[]);
+    let x = lab.dir.path().join("d.npy");
+    let out = lab.mllab(&[
+        "data".as_ref(),
+        "digits".as_ref(),
+        "--n".as_ref(),
+        "12".as_ref(),
+        "--out".as_ref(),
+        x.as_os_str(),
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.show());
+    assert_eq!(npy_shape(&x), "(12, 28, 28)");
+}
+
+#[test]
+fn data_with_an_unknown_name_exits_2_with_a_suggestion() {
+    let lab = Lab::new(&[]);
+    let x = lab.dir.path().join("x.npy");
+    let out = lab.mllab(&[
+        "data".as_ref(),
+        "spirals".as_ref(),
+        "--out".as_ref(),
+        x.as_os_str(),
+    ]);
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("`spiral`"), "{}", out.show());
+}
+
+#[test]
+fn sample_draws_digits_from_a_saved_ddpm_run() {
+    let lab = Lab::new(&[]);
+    fs::copy(repo().join("lessons/ddpm.yaml"), lab.lesson("ddpm")).unwrap();
+    let tiny = [
+        "--steps",
+        "4",
+        "--set",
+        "train.warmup_steps=0",
+        "--set",
+        "model.channels=[4,8,8]",
+        "--set",
+        "model.timesteps=20",
+        "--set",
+        "model.sample_steps=4",
+        "--set",
+        "model.grid=2",
+        "--set",
+        "model.judge_samples=20",
+        "--set",
+        "data.train=300",
+        "--set",
+        "data.test=40",
+    ];
+    let mut args = vec!["run", "ddpm", "--headless"];
+    args.extend(tiny);
+    let run = lab.mllab(&args);
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    let summary = run.json_line();
+    assert!(
+        summary["metrics"]["fid_judge"].as_f64().is_some(),
+        "{summary}"
+    );
+    let save = save_dir(&lab, &summary);
+    assert!(save.join("weights.safetensors").is_file());
+    let out = lab.dir.path().join("s.npy");
+    let sampled = lab.mllab(&[
+        "sample".as_ref(),
+        save.as_os_str(),
+        "--n".as_ref(),
+        "3".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(sampled.code, Some(0), "{}", sampled.show());
+    assert_eq!(npy_shape(&out), "(3, 28, 28)");
+}
+
+#[test]
+fn sample_refuses_a_run_of_another_lesson() {
+    let lab = Lab::new(&[]);
+    let run = lab.headless(&["--steps", "10"]);
+    let save = save_dir(&lab, &run.json_line());
+    let out = lab.dir.path().join("s.npy");
+    let sampled = lab.mllab(&[
+        "sample".as_ref(),
+        save.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(sampled.code, Some(2));
+    assert!(
+        sampled.stderr.contains("not of a ddpm lesson"),
+        "{}",
+        sampled.show()
+    );
+}

@@ -357,3 +357,64 @@ mod tests {
         assert!((mean - 0.1325).abs() < 0.005, "mean intensity {mean}");
     }
 }
+
+/// `data: {source: idx, images: FILE, labels: FILE, first: N}`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdxSpec {
+    /// The images file (`…-images-idx3-ubyte`, raw or `.gz`); relative to the lesson file.
+    pub images: PathBuf,
+    /// The labels file (`…-labels-idx1-ubyte`, raw or `.gz`).
+    pub labels: PathBuf,
+    /// Keep only the first N records for training; the next ones (up to 2,000) are held out for
+    /// scoring. Default: train on all, and hold out the last 2,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<usize>,
+}
+
+impl IdxSpec {
+    /// Reads both files; splits them into training and held-out images in [0, 1].
+    pub fn load(&self) -> Result<super::ImageSet, String> {
+        let (im, lb) = read_pair(&self.images, &self.labels, None).map_err(|e| e.to_string())?;
+        if im.rows != 28 || im.cols != 28 {
+            return Err(format!(
+                "{}: the images are {}×{}; the digit lessons need 28×28",
+                self.images.display(),
+                im.rows,
+                im.cols
+            ));
+        }
+        let total = im.count;
+        let (train_n, test_range) = match self.first {
+            Some(f) if f < total => (f, f..(f + 2000).min(total)),
+            Some(_) | None if total > 2000 => (
+                total.saturating_sub(2000).max(1),
+                total.saturating_sub(2000)..total,
+            ),
+            _ => (total, 0..total),
+        };
+        let floats = |r: std::ops::Range<usize>| -> Vec<f32> {
+            im.pixels[r.start * 784..r.end * 784]
+                .iter()
+                .map(|&p| p as f32 / 255.0)
+                .collect()
+        };
+        let first_part = if self.first.is_some_and(|f| f >= total) {
+            total
+        } else {
+            train_n
+        };
+        let stem = self
+            .images
+            .file_name()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        Ok(super::ImageSet {
+            train: floats(0..first_part),
+            train_labels: lb[..first_part].to_vec(),
+            test: floats(test_range.clone()),
+            test_labels: lb[test_range].to_vec(),
+            key: format!("idx-{stem}-{first_part}"),
+        })
+    }
+}

@@ -5,8 +5,11 @@
 pub mod classes;
 pub mod cp;
 pub mod csv;
+pub mod digits;
+pub mod export;
 pub mod idx;
 pub mod toys;
+pub mod toyset;
 
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
@@ -17,6 +20,7 @@ use crate::models::ModelSpec;
 pub use classes::{ClassSet, ClassesSpec, Labelled};
 pub use cp::{CpSet, CpSpec};
 pub use csv::{CsvError, CsvSpec};
+pub use toyset::ToySpec;
 
 use std::path::Path;
 
@@ -30,6 +34,12 @@ pub enum DataSpec {
     Classes(ClassesSpec),
     /// The learner's own CSV file.
     Csv(CsvSpec),
+    /// A 2-D toy distribution (swiss roll, moons, …), generated.
+    Toy(ToySpec),
+    /// Handwritten-looking 28×28 digits, generated (no download needed).
+    Digits(digits::DigitsSpec),
+    /// Images and labels from IDX files: MNIST, Fashion-MNIST, KMNIST, EMNIST.
+    Idx(idx::IdxSpec),
 }
 
 /// What a model needs from its data.
@@ -39,6 +49,20 @@ pub enum DataShape {
     Regression,
     /// Two features and one of two labels.
     TwoClasses,
+    /// Unlabelled points in the plane (for generative models).
+    Points2d,
+    /// 28×28 grayscale images with class labels.
+    Images,
+}
+
+/// Images for a digit model: training and held-out, each with labels, pixels in [0, 1].
+pub struct ImageSet {
+    pub train: Vec<f32>,
+    pub train_labels: Vec<u8>,
+    pub test: Vec<f32>,
+    pub test_labels: Vec<u8>,
+    /// Identifies the data for caches: same key, same images.
+    pub key: String,
 }
 
 impl DataSpec {
@@ -47,6 +71,33 @@ impl DataSpec {
             DataSpec::Cp(_) => "cp",
             DataSpec::Classes(_) => "classes",
             DataSpec::Csv(_) => "csv",
+            DataSpec::Toy(_) => "toy",
+            DataSpec::Digits(_) => "digits",
+            DataSpec::Idx(_) => "idx",
+        }
+    }
+
+    /// Reads or generates the images of a digit model.
+    pub fn load_images(&self, seed: u64) -> Result<ImageSet, String> {
+        match self {
+            DataSpec::Digits(d) => {
+                let s = d.seed.unwrap_or(seed);
+                let (train, train_labels) = digits::generate(d.train, s);
+                // The held-out digits come from another stream of the same generator.
+                let (test, test_labels) = digits::generate(d.test, s ^ 0x7E57_0000_0000_0001);
+                Ok(ImageSet {
+                    train,
+                    train_labels,
+                    test,
+                    test_labels,
+                    key: format!("digits-{}-s{s}", d.train),
+                })
+            }
+            DataSpec::Idx(spec) => spec.load(),
+            other => Err(format!(
+                "a digit model cannot train on `{}` data",
+                other.source_name()
+            )),
         }
     }
 
@@ -59,6 +110,10 @@ impl DataSpec {
             )),
             DataSpec::Csv(c) => csv::read_regression(&c.path).map_err(|e| e.to_string()),
             DataSpec::Classes(_) => Err("a regression model cannot train on two-class data".into()),
+            other => Err(format!(
+                "a regression model cannot train on `{}` data",
+                other.source_name()
+            )),
         }
     }
 
@@ -68,6 +123,21 @@ impl DataSpec {
             DataSpec::Classes(c) => Ok(ClassSet::generate(c, seed)),
             DataSpec::Csv(c) => csv::read_classes(&c.path).map_err(|e| e.to_string()),
             DataSpec::Cp(_) => Err("a classifier cannot train on regression data".into()),
+            other => Err(format!(
+                "a classifier cannot train on `{}` data",
+                other.source_name()
+            )),
+        }
+    }
+
+    /// Reads the unlabelled 2-D points a generative model trains on.
+    pub fn load_points(&self, seed: u64) -> Result<Vec<[f32; 2]>, String> {
+        match self {
+            DataSpec::Toy(t) => Ok(t.load(seed)),
+            _ => Err(format!(
+                "`{}` data are not 2-D toy points",
+                self.source_name()
+            )),
         }
     }
 
@@ -125,6 +195,39 @@ impl DataSpec {
                 ctx.typed_with::<ClassesSpec>("data", &rest, &["source"])?
                     .check(ctx)?,
             ),
+            "toy" => DataSpec::Toy(
+                ctx.typed_with::<ToySpec>("data", &rest, &["source"])?
+                    .check(ctx)?,
+            ),
+            "digits" => DataSpec::Digits(
+                ctx.typed_with::<digits::DigitsSpec>("data", &rest, &["source"])?
+                    .check(ctx)?,
+            ),
+            "idx" => {
+                let mut spec = ctx.typed_with::<idx::IdxSpec>("data", &rest, &["source"])?;
+                for (key, path) in [
+                    ("data.images", &mut spec.images),
+                    ("data.labels", &mut spec.labels),
+                ] {
+                    if path.is_relative() {
+                        *path = lesson_dir.join(&*path);
+                    }
+                    if !path.is_file() {
+                        ctx.error(key, Some(path.display().to_string()), "there is no such file", "give the IDX file's path (raw or .gz), absolute or relative to the lesson file");
+                        return None;
+                    }
+                }
+                if spec.first == Some(0) {
+                    ctx.error(
+                        "data.first",
+                        Some("0".into()),
+                        "`first` keeps the first N records; 0 keeps none",
+                        "remove it, or give a number such as 8000",
+                    );
+                    return None;
+                }
+                DataSpec::Idx(spec)
+            }
             "csv" => {
                 let mut spec = ctx.typed_with::<CsvSpec>("data", &rest, &["source"])?;
                 // A relative path is relative to the lesson file, wherever mllab was started.
@@ -143,7 +246,10 @@ impl DataSpec {
                 DataSpec::Csv(spec)
             }
             other => {
-                let allowed = vec!["cp".to_string(), "classes".to_string(), "csv".to_string()];
+                let allowed: Vec<String> = ["cp", "classes", "csv", "toy", "digits", "idx"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
                 let hint = match crate::lessons::parse::did_you_mean(other, &allowed) {
                     Some(best) => format!("did you mean `{best}`? Sources: {}", allowed.join(", ")),
                     None => format!("sources: {}", allowed.join(", ")),
@@ -178,6 +284,16 @@ impl DataSpec {
             }
             // Parsed numbers take about as much room as their text, a few times over.
             DataSpec::Csv(c) => std::fs::metadata(&c.path).map_or(0, |m| m.len() * 8),
+            // Two f32 and a label per point, generated as f64 pairs on the way.
+            DataSpec::Toy(t) => t.n as u64 * 24,
+            // Four bytes a pixel, training and held-out images.
+            DataSpec::Digits(d) => (d.train + d.test) as u64 * 784 * 4,
+            DataSpec::Idx(i) => {
+                let file = std::fs::metadata(&i.images).map_or(0, |m| m.len());
+                // A gzip file of digits unpacks to about 5 times its size; floats are 4 bytes.
+                let records = (file * 5 / 784).min(i.first.map_or(u64::MAX, |f| f as u64));
+                records * 784 * 4
+            }
         }
     }
 }

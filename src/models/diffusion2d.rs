@@ -26,7 +26,7 @@ use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::diffusion::{BetaSchedule, NoiseSchedule};
+use super::diffusion::{BetaSchedule, NoiseSchedule, Sampler};
 use super::steps::Batches;
 use super::{Metrics, Model};
 use crate::data::toys::Toy;
@@ -52,26 +52,6 @@ const CLIP_NORM: f32 = 1.0;
 /// Frames in each filmstrip (x_T … x₀), laid out in a grid of this many columns.
 const FRAMES: usize = 6;
 const FRAME_COLUMNS: usize = 3;
-
-/// Which reverse process draws samples.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Sampler {
-    /// Ancestral sampling, every one of the T steps, fresh noise at each (Algorithm 2).
-    #[default]
-    Ddpm,
-    /// Deterministic DDIM on `sample_steps` evenly spaced times: same network, fewer steps.
-    Ddim,
-}
-
-impl Sampler {
-    pub fn name(self) -> &'static str {
-        match self {
-            Sampler::Ddpm => "ddpm",
-            Sampler::Ddim => "ddim",
-        }
-    }
-}
 
 /// `model: {kind: diffusion-2d, …}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -1022,48 +1002,5 @@ mod tests {
             lesson.model,
             super::super::ModelSpec::Diffusion2d(_)
         ));
-    }
-
-    /// Prints what a snapshot of the default model costs (run with --ignored --nocapture).
-    #[test]
-    #[ignore]
-    fn report_snapshot_cost_of_the_default_model() {
-        for spec in [
-            Diffusion2dSpec::default(),
-            Diffusion2dSpec {
-                sampler: Sampler::Ddim,
-                sample_steps: Some(20),
-                ..Diffusion2dSpec::default()
-            },
-        ] {
-            let mut train = TrainSpec::for_tests(Opt::Adam, 0.002, 1000);
-            train.batch_size = 256;
-            let data = Toy::SwissRoll.sample(20_000, 0).0;
-            let mut m = Diffusion2d::new(&spec, Toy::SwissRoll, data, &train, 0);
-            let t0 = std::time::Instant::now();
-            for s in 1..=200 {
-                m.train_step(s, 0.002).unwrap();
-            }
-            let step = t0.elapsed().as_secs_f64() / 200.0;
-            let t0 = std::time::Instant::now();
-            let n = m.snapshot().len();
-            let snap = t0.elapsed().as_secs_f64();
-            let t0 = std::time::Instant::now();
-            let e = m.evaluate();
-            let eval = t0.elapsed().as_secs_f64();
-            let t0 = std::time::Instant::now();
-            let s = m.summary();
-            let summary = t0.elapsed().as_secs_f64();
-            println!(
-                "{} {}: step {:.2} ms, snapshot {:.0} ms ({n} updates), evaluate after it {:.0} ms {e:?}, summary {:.0} ms {}",
-                spec.sampler.name(),
-                spec.steps_to_sample(),
-                step * 1e3,
-                snap * 1e3,
-                eval * 1e3,
-                summary * 1e3,
-                s["mmd"]
-            );
-        }
     }
 }

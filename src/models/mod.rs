@@ -5,6 +5,9 @@
 //! terminals or files: it steps, measures, and describes what to draw.
 
 pub mod classifier;
+pub mod ddpm;
+pub mod diffusion;
+pub mod diffusion2d;
 pub mod gaussian;
 pub mod polynomial;
 pub mod regression;
@@ -15,14 +18,31 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
-use crate::data::{ClassesSpec, CpSpec, DataShape, DataSpec};
+use crate::data::{ClassesSpec, CpSpec, DataShape, DataSpec, ToySpec};
 use crate::lessons::parse::{Ctx, did_you_mean, show_value};
 use crate::lessons::spec::{Optimizer, TrainDefaults, TrainSpec};
 use crate::run::visual::PanelUpdate;
 
 pub use classifier::ClassifierSpec;
+pub use ddpm::DdpmSpec;
+pub use diffusion2d::Diffusion2dSpec;
 pub use polynomial::PolynomialSpec;
 pub use regression::LinearRegressionSpec;
+
+/// Where a model may keep things between runs (the judge's cache).
+#[derive(Clone, Debug)]
+pub struct BuildEnv {
+    /// The saves folder; caches go in its `.cache/`.
+    pub saves_root: std::path::PathBuf,
+}
+
+impl Default for BuildEnv {
+    fn default() -> Self {
+        BuildEnv {
+            saves_root: std::env::temp_dir().join("mllab"),
+        }
+    }
+}
 
 /// Named numbers measured at one moment.
 pub type Metrics = BTreeMap<String, f64>;
@@ -49,6 +69,12 @@ pub trait Model: Send {
 
     /// The final numbers for the run's summary.
     fn summary(&mut self) -> BTreeMap<String, serde_json::Value>;
+
+    /// Files the save keeps besides the events, such as trained weights
+    /// (`("weights.safetensors", bytes)`); written when the run ends.
+    fn artifacts(&mut self) -> Vec<(String, Vec<u8>)> {
+        Vec::new()
+    }
 }
 
 /// The validated `model:` section.
@@ -62,6 +88,12 @@ pub enum ModelSpec {
     /// Gaussian class models (shared and separate covariance) beside logistic regression
     /// (lesson generative-classifier).
     GenerativeClassifier(ClassifierSpec),
+    /// DDPM on a 2-D toy: forward noising and reverse frames as point clouds (lesson
+    /// diffusion-2d).
+    #[serde(rename = "diffusion-2d")]
+    Diffusion2d(Diffusion2dSpec),
+    /// DDPM on 28×28 digits with a U-Net or MLP noise predictor (lesson ddpm).
+    Ddpm(DdpmSpec),
 }
 
 /// The model kinds a lesson may name.
@@ -69,6 +101,8 @@ pub const KINDS: &[&str] = &[
     "linear-regression",
     "polynomial-regression",
     "generative-classifier",
+    "diffusion-2d",
+    "ddpm",
 ];
 
 impl ModelSpec {
@@ -108,6 +142,14 @@ impl ModelSpec {
         rest.remove(Value::String("kind".into()));
         let rest = Value::Mapping(rest);
         match kind.as_str() {
+            "ddpm" => Some(ModelSpec::Ddpm(
+                ctx.typed_with::<DdpmSpec>("model", &rest, &["kind"])?
+                    .check(ctx)?,
+            )),
+            "diffusion-2d" => Some(ModelSpec::Diffusion2d(
+                ctx.typed_with::<Diffusion2dSpec>("model", &rest, &["kind"])?
+                    .check(ctx)?,
+            )),
             "generative-classifier" => Some(ModelSpec::GenerativeClassifier(
                 ctx.typed_with::<ClassifierSpec>("model", &rest, &["kind"])?
                     .check(ctx)?,
@@ -142,6 +184,8 @@ impl ModelSpec {
             ModelSpec::LinearRegression(_) => "linear-regression",
             ModelSpec::PolynomialRegression(_) => "polynomial-regression",
             ModelSpec::GenerativeClassifier(_) => "generative-classifier",
+            ModelSpec::Diffusion2d(_) => "diffusion-2d",
+            ModelSpec::Ddpm(_) => "ddpm",
         }
     }
 
@@ -169,6 +213,25 @@ impl ModelSpec {
                 lr: 0.5,
                 optimizers: &[Optimizer::Sgd, Optimizer::Momentum, Optimizer::Adam],
             },
+            ModelSpec::Ddpm(_) => TrainDefaults {
+                steps: 5000,
+                batch_size: 64,
+                optimizer: Optimizer::Adam,
+                lr: 1e-3,
+                optimizers: &[Optimizer::Adam],
+            },
+            ModelSpec::Diffusion2d(_) => TrainDefaults {
+                steps: 4000,
+                batch_size: 1024,
+                optimizer: Optimizer::Adam,
+                lr: 0.002,
+                optimizers: &[
+                    Optimizer::Sgd,
+                    Optimizer::Momentum,
+                    Optimizer::Adam,
+                    Optimizer::Adamw,
+                ],
+            },
         }
     }
 
@@ -180,6 +243,8 @@ impl ModelSpec {
                 &["loss", "fits", "errors", "bars", "species", "lambda"]
             }
             ModelSpec::GenerativeClassifier(_) => &["loss", "classes", "accuracy"],
+            ModelSpec::Diffusion2d(_) => &["loss", "forward", "reverse", "samples", "schedule"],
+            ModelSpec::Ddpm(_) => &["loss", "samples", "reverse", "forward", "schedule"],
         }
     }
 
@@ -190,6 +255,8 @@ impl ModelSpec {
                 DataSpec::Cp(CpSpec::default())
             }
             ModelSpec::GenerativeClassifier(_) => DataSpec::Classes(ClassesSpec::default()),
+            ModelSpec::Diffusion2d(_) => DataSpec::Toy(ToySpec::default()),
+            ModelSpec::Ddpm(_) => DataSpec::Digits(crate::data::digits::DigitsSpec::default()),
         }
     }
 
@@ -200,6 +267,8 @@ impl ModelSpec {
                 DataShape::Regression
             }
             ModelSpec::GenerativeClassifier(_) => DataShape::TwoClasses,
+            ModelSpec::Diffusion2d(_) => DataShape::Points2d,
+            ModelSpec::Ddpm(_) => DataShape::Images,
         }
     }
 
@@ -211,6 +280,8 @@ impl ModelSpec {
                     DataShape::TwoClasses,
                     DataSpec::Classes(_) | DataSpec::Csv(_)
                 )
+                | (DataShape::Points2d, DataSpec::Toy(_))
+                | (DataShape::Images, DataSpec::Digits(_) | DataSpec::Idx(_))
         )
     }
 
@@ -224,6 +295,12 @@ impl ModelSpec {
                 d * (1 + (p.degrees.len() + p.lambdas.len() + 1) as u64 * 40 / 3)
             }
             ModelSpec::GenerativeClassifier(_) => d * 4 + classifier::GRID_BYTES,
+            ModelSpec::Diffusion2d(m) => d + m.estimated_bytes(_train.batch_size),
+            // Weights, Adam's two moments, the EMA copy; activations of a batch (≈ 60 floats a
+            // pixel through a U-Net, forward and backward).
+            ModelSpec::Ddpm(m) => {
+                d + m.parameter_count() * 4 * 5 + _train.batch_size as u64 * 784 * 4 * 60
+            }
         }
     }
 
@@ -234,6 +311,9 @@ impl ModelSpec {
             DataSpec::Cp(c) => ("data.test".into(), c.test.to_string()),
             DataSpec::Classes(c) => ("data.train".into(), format!("{:?}", c.train)),
             DataSpec::Csv(c) => ("data.path".into(), c.path.display().to_string()),
+            DataSpec::Toy(t) => ("data.n".into(), t.n.to_string()),
+            DataSpec::Digits(d) => ("data.train".into(), d.train.to_string()),
+            DataSpec::Idx(i) => ("data.images".into(), i.images.display().to_string()),
         }
     }
 
@@ -243,6 +323,7 @@ impl ModelSpec {
         data: &DataSpec,
         train: &TrainSpec,
         seed: u64,
+        env: &BuildEnv,
     ) -> Result<Box<dyn Model>, String> {
         match self {
             ModelSpec::LinearRegression(spec) => {
@@ -260,6 +341,40 @@ impl ModelSpec {
             ModelSpec::GenerativeClassifier(spec) => {
                 let set = data.load_classes(seed)?;
                 Ok(Box::new(classifier::Generative::new(spec, set, train)))
+            }
+            ModelSpec::Ddpm(spec) => {
+                let set = data.load_images(seed)?;
+                let judge = (spec.judge_samples > 0 || spec.grid > 0).then(|| {
+                    let path = crate::metrics::judge::cache_path(
+                        &env.saves_root,
+                        &format!("{}-s{seed}", set.key),
+                    );
+                    crate::metrics::judge::Judge::cached(&path, seed, || {
+                        let n = (set.train.len() / 784).min(30_000);
+                        crate::metrics::judge::Judge::train(
+                            &set.train[..n * 784],
+                            &set.train_labels[..n],
+                            3,
+                            seed,
+                        )
+                    })
+                });
+                let data = ddpm::DdpmData {
+                    images: set.train,
+                    real: set.test,
+                    judge,
+                };
+                Ok(Box::new(ddpm::Ddpm::new(spec, data, train, seed)))
+            }
+            ModelSpec::Diffusion2d(spec) => {
+                let points = data.load_points(seed)?;
+                let toy = match data {
+                    DataSpec::Toy(t) => t.toy(),
+                    _ => return Err("diffusion-2d trains on `source: toy` data".into()),
+                };
+                Ok(Box::new(diffusion2d::Diffusion2d::new(
+                    spec, toy, points, train, seed,
+                )))
             }
         }
     }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use super::event::{Command, EventKind, FinishReason, RunEvent, RunId};
 use super::summary::{RunStatus, Summary, reason_text};
 use crate::lessons::Lesson;
-use crate::models::{Metrics, Model};
+use crate::models::{BuildEnv, Metrics, Model};
 use crate::saves::SaveWriter;
 
 /// Builds the model on the trainer thread (data generation can take a while).
@@ -90,10 +90,19 @@ impl Drop for TrainerHandle {
 /// Starts the lesson's model on its own thread.
 pub fn spawn(config: RunConfig) -> TrainerHandle {
     let lesson = config.lesson.clone();
+    // Caches (the digit judge) live beside the saves: saves/.cache/.
+    let env = match config
+        .save
+        .as_ref()
+        .and_then(|s| s.dir().parent()?.parent().map(|p| p.to_path_buf()))
+    {
+        Some(saves_root) => BuildEnv { saves_root },
+        None => BuildEnv::default(),
+    };
     let build: Builder = Box::new(move || {
         lesson
             .model
-            .build(&lesson.data, &lesson.train, lesson.train.seed)
+            .build(&lesson.data, &lesson.train, lesson.train.seed, &env)
     });
     spawn_with(config, build)
 }
@@ -240,6 +249,17 @@ impl Trainer {
         let outcome = self.train(model.as_mut());
         let summary_metrics =
             catch_unwind(AssertUnwindSafe(|| model.summary())).unwrap_or_default();
+        // Weights and other files go in before the summary, which marks the save complete.
+        let artifacts = catch_unwind(AssertUnwindSafe(|| model.artifacts())).unwrap_or_default();
+        for (name, bytes) in artifacts {
+            if let Some(save) = self.save.as_mut()
+                && let Err(e) = save.write_file(&name, &bytes)
+            {
+                self.emit(EventKind::Log {
+                    text: format!("warning: cannot write {name} in the save: {e}"),
+                });
+            }
+        }
         let (status, reason_str) = match &outcome {
             Outcome::Finished(r) => (
                 if *r == FinishReason::Stopped {

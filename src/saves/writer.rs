@@ -83,6 +83,26 @@ impl SaveWriter {
         Ok(())
     }
 
+    /// Writes another file of the run (trained weights, say) atomically. The name must be a
+    /// plain file name.
+    pub fn write_file(&mut self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        if name.contains(['/', '\\'])
+            || name.starts_with('.')
+            || [
+                super::HEADER_FILE,
+                super::LESSON_FILE,
+                super::EVENTS_FILE,
+                super::SUMMARY_FILE,
+            ]
+            .contains(&name)
+        {
+            return Err(io::Error::other(format!(
+                "`{name}` is not a name a model may write in a save"
+            )));
+        }
+        write_atomic(&self.dir.join(name), bytes)
+    }
+
     /// Flushes the events and writes `summary.json` atomically.
     pub fn finish(&mut self, summary: &Summary) -> io::Result<()> {
         self.events.flush()?;

@@ -1,0 +1,231 @@
+//! The arithmetic of DDPM, shared by every diffusion lesson: noise schedules, the forward
+//! process, and the two samplers. No network here — only the formulas, on flat `f32` slices.
+//!
+//! With βₜ the noise added at step t, αₜ = 1 − βₜ and ᾱₜ = α₁·…·αₜ:
+//!
+//! ```text
+//! forward    q(xₜ | x₀) = N(√ᾱₜ·x₀, (1 − ᾱₜ)·I)        so  xₜ = √ᾱₜ·x₀ + √(1 − ᾱₜ)·ε
+//! training   minimise ‖ε − ε_θ(xₜ, t)‖²  for t ~ U{1..T}, ε ~ N(0, I)        (Algorithm 1)
+//! DDPM       xₜ₋₁ = (xₜ − βₜ/√(1 − ᾱₜ)·ε_θ) / √αₜ + σₜ·z,  σₜ² = β̃ₜ = βₜ(1 − ᾱₜ₋₁)/(1 − ᾱₜ)   (Algorithm 2)
+//! DDIM       x̂₀ = (xₜ − √(1 − ᾱₜ)·ε_θ)/√ᾱₜ;   xₛ = √ᾱₛ·x̂₀ + √(1 − ᾱₛ)·ε_θ   for s < t (no noise)
+//! ```
+//!
+//! Timesteps are 1-based, as in the paper; index t − 1 of every table holds step t.
+
+use serde::{Deserialize, Serialize};
+
+/// How βₜ grows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BetaSchedule {
+    /// βₜ from 10⁻⁴ to 0.02 in a straight line (scaled by 1000/T for other T), as in DDPM.
+    #[default]
+    Linear,
+    /// ᾱₜ = cos²(((t/T + s)/(1 + s))·π/2) with s = 0.008, βₜ clipped at 0.999 (improved DDPM):
+    /// less noise early on, so fewer steps are wasted on pure noise.
+    Cosine,
+}
+
+/// Which reverse process draws samples.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sampler {
+    /// Ancestral sampling, every one of the T steps, fresh noise at each (Algorithm 2).
+    #[default]
+    Ddpm,
+    /// Deterministic DDIM on a few evenly spaced steps: same network, many times faster.
+    Ddim,
+}
+
+impl Sampler {
+    pub fn name(self) -> &'static str {
+        match self {
+            Sampler::Ddpm => "ddpm",
+            Sampler::Ddim => "ddim",
+        }
+    }
+}
+
+/// βₜ, αₜ and ᾱₜ for t = 1..T.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NoiseSchedule {
+    pub beta: Vec<f64>,
+    pub alpha: Vec<f64>,
+    pub alpha_bar: Vec<f64>,
+}
+
+impl NoiseSchedule {
+    pub fn new(kind: BetaSchedule, steps: usize) -> NoiseSchedule {
+        let t = steps.max(1);
+        let beta: Vec<f64> = match kind {
+            BetaSchedule::Linear => {
+                let scale = 1000.0 / t as f64;
+                let (lo, hi) = (1e-4 * scale, (0.02 * scale).min(0.999));
+                (0..t)
+                    .map(|i| {
+                        if t == 1 {
+                            hi
+                        } else {
+                            lo + (hi - lo) * i as f64 / (t - 1) as f64
+                        }
+                    })
+                    .collect()
+            }
+            BetaSchedule::Cosine => {
+                let f = |i: usize| {
+                    let x = (i as f64 / t as f64 + 0.008) / 1.008 * std::f64::consts::FRAC_PI_2;
+                    x.cos().powi(2)
+                };
+                (1..=t)
+                    .map(|i| (1.0 - f(i) / f(i - 1)).clamp(0.0, 0.999))
+                    .collect()
+            }
+        };
+        let alpha: Vec<f64> = beta.iter().map(|b| 1.0 - b).collect();
+        let alpha_bar = alpha
+            .iter()
+            .scan(1.0, |acc, a| {
+                *acc *= a;
+                Some(*acc)
+            })
+            .collect();
+        NoiseSchedule {
+            beta,
+            alpha,
+            alpha_bar,
+        }
+    }
+
+    /// T, the number of noising steps.
+    pub fn steps(&self) -> usize {
+        self.beta.len()
+    }
+
+    /// ᾱₜ, with ᾱ₀ = 1.
+    pub fn alpha_bar_at(&self, t: usize) -> f64 {
+        if t == 0 { 1.0 } else { self.alpha_bar[t - 1] }
+    }
+
+    /// xₜ = √ᾱₜ·x₀ + √(1 − ᾱₜ)·ε, written into `out`.
+    pub fn q_sample(&self, x0: &[f32], eps: &[f32], t: usize, out: &mut [f32]) {
+        let ab = self.alpha_bar_at(t);
+        let (a, b) = (ab.sqrt() as f32, (1.0 - ab).sqrt() as f32);
+        for ((o, x), e) in out.iter_mut().zip(x0).zip(eps) {
+            *o = a * x + b * e;
+        }
+    }
+
+    /// One ancestral step xₜ → xₜ₋₁ (Algorithm 2). `z` is fresh N(0, I) noise (unused at t = 1).
+    pub fn ddpm_step(&self, x: &mut [f32], eps_hat: &[f32], t: usize, z: &[f32]) {
+        let (beta, alpha, ab) = (self.beta[t - 1], self.alpha[t - 1], self.alpha_bar_at(t));
+        let ab_prev = self.alpha_bar_at(t - 1);
+        let coef = (beta / (1.0 - ab).sqrt()) as f32;
+        let scale = (1.0 / alpha.sqrt()) as f32;
+        let sigma = if t > 1 {
+            (beta * (1.0 - ab_prev) / (1.0 - ab)).sqrt() as f32
+        } else {
+            0.0
+        };
+        for ((xi, e), zi) in x
+            .iter_mut()
+            .zip(eps_hat)
+            .zip(z.iter().chain(std::iter::repeat(&0.0)))
+        {
+            *xi = scale * (*xi - coef * e) + sigma * zi;
+        }
+    }
+
+    /// One deterministic DDIM step from t down to s (s < t, s = 0 gives x̂₀).
+    pub fn ddim_step(&self, x: &mut [f32], eps_hat: &[f32], t: usize, s: usize) {
+        let (at, as_) = (self.alpha_bar_at(t), self.alpha_bar_at(s));
+        let (sa, sb) = (at.sqrt() as f32, (1.0 - at).sqrt() as f32);
+        let (ta, tb) = (as_.sqrt() as f32, (1.0 - as_).sqrt() as f32);
+        for (xi, e) in x.iter_mut().zip(eps_hat) {
+            let x0 = (*xi - sb * e) / sa;
+            *xi = ta * x0 + tb * e;
+        }
+    }
+
+    /// `k` timesteps from T down to 1, evenly spaced, for DDIM.
+    pub fn ddim_timesteps(&self, k: usize) -> Vec<usize> {
+        let t = self.steps();
+        let k = k.clamp(1, t);
+        let mut out: Vec<usize> = (0..k).map(|i| t - i * t / k).collect();
+        out.dedup();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signal_fades_monotonically_to_almost_nothing() {
+        for kind in [BetaSchedule::Linear, BetaSchedule::Cosine] {
+            let s = NoiseSchedule::new(kind, 1000);
+            assert!(s.alpha_bar.windows(2).all(|w| w[1] < w[0]), "{kind:?}");
+            assert!(
+                s.alpha_bar[0] > 0.99 && s.alpha_bar[999] < 1e-3,
+                "{kind:?}: ᾱ_T = {}",
+                s.alpha_bar[999]
+            );
+        }
+    }
+
+    #[test]
+    fn the_linear_schedule_matches_the_papers_endpoints() {
+        let s = NoiseSchedule::new(BetaSchedule::Linear, 1000);
+        assert!((s.beta[0] - 1e-4).abs() < 1e-12 && (s.beta[999] - 0.02).abs() < 1e-12);
+    }
+
+    #[test]
+    fn forward_noising_keeps_unit_variance_for_unit_variance_data() {
+        let s = NoiseSchedule::new(BetaSchedule::Cosine, 100);
+        let x0 = [1.0f32, -1.0, 1.0, -1.0];
+        let eps = [1.0f32, 1.0, -1.0, -1.0];
+        let mut xt = [0.0f32; 4];
+        s.q_sample(&x0, &eps, 40, &mut xt);
+        let ab = s.alpha_bar_at(40);
+        // Each coordinate is √ᾱ·(±1) + √(1−ᾱ)·(±1); the sum of squares of the two weights is 1.
+        let expected = (ab.sqrt() + (1.0 - ab).sqrt()) as f32;
+        assert!((xt[0] - expected).abs() < 1e-6);
+    }
+
+    #[test]
+    fn ddim_with_the_true_noise_recovers_the_data_exactly() {
+        let s = NoiseSchedule::new(BetaSchedule::Linear, 1000);
+        let x0 = [0.3f32, -0.7, 0.9];
+        let eps = [0.5f32, -1.2, 0.1];
+        let mut x = [0.0f32; 3];
+        s.q_sample(&x0, &eps, 1000, &mut x);
+        let ts = s.ddim_timesteps(50);
+        for (i, &t) in ts.iter().enumerate() {
+            let next = ts.get(i + 1).copied().unwrap_or(0);
+            s.ddim_step(&mut x, &eps, t, next);
+        }
+        for (a, b) in x.iter().zip(&x0) {
+            assert!((a - b).abs() < 1e-3, "{x:?} vs {x0:?}");
+        }
+    }
+
+    #[test]
+    fn a_ddpm_step_with_the_true_noise_and_no_fresh_noise_moves_towards_the_data() {
+        let s = NoiseSchedule::new(BetaSchedule::Linear, 1000);
+        let x0 = [0.8f32; 8];
+        let eps = [1.0f32; 8];
+        let mut x = [0.0f32; 8];
+        s.q_sample(&x0, &eps, 500, &mut x);
+        let before = (x[0] - x0[0]).abs();
+        s.ddpm_step(&mut x, &eps, 500, &[0.0; 8]);
+        assert!((x[0] - x0[0]).abs() < before);
+    }
+
+    #[test]
+    fn ddim_timesteps_run_from_t_down_and_are_distinct() {
+        let s = NoiseSchedule::new(BetaSchedule::Linear, 1000);
+        let ts = s.ddim_timesteps(50);
+        assert_eq!((ts.len(), ts[0], *ts.last().unwrap()), (50, 1000, 20));
+        assert!(ts.windows(2).all(|w| w[1] < w[0]));
+    }
+}
