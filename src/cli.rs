@@ -106,6 +106,18 @@ pub enum Cmd {
         #[arg(long, value_name = "S", default_value_t = 0)]
         seed: u64,
     },
+    /// Time one training step of each reference model, DDPM sampling and plain matrix products.
+    Bench {
+        /// One JSON line per item: {"name", "ms_median", "ms_min", "ms_max", "gflops"}.
+        #[arg(long)]
+        json: bool,
+        /// Only the items whose name matches (exactly, or as a substring).
+        #[arg(long, value_name = "NAME")]
+        filter: Option<String>,
+        /// Threads for the matrix products (default 2).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+    },
     /// Replay a saved run (a directory under saves/).
     Replay {
         #[arg(value_name = "SAVE")]
@@ -245,6 +257,35 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             crate::models::ddpm::sample_save(&save, n, &out, sampler, steps, seed)
                 .map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
             eprintln!("mllab: wrote {n} samples to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Bench {
+            json,
+            filter,
+            threads,
+        }) => {
+            if let Some(t) = threads {
+                if t == 0 || t > 256 {
+                    return Err(Failure::BadInput(format!(
+                        "mllab: --threads {t}: give 1 to 256"
+                    )));
+                }
+                crate::tensor::set_num_threads(t);
+            }
+            let results = crate::bench::run_with(filter.as_deref(), |r| {
+                if json {
+                    println!("{}", serde_json::to_string(r).unwrap_or_default());
+                } else {
+                    eprintln!(
+                        "mllab: {:<24} {:>10.3} ms  {:>7.1} GFLOP/s",
+                        r.name, r.ms_median, r.gflops
+                    );
+                }
+            })
+            .map_err(|e| Failure::BadInput(format!("mllab: {e:#}")))?;
+            if !json {
+                print!("{}", crate::bench::table(&results));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Replay { save, headless }) => {

@@ -695,3 +695,33 @@ fn sample_refuses_a_run_of_another_lesson() {
         sampled.show()
     );
 }
+
+#[test]
+fn bench_prints_one_json_line_per_item_with_its_timings() {
+    let lab = Lab::new(&[]);
+    let out = lab.mllab(&["bench", "--json", "--filter", "mlp"]);
+    assert_eq!(out.code, Some(0), "{}", out.show());
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", out.show());
+    let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["name"], "mlp");
+    let (lo, med, hi) = (
+        v["ms_min"].as_f64().unwrap(),
+        v["ms_median"].as_f64().unwrap(),
+        v["ms_max"].as_f64().unwrap(),
+    );
+    assert!(0.0 < lo && lo <= med && med <= hi, "{v}");
+    assert!(v["gflops"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bench_with_an_unknown_name_lists_the_names() {
+    let lab = Lab::new(&[]);
+    let out = lab.mllab(&["bench", "--filter", "resnet"]);
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr.contains("mlp") && out.stderr.contains("unet"),
+        "{}",
+        out.show()
+    );
+}

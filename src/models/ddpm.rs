@@ -264,6 +264,7 @@ pub struct Ddpm {
     last_grid: Vec<f32>,
     last_scores: Option<JudgeScores>,
     seed: u64,
+    steps_done: u64,
 }
 
 /// What a DDPM build needs besides the spec.
@@ -293,6 +294,7 @@ impl Ddpm {
             last_grid: Vec::new(),
             last_scores: None,
             spec: spec.clone(),
+            steps_done: 0,
             ps,
             eps,
             ema,
@@ -443,7 +445,8 @@ pub fn sample_with(
             film.push((t, to_unit(&x[..PIXELS])));
         }
         let tt = vec![t as f32; n];
-        let e = net(&x, &tt);
+        let mut e = net(&x, &tt);
+        schedule.clip_eps(&x, &mut e, t);
         match sampler {
             Sampler::Ddpm => {
                 let z: Vec<f32> = randn(&[n * PIXELS], rng).iter().copied().collect();
@@ -564,6 +567,11 @@ impl Model for Ddpm {
         };
         self.opt.set_lr(lr as f32);
         self.opt.step(&mut self.ps, &grads);
+        // The average warms up: early on it follows the weights closely, so that it does not
+        // drag the random initial weights along for thousands of steps.
+        self.steps_done += 1;
+        let n = self.steps_done as f32;
+        self.ema.decay = (self.spec.ema as f32).min((1.0 + n) / (10.0 + n));
         self.ema.update(&self.ps);
         Ok(Metrics::from([("loss".to_string(), loss as f64)]))
     }

@@ -135,6 +135,19 @@ impl NoiseSchedule {
         }
     }
 
+    /// For data known to lie in [−1, 1] (pixels): clips the estimate x̂₀ = (xₜ − √(1 − ᾱₜ)·ε̂)/√ᾱₜ
+    /// to that range and replaces ε̂ by the noise consistent with the clipped x̂₀, as DDPM's own
+    /// sampler does. Either step then moves towards a plausible image; without it, the
+    /// network's small errors at high noise are amplified by 1/√ᾱₜ and pixels run away.
+    pub fn clip_eps(&self, x: &[f32], eps: &mut [f32], t: usize) {
+        let ab = self.alpha_bar_at(t);
+        let (a, b) = (ab.sqrt() as f32, (1.0 - ab).sqrt().max(1e-12) as f32);
+        for (xi, e) in x.iter().zip(eps.iter_mut()) {
+            let x0 = ((xi - b * *e) / a).clamp(-1.0, 1.0);
+            *e = (xi - a * x0) / b;
+        }
+    }
+
     /// One deterministic DDIM step from t down to s (s < t, s = 0 gives x̂₀).
     pub fn ddim_step(&self, x: &mut [f32], eps_hat: &[f32], t: usize, s: usize) {
         let (at, as_) = (self.alpha_bar_at(t), self.alpha_bar_at(s));
@@ -219,6 +232,29 @@ mod tests {
         let before = (x[0] - x0[0]).abs();
         s.ddpm_step(&mut x, &eps, 500, &[0.0; 8]);
         assert!((x[0] - x0[0]).abs() < before);
+    }
+
+    #[test]
+    fn clipping_leaves_a_consistent_estimate_inside_the_range_alone() {
+        let s = NoiseSchedule::new(BetaSchedule::Linear, 1000);
+        let x0 = [0.5f32, -0.25];
+        let eps = [0.3f32, -1.1];
+        let mut x = [0.0f32; 2];
+        s.q_sample(&x0, &eps, 300, &mut x);
+        let mut e = eps;
+        s.clip_eps(&x, &mut e, 300);
+        assert!(
+            (e[0] - eps[0]).abs() < 1e-4 && (e[1] - eps[1]).abs() < 1e-4,
+            "{e:?}"
+        );
+        // An estimate that implies x̂₀ = 3 is pulled back to x̂₀ = 1.
+        let mut wild = [0.0f32; 2];
+        let ab = s.alpha_bar_at(300);
+        let xt = [0.0f32; 2];
+        wild[0] = (xt[0] - ab.sqrt() as f32 * 3.0) / (1.0 - ab).sqrt() as f32;
+        s.clip_eps(&xt, &mut wild, 300);
+        let x0_hat = (xt[0] - (1.0 - ab).sqrt() as f32 * wild[0]) / ab.sqrt() as f32;
+        assert!((x0_hat - 1.0).abs() < 1e-4, "{x0_hat}");
     }
 
     #[test]

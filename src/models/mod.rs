@@ -350,11 +350,12 @@ impl ModelSpec {
                         &format!("{}-s{seed}", set.key),
                     );
                     crate::metrics::judge::Judge::cached(&path, seed, || {
-                        let n = (set.train.len() / 784).min(30_000);
+                        // Up to 60,000 digits, 6 epochs: a few seconds, once per data set (then cached).
+                        let n = (set.train.len() / 784).min(60_000);
                         crate::metrics::judge::Judge::train(
                             &set.train[..n * 784],
                             &set.train_labels[..n],
-                            3,
+                            6,
                             seed,
                         )
                     })
