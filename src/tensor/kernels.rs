@@ -256,7 +256,7 @@ pub fn has_avx2() -> bool {
 }
 
 crate::simd_fn! {
-    /// acc[i] += x[i].
+    /// `acc[i] += x[i]`.
     pub fn add_assign(acc: &mut [f32], x: &[f32]) {
         for (a, &v) in acc.iter_mut().zip(x) {
             *a += v;

@@ -203,7 +203,7 @@ pub fn matmul2(a: ArrayView2<f32>, b: ArrayView2<f32>) -> Array2<f32> {
     c
 }
 
-/// Batched c[i] ← a[i]·b[i] (+ c[i]). Each product is small (attention heads), so threads
+/// Batched `c[i] ← a[i]·b[i] (+ c[i])`. Each product is small (attention heads), so threads
 /// split the batch instead of the products.
 pub fn batched_gemm_into(
     a: ArrayView3<f32>,

@@ -2,7 +2,7 @@
 //!
 //! | op                   | forward                                   | backward                          |
 //! |----------------------|-------------------------------------------|-----------------------------------|
-//! | cross_entropy(x, t)  | mean over rows of  lse(x) − x[t]          | (softmax(x) − onehot(t)) · g / N  |
+//! | cross_entropy(x, t)  | mean over rows of lse(x) − x_t           | (softmax(x) − onehot(t)) · g / N  |
 //! | mse(a, b)            | mean (a − b)²                             | ±2(a − b) · g / n                 |
 //! | bce_with_logits(x,y) | max(x,0) − x·y + ln(1 + e^−|x|)  (each)   | x: (σ(x) − y)·g ; y: −x·g         |
 
