@@ -93,11 +93,10 @@ impl Graph<'_> {
     pub fn add(&self, a: &Var, b: &Var) -> Var {
         let y = zip_with(a.value(), b.value(), |x, y| x + y);
         let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
-        self.record(y, &[a, b], move |g, need| {
-            vec![
-                need[0].then(|| sum_to(g.clone(), &sa)),
-                need[1].then(|| sum_to(g.clone(), &sb)),
-            ]
+        self.record(y, &[a, b], move |g: Tensor, need| {
+            // The gradient passes through: the second parent gets a copy, the first the original.
+            let gb = need[1].then(|| sum_to(g.clone(), &sb));
+            vec![need[0].then(|| sum_to(g, &sa)), gb]
         })
     }
 
@@ -105,7 +104,8 @@ impl Graph<'_> {
     pub fn sub(&self, a: &Var, b: &Var) -> Var {
         let y = zip_with(a.value(), b.value(), |x, y| x - y);
         let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
-        self.record(y, &[a, b], move |g, need| {
+        self.record(y, &[a, b], move |g: Tensor, need| {
+            let g = &g;
             vec![
                 need[0].then(|| sum_to(g.clone(), &sa)),
                 need[1].then(|| sum_to(map_with(g, |x| -x), &sb)),
@@ -117,7 +117,8 @@ impl Graph<'_> {
     pub fn mul(&self, a: &Var, b: &Var) -> Var {
         let y = zip_with(a.value(), b.value(), |x, y| x * y);
         let (av, bv) = (a.arc(), b.arc());
-        self.record(y, &[a, b], move |g, need| {
+        self.record(y, &[a, b], move |g: Tensor, need| {
+            let g = &g;
             vec![
                 need[0].then(|| sum_to(zip_with(g, &bv, |g, b| g * b), av.shape())),
                 need[1].then(|| sum_to(zip_with(g, &av, |g, a| g * a), bv.shape())),
@@ -129,7 +130,8 @@ impl Graph<'_> {
     pub fn div(&self, a: &Var, b: &Var) -> Var {
         let y = Arc::new(zip_with(a.value(), b.value(), |x, y| x / y));
         let (sa, bv, yv) = (a.shape().to_vec(), b.arc(), Arc::clone(&y));
-        self.record_shared(y, &[a, b], move |g, need| {
+        self.record_shared(y, &[a, b], move |g: Tensor, need| {
+            let g = &g;
             vec![
                 need[0].then(|| sum_to(zip_with(g, &bv, |g, b| g / b), &sa)),
                 // ∂(a/b)/∂b = −a/b² = −y/b
@@ -151,12 +153,12 @@ impl Graph<'_> {
     /// x + c.
     pub fn add_scalar(&self, x: &Var, c: f32) -> Var {
         let y = map_with(x.value(), |v| v + c);
-        self.record(y, &[x], move |g, _| vec![Some(g.clone())])
+        self.record(y, &[x], move |g, _| vec![Some(g)])
     }
 
     /// c · x.
     pub fn mul_scalar(&self, x: &Var, c: f32) -> Var {
         let y = map_with(x.value(), |v| v * c);
-        self.record(y, &[x], move |g, _| vec![Some(map_with(g, |g| g * c))])
+        self.record(y, &[x], move |g, _| vec![Some(map_with(&g, |g| g * c))])
     }
 }

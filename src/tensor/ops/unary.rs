@@ -40,7 +40,8 @@ impl Graph<'_> {
             return self.record_shared(y, &[x], |_, _| vec![None]);
         }
         let (xv, yv) = (x.arc(), Arc::clone(&y));
-        self.record_shared(y, &[x], move |g, _| {
+        self.record_shared(y, &[x], move |g: Tensor, _| {
+            let g = &g;
             let mut out = vec![0.0; g.len()];
             let (xs, ys, gs) = (slice(&xv), slice(&yv), slice(g));
             map3(xs, ys, gs, &mut out, bwd);
