@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use ndarray::{IxDyn, Zip};
 
-use crate::tensor::kernels::{map1, map2};
+use crate::tensor::kernels::{map1, map1_vec, map2, map2_vec};
 use crate::tensor::shape::{block_broadcast, broadcast_shape, sum_to};
 use crate::tensor::{Graph, Tensor, Var};
 
@@ -21,9 +21,7 @@ pub(crate) fn zip_with(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32 + Syn
     if a.shape() == b.shape()
         && let (Some(sa), Some(sb)) = (a.as_slice(), b.as_slice())
     {
-        let mut out = vec![0.0; sa.len()];
-        map2(sa, sb, &mut out, f);
-        return Tensor::from_shape_vec(a.raw_dim(), out).expect("same shape");
+        return Tensor::from_shape_vec(a.raw_dim(), map2_vec(sa, sb, f)).expect("same shape");
     }
     if let (Some(sa), Some(sb)) = (a.as_slice(), b.as_slice()) {
         if let Some((len, inner)) = block_broadcast(a.shape(), b.shape()) {
@@ -77,14 +75,13 @@ fn block_zip(
 
 /// out[i] = f(a[i]) in C order.
 pub(crate) fn map_with(a: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Tensor {
-    let mut out = vec![0.0; a.len()];
-    match a.as_slice() {
-        Some(s) => map1(s, &mut out, f),
-        None => {
-            let s = a.as_standard_layout();
-            map1(s.as_slice().expect("standard layout"), &mut out, f)
-        }
-    }
+    let out = match a.as_slice() {
+        Some(s) => map1_vec(s, f),
+        None => map1_vec(
+            a.as_standard_layout().as_slice().expect("standard layout"),
+            f,
+        ),
+    };
     Tensor::from_shape_vec(a.raw_dim(), out).expect("same shape")
 }
 
