@@ -314,7 +314,7 @@ fn the_checker_catches_a_gradient_routed_to_the_wrong_parent() {
             let (av, bv) = (g.param(a), g.param(b));
             let y = av.value() - bv.value();
             // claims ∂/∂a = −g and ∂/∂b = g: swapped signs
-            g.record(y, &[&av, &bv], |g, _| vec![Some(-g), Some(g.clone())])
+            g.record(y, &[&av, &bv], |g, _| vec![Some(-&g), Some(g)])
         },
         &GradCheckConfig::default(),
     );

@@ -444,3 +444,17 @@ fn loading_weights_of_the_wrong_shape_names_the_tensor_and_changes_nothing() {
     let missing = nn::load_into(&mut ps, &dir.path().join("none.safetensors")).unwrap_err();
     assert!(missing.to_string().contains("none.safetensors"));
 }
+
+#[test]
+fn models_parameters_and_optimizers_can_move_to_a_trainer_thread() {
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<ParamStore>();
+    assert_send::<nn::Adam>();
+    assert_send::<Box<dyn nn::Optimizer>>();
+    assert_send::<nn::Ema>();
+    assert_send::<Mlp>();
+    assert_send::<TransformerBlock>();
+    assert_send::<TinyUnet>();
+    assert_send::<CharTransformer>();
+    assert_send::<mllab::tensor::Grads>();
+}

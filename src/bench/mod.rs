@@ -4,6 +4,7 @@
 //! GFLOP/s (the matmul FLOPs of a step as PyTorch's flop counter counts them, over the median).
 //! The harness owns timing only; the models live in `models`.
 
+pub mod items;
 pub mod models;
 
 use std::time::Instant;
@@ -34,8 +35,8 @@ pub struct Item {
 
 /// Every item, in the order of the reference table.
 pub fn items() -> Vec<Item> {
-    let mut v = models::training_items();
-    v.extend(models::matmul_items());
+    let mut v = items::training_items();
+    v.extend(items::matmul_items());
     v
 }
 

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use super::Tensor;
 use super::params::{Grads, ParamId, ParamStore};
 
-/// Turns the gradient of an op's output into the gradients of its parents. The second argument
+/// Turns the gradient of an op's output into the gradients of its parents. The rule owns the
+/// output's gradient (so a pass-through op can hand it on without a copy); the second argument
 /// says which parents need one (the others get `None`, so no work is wasted on them).
-pub type BackwardFn = Box<dyn FnOnce(&Tensor, &[bool]) -> Vec<Option<Tensor>> + Send>;
+pub type BackwardFn = Box<dyn FnOnce(Tensor, &[bool]) -> Vec<Option<Tensor>> + Send>;
 
 struct Node {
     name: &'static str,
@@ -201,7 +202,7 @@ impl<'p> Graph<'p> {
         &self,
         value: Tensor,
         parents: &[&Var],
-        backward: impl FnOnce(&Tensor, &[bool]) -> Vec<Option<Tensor>> + Send + 'static,
+        backward: impl FnOnce(Tensor, &[bool]) -> Vec<Option<Tensor>> + Send + 'static,
     ) -> Var {
         self.record_shared(Arc::new(value), parents, backward)
     }
@@ -211,7 +212,7 @@ impl<'p> Graph<'p> {
         &self,
         value: Arc<Tensor>,
         parents: &[&Var],
-        backward: impl FnOnce(&Tensor, &[bool]) -> Vec<Option<Tensor>> + Send + 'static,
+        backward: impl FnOnce(Tensor, &[bool]) -> Vec<Option<Tensor>> + Send + 'static,
     ) -> Var {
         debug_assert!(
             value.is_standard_layout(),
@@ -262,7 +263,7 @@ impl<'p> Graph<'p> {
         let mut nodes = self.nodes.borrow_mut();
         let mut pending: Vec<Option<Tensor>> = Vec::new();
         pending.resize_with(root + 1, || None);
-        pending[root] = Some(seed);
+        pending[root] = Some(super::shape::standard(seed));
         for i in (0..=root).rev() {
             let Some(g) = pending[i].take() else { continue };
             let node = &mut nodes[i];
@@ -276,7 +277,7 @@ impl<'p> Graph<'p> {
                 .expect("backward through the same graph twice (the rule was already used)");
             let need: Vec<bool> = node.parents.iter().map(|p| p.is_some()).collect();
             let t0 = super::profile::enabled().then(std::time::Instant::now);
-            let parent_grads = rule(&g, &need);
+            let parent_grads = rule(g, &need);
             if let Some(t0) = t0 {
                 super::profile::backward(node.name, t0.elapsed().as_secs_f64());
             }

@@ -122,6 +122,75 @@ macro_rules! dispatch {
     };
 }
 
+macro_rules! dispatch_vec {
+    ($f:ident, $fallback:ident, ($($arg:ident),+), $fv:ident, [$($bound:tt)+], $body:expr) => {
+        /// Like the in-place map, but returns a fresh vector filled straight from the loop (no
+        /// zero-fill first); long inputs go to the two-thread in-place version.
+        pub fn $f<F: $($bound)+ + Sync>($($arg: &[f32],)+ $fv: F) -> Vec<f32> {
+            let len = [$($arg.len()),+][0];
+            if len >= PARALLEL_MIN_ELEMS && crate::tensor::num_threads() > 1 {
+                let mut out = vec![0.0; len];
+                $fallback($($arg,)+ &mut out, $fv);
+                return out;
+            }
+            #[inline(always)]
+            fn body<F: $($bound)+>($($arg: &[f32],)+ $fv: &F) -> Vec<f32> {
+                $body
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+                unsafe fn v4<F: $($bound)+>($($arg: &[f32],)+ f: &F) -> Vec<f32> {
+                    body($($arg,)+ f)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn v3<F: $($bound)+>($($arg: &[f32],)+ f: &F) -> Vec<f32> {
+                    body($($arg,)+ f)
+                }
+                if has_avx512() {
+                    // SAFETY: the CPU supports every feature v4 is compiled for.
+                    return unsafe { v4($($arg,)+ &$fv) };
+                }
+                if has_avx2() {
+                    // SAFETY: as above.
+                    return unsafe { v3($($arg,)+ &$fv) };
+                }
+            }
+            body($($arg,)+ &$fv)
+        }
+    };
+}
+
+dispatch_vec!(map1_vec, map1, (a), f, [Fn(f32) -> f32], {
+    let mut out = Vec::with_capacity(a.len());
+    for (o, &x) in out.spare_capacity_mut().iter_mut().zip(a) {
+        o.write(f(x));
+    }
+    // SAFETY: the loop above initialized all a.len() elements.
+    unsafe { out.set_len(a.len()) };
+    out
+});
+dispatch_vec!(map2_vec, map2, (a, b), f, [Fn(f32, f32) -> f32], {
+    assert_eq!(a.len(), b.len());
+    let mut out = Vec::with_capacity(a.len());
+    for ((o, &x), &y) in out.spare_capacity_mut().iter_mut().zip(a).zip(b) {
+        o.write(f(x, y));
+    }
+    // SAFETY: the loop above initialized all a.len() elements (b has the same length).
+    unsafe { out.set_len(a.len()) };
+    out
+});
+dispatch_vec!(map3_vec, map3, (a, b, c), f, [Fn(f32, f32, f32) -> f32], {
+    assert!(a.len() == b.len() && a.len() == c.len());
+    let mut out = Vec::with_capacity(a.len());
+    for (((o, &x), &y), &z) in out.spare_capacity_mut().iter_mut().zip(a).zip(b).zip(c) {
+        o.write(f(x, y, z));
+    }
+    // SAFETY: the loop above initialized all a.len() elements (b and c have the same length).
+    unsafe { out.set_len(a.len()) };
+    out
+});
+
 /// Elementwise loops at least this long are split across two threads (measured: it pays from
 /// about a million elements on this 2-core machine; below, the hand-off costs more).
 pub const PARALLEL_MIN_ELEMS: usize = 1 << 20;
@@ -256,7 +325,7 @@ pub fn has_avx2() -> bool {
 }
 
 crate::simd_fn! {
-    /// acc[i] += x[i].
+    /// `acc[i] += x[i]`.
     pub fn add_assign(acc: &mut [f32], x: &[f32]) {
         for (a, &v) in acc.iter_mut().zip(x) {
             *a += v;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use ndarray::{IxDyn, Zip};
 
-use crate::tensor::kernels::{map1, map2};
+use crate::tensor::kernels::{map1, map1_vec, map2, map2_vec};
 use crate::tensor::shape::{block_broadcast, broadcast_shape, sum_to};
 use crate::tensor::{Graph, Tensor, Var};
 
@@ -21,9 +21,7 @@ pub(crate) fn zip_with(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32 + Syn
     if a.shape() == b.shape()
         && let (Some(sa), Some(sb)) = (a.as_slice(), b.as_slice())
     {
-        let mut out = vec![0.0; sa.len()];
-        map2(sa, sb, &mut out, f);
-        return Tensor::from_shape_vec(a.raw_dim(), out).expect("same shape");
+        return Tensor::from_shape_vec(a.raw_dim(), map2_vec(sa, sb, f)).expect("same shape");
     }
     if let (Some(sa), Some(sb)) = (a.as_slice(), b.as_slice()) {
         if let Some((len, inner)) = block_broadcast(a.shape(), b.shape()) {
@@ -77,14 +75,13 @@ fn block_zip(
 
 /// out[i] = f(a[i]) in C order.
 pub(crate) fn map_with(a: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Tensor {
-    let mut out = vec![0.0; a.len()];
-    match a.as_slice() {
-        Some(s) => map1(s, &mut out, f),
-        None => {
-            let s = a.as_standard_layout();
-            map1(s.as_slice().expect("standard layout"), &mut out, f)
-        }
-    }
+    let out = match a.as_slice() {
+        Some(s) => map1_vec(s, f),
+        None => map1_vec(
+            a.as_standard_layout().as_slice().expect("standard layout"),
+            f,
+        ),
+    };
     Tensor::from_shape_vec(a.raw_dim(), out).expect("same shape")
 }
 
@@ -93,11 +90,10 @@ impl Graph<'_> {
     pub fn add(&self, a: &Var, b: &Var) -> Var {
         let y = zip_with(a.value(), b.value(), |x, y| x + y);
         let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
-        self.record(y, &[a, b], move |g, need| {
-            vec![
-                need[0].then(|| sum_to(g.clone(), &sa)),
-                need[1].then(|| sum_to(g.clone(), &sb)),
-            ]
+        self.record(y, &[a, b], move |g: Tensor, need| {
+            // The gradient passes through: the second parent gets a copy, the first the original.
+            let gb = need[1].then(|| sum_to(g.clone(), &sb));
+            vec![need[0].then(|| sum_to(g, &sa)), gb]
         })
     }
 
@@ -105,7 +101,8 @@ impl Graph<'_> {
     pub fn sub(&self, a: &Var, b: &Var) -> Var {
         let y = zip_with(a.value(), b.value(), |x, y| x - y);
         let (sa, sb) = (a.shape().to_vec(), b.shape().to_vec());
-        self.record(y, &[a, b], move |g, need| {
+        self.record(y, &[a, b], move |g: Tensor, need| {
+            let g = &g;
             vec![
                 need[0].then(|| sum_to(g.clone(), &sa)),
                 need[1].then(|| sum_to(map_with(g, |x| -x), &sb)),
@@ -117,7 +114,8 @@ impl Graph<'_> {
     pub fn mul(&self, a: &Var, b: &Var) -> Var {
         let y = zip_with(a.value(), b.value(), |x, y| x * y);
         let (av, bv) = (a.arc(), b.arc());
-        self.record(y, &[a, b], move |g, need| {
+        self.record(y, &[a, b], move |g: Tensor, need| {
+            let g = &g;
             vec![
                 need[0].then(|| sum_to(zip_with(g, &bv, |g, b| g * b), av.shape())),
                 need[1].then(|| sum_to(zip_with(g, &av, |g, a| g * a), bv.shape())),
@@ -129,7 +127,8 @@ impl Graph<'_> {
     pub fn div(&self, a: &Var, b: &Var) -> Var {
         let y = Arc::new(zip_with(a.value(), b.value(), |x, y| x / y));
         let (sa, bv, yv) = (a.shape().to_vec(), b.arc(), Arc::clone(&y));
-        self.record_shared(y, &[a, b], move |g, need| {
+        self.record_shared(y, &[a, b], move |g: Tensor, need| {
+            let g = &g;
             vec![
                 need[0].then(|| sum_to(zip_with(g, &bv, |g, b| g / b), &sa)),
                 // ∂(a/b)/∂b = −a/b² = −y/b
@@ -151,12 +150,12 @@ impl Graph<'_> {
     /// x + c.
     pub fn add_scalar(&self, x: &Var, c: f32) -> Var {
         let y = map_with(x.value(), |v| v + c);
-        self.record(y, &[x], move |g, _| vec![Some(g.clone())])
+        self.record(y, &[x], move |g, _| vec![Some(g)])
     }
 
     /// c · x.
     pub fn mul_scalar(&self, x: &Var, c: f32) -> Var {
         let y = map_with(x.value(), |v| v * c);
-        self.record(y, &[x], move |g, _| vec![Some(map_with(g, |g| g * c))])
+        self.record(y, &[x], move |g, _| vec![Some(map_with(&g, |g| g * c))])
     }
 }

@@ -138,7 +138,8 @@ impl Graph<'_> {
             }
         }
         let y = Tensor::from_shape_vec(ndarray::IxDyn(&[b, t, d]), y).expect("(B, T, D)");
-        self.record(y, &[qkv], move |g, _| {
+        self.record(y, &[qkv], move |g: Tensor, _| {
+            let g = &g;
             let gs = slice(g);
             let src = slice(&qv);
             let mut gqkv = vec![0.0f32; b * t * d3];

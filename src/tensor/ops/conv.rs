@@ -283,7 +283,8 @@ impl Graph<'_> {
             Some(b) => vec![x, w, b],
             None => vec![x, w],
         };
-        self.record(y, &parents, move |g, need| {
+        self.record(y, &parents, move |g: Tensor, need| {
+            let g = &g;
             let gs = slice(g);
             // With stride 1, the input gradient is itself a convolution: of g with the kernel
             // flipped in space and transposed in channels, padded by k − 1 − p. That reuses the
@@ -399,7 +400,8 @@ impl Graph<'_> {
         shape[3] *= 2;
         let in_shape = x.shape().to_vec();
         let y = Tensor::from_shape_vec(IxDyn(&shape), y).expect("output shape");
-        self.record(y, &[x], move |g, _| {
+        self.record(y, &[x], move |g: Tensor, _| {
+            let g = &g;
             let gs = slice(g);
             let mut gx = vec![0.0f32; nc * h * w];
             for p in 0..nc {

@@ -89,7 +89,8 @@ impl Graph<'_> {
             let y = y
                 .into_shape_with_order(IxDyn(&out_shape(a.shape(), n)))
                 .expect("contiguous");
-            return self.record(y, &[a, b], move |g, need| {
+            return self.record(y, &[a, b], move |g: Tensor, need| {
+                let g = &g;
                 let g2 = view2(g, rows, n);
                 let a2 = view2(&av, rows, k);
                 let b2 = view2(&bv, b0, b1);
@@ -129,7 +130,8 @@ impl Graph<'_> {
         let y = y
             .into_shape_with_order(IxDyn(&out_shape(a.shape(), n)))
             .expect("contiguous");
-        self.record(y, &[a, b], move |g, need| {
+        self.record(y, &[a, b], move |g: Tensor, need| {
+            let g = &g;
             let g3 = view3(g, batch, m, n);
             let a3 = view3(&av, batch, m, ka);
             let b3 = view3(&bv, batch, b0, b1);
@@ -182,7 +184,8 @@ impl Graph<'_> {
         let y = y
             .into_shape_with_order(IxDyn(&out_shape(x.shape(), out_f)))
             .expect("contiguous");
-        self.record(y, &[x, w, b], move |g, need| {
+        self.record(y, &[x, w, b], move |g: Tensor, need| {
+            let g = &g;
             let g2 = view2(g, rows, out_f);
             let gx = need[0].then(|| {
                 mm2(g2, view2(&wv, in_f, out_f).reversed_axes())

@@ -2,7 +2,7 @@
 //!
 //! | op                   | forward                                   | backward                          |
 //! |----------------------|-------------------------------------------|-----------------------------------|
-//! | cross_entropy(x, t)  | mean over rows of  lse(x) − x[t]          | (softmax(x) − onehot(t)) · g / N  |
+//! | cross_entropy(x, t)  | mean over rows of lse(x) − x_t           | (softmax(x) − onehot(t)) · g / N  |
 //! | mse(a, b)            | mean (a − b)²                             | ±2(a − b) · g / n                 |
 //! | bce_with_logits(x,y) | max(x,0) − x·y + ln(1 + e^−|x|)  (each)   | x: (σ(x) − y)·g ; y: −x·g         |
 
@@ -38,7 +38,8 @@ impl Graph<'_> {
         self.record(
             Tensor::from_elem(IxDyn(&[]), loss),
             &[logits],
-            move |g, _| {
+            move |g: Tensor, _| {
+                let g = &g;
                 let scale = g.iter().copied().next().unwrap_or(0.0) / rows.max(1) as f32;
                 let mut gx = logp;
                 for v in gx.iter_mut() {
@@ -63,7 +64,8 @@ impl Graph<'_> {
         self.record(
             Tensor::from_elem(IxDyn(&[]), loss as f32),
             &[a, b],
-            move |g, need| {
+            move |g: Tensor, need| {
+                let g = &g;
                 let s = 2.0 * g.iter().copied().next().unwrap_or(0.0) / n;
                 let ga = map_with(&diff, |d| d * s);
                 let gb = need[1].then(|| map_with(&ga, |v| -v));
@@ -80,7 +82,8 @@ impl Graph<'_> {
             x.max(0.0) - x * y + log1p_exp_neg_abs(x)
         });
         let (xv, yv) = (x.arc(), y.arc());
-        self.record(l, &[x, y], move |g, need| {
+        self.record(l, &[x, y], move |g: Tensor, need| {
+            let g = &g;
             let gx = need[0].then(|| {
                 let mut out = vec![0.0; g.len()];
                 map3(slice(&xv), slice(&yv), slice(g), &mut out, |x, y, g| {

@@ -125,7 +125,8 @@ impl Graph<'_> {
         affine_rows(&xhat, &gs, slice(beta.value()), &mut y, d);
         let shape = x.shape().to_vec();
         let y = Tensor::from_shape_vec(IxDyn(&shape), y).expect("same shape");
-        self.record(y, &[x, gamma, beta], move |g, need| {
+        self.record(y, &[x, gamma, beta], move |g: Tensor, need| {
+            let g = &g;
             let g = slice(g);
             let (mut ggamma, mut gbeta) = (vec![0.0f32; d], vec![0.0f32; d]);
             let mut gx = vec![0.0f32; g.len()];
@@ -188,7 +189,8 @@ impl Graph<'_> {
         }
         let shape = x.shape().to_vec();
         let y = Tensor::from_shape_vec(IxDyn(&shape), y).expect("same shape");
-        self.record(y, &[x, gamma, beta], move |g, need| {
+        self.record(y, &[x, gamma, beta], move |g: Tensor, need| {
+            let g = &g;
             let g = slice(g);
             let mut gx = vec![0.0f32; g.len()];
             let partial = crate::tensor::parallel::par_items(&mut gx, n, threads, |items, gxp| {
@@ -240,7 +242,8 @@ impl Graph<'_> {
             .map(|(v, m)| v * m)
             .collect();
         let y = Tensor::from_shape_vec(x.value().raw_dim(), y).expect("same shape");
-        self.record(y, &[x], move |g, _| {
+        self.record(y, &[x], move |g: Tensor, _| {
+            let g = &g;
             let gx: Vec<f32> = slice(g).iter().zip(&mask).map(|(v, m)| v * m).collect();
             vec![Some(
                 Tensor::from_shape_vec(g.raw_dim(), gx).expect("same shape"),

@@ -39,12 +39,17 @@ impl Graph<'_> {
             None => x.value().sum(),
         };
         let shape = x.shape().to_vec();
-        self.record(Tensor::from_elem(IxDyn(&[]), s), &[x], move |g, _| {
-            vec![Some(Tensor::from_elem(
-                IxDyn(&shape),
-                g.iter().copied().sum::<f32>(),
-            ))]
-        })
+        self.record(
+            Tensor::from_elem(IxDyn(&[]), s),
+            &[x],
+            move |g: Tensor, _| {
+                let g = &g;
+                vec![Some(Tensor::from_elem(
+                    IxDyn(&shape),
+                    g.iter().copied().sum::<f32>(),
+                ))]
+            },
+        )
     }
 
     /// Mean of all elements, as a scalar.
@@ -74,7 +79,8 @@ impl Graph<'_> {
         }
         let y = if keepdim { y.insert_axis(Axis(ax)) } else { y };
         let shape = x.shape().to_vec();
-        self.record(standard(y), &[x], move |g, _| {
+        self.record(standard(y), &[x], move |g: Tensor, _| {
+            let g = &g;
             vec![Some(expand_along(g, ax, &shape, scale))]
         })
     }
@@ -101,7 +107,8 @@ impl Graph<'_> {
         let y = Tensor::from_shape_vec(IxDyn(&out_shape), vals).expect("one value per lane");
         let y = if keepdim { y.insert_axis(Axis(ax)) } else { y };
         let shape = x.shape().to_vec();
-        self.record(standard(y), &[x], move |g, _| {
+        self.record(standard(y), &[x], move |g: Tensor, _| {
+            let g = &g;
             let mut gx = Tensor::zeros(IxDyn(&shape));
             let gflat: Vec<f32> = g.iter().copied().collect();
             for ((mut lane, &i), &gv) in gx.lanes_mut(Axis(ax)).into_iter().zip(&arg).zip(&gflat) {

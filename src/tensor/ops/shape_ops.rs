@@ -30,11 +30,10 @@ impl Graph<'_> {
             .expect("standard layout reshapes")
             .into_owned();
         let old = x.shape().to_vec();
-        self.record(y, &[x], move |g, _| {
+        self.record(y, &[x], move |g: Tensor, _| {
             vec![Some(
-                g.to_shape(IxDyn(&old))
-                    .expect("standard layout")
-                    .into_owned(),
+                g.into_shape_with_order(IxDyn(&old))
+                    .expect("gradients are in standard layout"),
             )]
         })
     }
@@ -46,7 +45,8 @@ impl Graph<'_> {
         for (i, &p) in perm.iter().enumerate() {
             inv[p] = i;
         }
-        self.record(y, &[x], move |g, _| {
+        self.record(y, &[x], move |g: Tensor, _| {
+            let g = &g;
             vec![Some(standard(
                 g.view().permuted_axes(IxDyn(&inv)).to_owned(),
             ))]
@@ -87,7 +87,8 @@ impl Graph<'_> {
         }
         let y = Tensor::from_shape_vec(IxDyn(&shape), y).expect("concat shape");
         let shapes: Vec<Vec<usize>> = xs.iter().map(|v| v.shape().to_vec()).collect();
-        self.record(y, xs, move |g, need| {
+        self.record(y, xs, move |g: Tensor, need| {
+            let g = &g;
             let gs = slice_of(g);
             let mut offset = 0;
             let mut out = Vec::with_capacity(chunks.len());
@@ -127,7 +128,8 @@ impl Graph<'_> {
         let mut out_shape = shape.clone();
         out_shape[ax] = end - start;
         let y = Tensor::from_shape_vec(IxDyn(&out_shape), y).expect("slice shape");
-        self.record(y, &[x], move |g, _| {
+        self.record(y, &[x], move |g: Tensor, _| {
+            let g = &g;
             let gs = slice_of(g);
             let mut gx = vec![0.0f32; outer * row];
             for o in 0..outer {
@@ -160,7 +162,8 @@ impl Graph<'_> {
         shape.push(d);
         let y = Tensor::from_shape_vec(IxDyn(&shape), out).expect("one row per id");
         let ids = ids.to_vec();
-        self.record(y, &[table], move |g, _| {
+        self.record(y, &[table], move |g: Tensor, _| {
+            let g = &g;
             let mut gt = vec![0.0f32; rows * d];
             let gs = g.as_slice().expect("standard layout");
             for (n, &i) in ids.iter().enumerate() {
@@ -194,7 +197,8 @@ impl Graph<'_> {
                 *y = value;
             }
         });
-        self.record(y, &[x], move |g, _| {
+        self.record(y, &[x], move |g: Tensor, _| {
+            let g = &g;
             let mut gx = g.clone();
             ndarray::Zip::from(&mut gx).and(&m).for_each(|g, &m| {
                 if m {

@@ -72,7 +72,8 @@ impl Graph<'_> {
         softmax_rows(slice(x.value()), y.as_slice_mut().expect("fresh"), c, false);
         let y = Arc::new(y);
         let yv = Arc::clone(&y);
-        self.record_shared(y, &[x], move |g, _| {
+        self.record_shared(y, &[x], move |g: Tensor, _| {
+            let g = &g;
             let mut gx = Tensor::zeros(g.raw_dim());
             softmax_backward(slice(g), slice(&yv), gx.as_slice_mut().expect("fresh"), c);
             vec![Some(gx)]
@@ -86,7 +87,8 @@ impl Graph<'_> {
         softmax_rows(slice(x.value()), y.as_slice_mut().expect("fresh"), c, true);
         let y = Arc::new(y);
         let yv = Arc::clone(&y);
-        self.record_shared(y, &[x], move |g, _| {
+        self.record_shared(y, &[x], move |g: Tensor, _| {
+            let g = &g;
             let mut gx = Tensor::zeros(g.raw_dim());
             log_softmax_backward(slice(g), slice(&yv), gx.as_slice_mut().expect("fresh"), c);
             vec![Some(gx)]

@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use crate::tensor::kernels::{self as k, map3};
+use crate::tensor::kernels::{self as k, map3_vec};
 use crate::tensor::ops::arith::map_with;
 use crate::tensor::{Graph, Tensor, Var};
 
@@ -40,10 +40,9 @@ impl Graph<'_> {
             return self.record_shared(y, &[x], |_, _| vec![None]);
         }
         let (xv, yv) = (x.arc(), Arc::clone(&y));
-        self.record_shared(y, &[x], move |g, _| {
-            let mut out = vec![0.0; g.len()];
-            let (xs, ys, gs) = (slice(&xv), slice(&yv), slice(g));
-            map3(xs, ys, gs, &mut out, bwd);
+        self.record_shared(y, &[x], move |g: Tensor, _| {
+            let g = &g;
+            let out = map3_vec(slice(&xv), slice(&yv), slice(g), bwd);
             vec![Some(
                 Tensor::from_shape_vec(g.raw_dim(), out).expect("same shape"),
             )]
