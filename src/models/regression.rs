@@ -98,6 +98,22 @@ pub fn average_error(points: &[CpPoint], b: f64, w: f64) -> f64 {
         / points.len().max(1) as f64
 }
 
+/// The training (cyan) and testing (magenta) points of a CP set, for a figure.
+pub(crate) fn cp_scatter(set: &CpSet) -> Vec<Layer> {
+    vec![
+        Layer::Points {
+            label: "train".into(),
+            color: Color::Cyan,
+            points: set.train.iter().map(|p| [p.x, p.y]).collect(),
+        },
+        Layer::Points {
+            label: "test".into(),
+            color: Color::Magenta,
+            points: set.test.iter().map(|p| [p.x, p.y]).collect(),
+        },
+    ]
+}
+
 /// The model being trained, its data, and what it has drawn so far.
 pub struct LinearRegression {
     data: CpSet,
@@ -163,17 +179,10 @@ impl LinearRegression {
                     color: Color::Yellow,
                     points: line(self.b, self.w),
                 },
-                Layer::Points {
-                    label: "train".into(),
-                    color: Color::Cyan,
-                    points: self.data.train.iter().map(|p| [p.x, p.y]).collect(),
-                },
-                Layer::Points {
-                    label: "test".into(),
-                    color: Color::Magenta,
-                    points: self.data.test.iter().map(|p| [p.x, p.y]).collect(),
-                },
-            ],
+            ]
+            .into_iter()
+            .chain(cp_scatter(&self.data))
+            .collect(),
         }
     }
 
