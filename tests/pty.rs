@@ -156,8 +156,13 @@ impl Workspace {
     /// Starts mllab in a 120×36 pane under `locale`; the pane stays open after it exits and
     /// shows its exit code.
     fn start_mllab(&self, locale: &str) -> Tmux {
+        self.start_mllab_with(locale, "")
+    }
+
+    /// The same, with extra environment settings (`EDITOR=…`).
+    fn start_mllab_with(&self, locale: &str, env: &str) -> Tmux {
         let command = format!(
-            "env LC_ALL={locale} LANG={locale} {} --lessons {} --save-dir {}; echo MLLAB_EXITED $?; sleep 30",
+            "env LC_ALL={locale} LANG={locale} {env} {} --lessons {} --save-dir {}; echo MLLAB_EXITED $?; sleep 30",
             quoted(Path::new(env!("CARGO_BIN_EXE_mllab"))),
             quoted(&self.dir.path().join("lessons")),
             quoted(&self.saves())
@@ -261,4 +266,36 @@ fn the_binary_speaks_chinese_asks_to_be_enlarged_when_shrunk_and_quits_on_ctrl_c
         !screen.contains("mllab · 课程"),
         "the alternate screen is gone:\n{screen}"
     );
+}
+
+#[test]
+fn e_opens_the_lesson_in_the_editor_and_the_next_run_uses_the_edited_values() {
+    if !tmux_available() {
+        println!("tmux not found: skipping pty test");
+        return;
+    }
+    let ws = Workspace::new();
+    // The "editor" changes the number of steps in the file it is given, then exits.
+    let editor = ws.dir.path().join("edit.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i 's/^  steps: 3000/  steps: 77/' \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let tmux = ws.start_mllab_with("C.UTF-8", &format!("VISUAL= EDITOR={}", quoted(&editor)));
+    tmux.wait_for("the browser", |s| s.contains(TITLE));
+    tmux.send("e");
+    tmux.wait_for("the reloaded lesson", |s| s.contains("Lesson reloaded"));
+    let text = std::fs::read_to_string(ws.dir.path().join("lessons/regression-gd.yaml")).unwrap();
+    assert!(text.contains("  steps: 77"), "the editor changed the file");
+    // Running it now uses the edited value.
+    tmux.send("Enter");
+    tmux.wait_for("a run of 77 steps", |s| s.contains("/77"));
+    tmux.send("q");
+    tmux.wait_for("the browser again", |s| {
+        s.contains("mllab · lessons") && !s.contains("┌ loss ")
+    });
+    tmux.send("q");
+    tmux.wait_for("mllab to exit", |s| s.contains("MLLAB_EXITED 0"));
 }

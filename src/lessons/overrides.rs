@@ -46,7 +46,24 @@ impl Override {
     }
 
     /// Puts the value into the tree, creating mappings on the way.
+    ///
+    /// Switching `data.source` or `model.kind` to another value starts that section afresh:
+    /// the old source's keys (a CP set's `train: 10`) mean nothing to the new one, so
+    /// `--set data.source=idx --set data.images=…` works without removing them by hand.
     pub fn apply(&self, root: &mut Value) -> Result<(), String> {
+        if let Some((section, tag)) = self.key.split_once('.')
+            && matches!((section, tag), ("data", "source") | ("model", "kind"))
+            && let Some(map) = root.as_mapping_mut()
+        {
+            let key = Value::String(section.to_string());
+            let old = map.get(&key).and_then(|s| s.get(tag)).cloned();
+            if old.as_ref() != Some(&self.value) {
+                let mut fresh = serde_yaml::Mapping::new();
+                fresh.insert(Value::String(tag.to_string()), self.value.clone());
+                map.insert(key, Value::Mapping(fresh));
+                return Ok(());
+            }
+        }
         let parts: Vec<&str> = self.key.split('.').collect();
         let mut node = root;
         for (i, part) in parts.iter().enumerate() {
@@ -94,6 +111,33 @@ mod tests {
             .apply(&mut root)
             .unwrap();
         assert_eq!(root["train"]["steps"], Value::from(5));
+    }
+
+    #[test]
+    fn switching_the_data_source_drops_the_old_sources_keys() {
+        let mut root: Value = serde_yaml::from_str("data: {source: digits, train: 5}").unwrap();
+        Override::parse("data.source=idx")
+            .unwrap()
+            .apply(&mut root)
+            .unwrap();
+        Override::parse("data.first=8")
+            .unwrap()
+            .apply(&mut root)
+            .unwrap();
+        assert_eq!(
+            root["data"],
+            serde_yaml::from_str::<Value>("{source: idx, first: 8}").unwrap()
+        );
+    }
+
+    #[test]
+    fn setting_the_same_source_keeps_the_other_keys() {
+        let mut root: Value = serde_yaml::from_str("data: {source: cp, train: 5}").unwrap();
+        Override::parse("data.source=cp")
+            .unwrap()
+            .apply(&mut root)
+            .unwrap();
+        assert_eq!(root["data"]["train"], Value::from(5));
     }
 
     #[test]
