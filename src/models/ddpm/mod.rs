@@ -16,17 +16,22 @@ use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+mod net;
+mod sample;
+
+use net::Eps;
+pub use sample::{sample_save, sample_with};
+use sample::{to_tensor, to_unit};
+
 use super::diffusion::{BetaSchedule, NoiseSchedule, Sampler};
 use super::steps::Batches;
 use super::{Metrics, Model};
 use crate::lessons::parse::Ctx;
 use crate::lessons::spec::TrainSpec;
 use crate::metrics::judge::{Judge, JudgeScores};
-use crate::nn::{
-    Adam, AdamConfig, Ema, Linear, Optimizer, TinyUnet, UnetConfig, sinusoidal_embedding,
-};
+use crate::nn::{Adam, AdamConfig, Ema, Optimizer};
 use crate::run::visual::{Color, Figure, Image, Layer, PanelUpdate, Visual};
-use crate::tensor::{Graph, ParamStore, Tensor, Var, randn};
+use crate::tensor::{Graph, ParamStore, randn};
 
 const SIDE: usize = 28;
 const PIXELS: usize = SIDE * SIDE;
@@ -166,78 +171,6 @@ impl DdpmSpec {
             Net::Mlp => {
                 (2 * PIXELS as u64 * self.width as u64)
                     + self.blocks as u64 * 3 * (self.width as u64).pow(2)
-            }
-        }
-    }
-}
-
-/// The noise predictor.
-enum Eps {
-    Unet(Box<TinyUnet>),
-    Mlp(ResMlp),
-}
-
-/// A residual MLP: h ← h + W₂·SiLU(W₁·h + T(temb)) per block.
-struct ResMlp {
-    temb: Linear,
-    inp: Linear,
-    blocks: Vec<(Linear, Linear, Linear)>,
-    out: Linear,
-}
-
-const TIME_FEATURES: usize = 128;
-
-impl Eps {
-    fn new(spec: &DdpmSpec, ps: &mut ParamStore, rng: &mut Pcg64Mcg) -> Eps {
-        match spec.net {
-            Net::Unet => Eps::Unet(Box::new(TinyUnet::new(
-                ps,
-                "eps",
-                UnetConfig {
-                    channels: spec.channels,
-                    ..UnetConfig::default()
-                },
-                rng,
-            ))),
-            Net::Mlp => {
-                let w = spec.width;
-                Eps::Mlp(ResMlp {
-                    temb: Linear::new(ps, "eps.temb", TIME_FEATURES, w, rng),
-                    inp: Linear::new(ps, "eps.inp", PIXELS, w, rng),
-                    blocks: (0..spec.blocks)
-                        .map(|i| {
-                            (
-                                Linear::new(ps, &format!("eps.b{i}.l1"), w, w, rng),
-                                Linear::new(ps, &format!("eps.b{i}.t"), w, w, rng),
-                                Linear::new(ps, &format!("eps.b{i}.l2"), w, w, rng),
-                            )
-                        })
-                        .collect(),
-                    out: Linear::zeroed(ps, "eps.out", w, PIXELS),
-                })
-            }
-        }
-    }
-
-    /// x: (B, 784) in [−1, 1]; t: B integer steps → ε̂ (B, 784).
-    fn forward(&self, g: &Graph, x: &Var, t: &[f32]) -> Var {
-        let b = t.len();
-        match self {
-            Eps::Unet(u) => {
-                let img = g.reshape(x, &[b, 1, SIDE, SIDE]);
-                g.reshape(&u.forward(g, &img, t), &[b, PIXELS])
-            }
-            Eps::Mlp(m) => {
-                let te = g.silu(
-                    &m.temb
-                        .forward(g, &g.input(sinusoidal_embedding(t, TIME_FEATURES))),
-                );
-                let mut h = m.inp.forward(g, x);
-                for (l1, tp, l2) in &m.blocks {
-                    let z = g.silu(&g.add(&l1.forward(g, &g.silu(&h)), &tp.forward(g, &te)));
-                    h = g.add(&h, &l2.forward(g, &z));
-                }
-                m.out.forward(g, &g.silu(&h))
             }
         }
     }
@@ -421,99 +354,6 @@ impl Ddpm {
         let judge = self.judge.as_ref()?;
         Some(judge.score(&all, &self.real[..real_n * PIXELS]))
     }
-}
-
-/// Runs a sampler from pure noise; `net(x, t)` predicts the noise of a batch.
-pub fn sample_with(
-    schedule: &NoiseSchedule,
-    sampler: Sampler,
-    steps: usize,
-    n: usize,
-    frames: usize,
-    rng: &mut Pcg64Mcg,
-    net: impl Fn(&[f32], &[f32]) -> Vec<f32>,
-) -> (Vec<f32>, Vec<(usize, Vec<f32>)>) {
-    let mut x: Vec<f32> = randn(&[n * PIXELS], rng).iter().copied().collect();
-    let ts: Vec<usize> = match sampler {
-        Sampler::Ddpm => (1..=schedule.steps()).rev().collect(),
-        Sampler::Ddim => schedule.ddim_timesteps(steps),
-    };
-    let keep: Vec<usize> = crate::ui::widgets::image::evenly_spaced(ts.len() + 1, frames.max(1));
-    let mut film = Vec::new();
-    for (i, &t) in ts.iter().enumerate() {
-        if frames > 0 && keep.contains(&i) {
-            film.push((t, to_unit(&x[..PIXELS])));
-        }
-        let tt = vec![t as f32; n];
-        let mut e = net(&x, &tt);
-        schedule.clip_eps(&x, &mut e, t);
-        match sampler {
-            Sampler::Ddpm => {
-                let z: Vec<f32> = randn(&[n * PIXELS], rng).iter().copied().collect();
-                schedule.ddpm_step(&mut x, &e, t, &z);
-            }
-            Sampler::Ddim => schedule.ddim_step(&mut x, &e, t, ts.get(i + 1).copied().unwrap_or(0)),
-        }
-    }
-    if frames > 0 {
-        film.push((0, to_unit(&x[..PIXELS])));
-    }
-    (to_unit(&x), film)
-}
-
-/// `mllab sample`: fresh digits from the weights a DDPM run saved.
-pub fn sample_save(
-    save: &std::path::Path,
-    n: usize,
-    out: &std::path::Path,
-    sampler: Option<Sampler>,
-    steps: Option<usize>,
-    seed: u64,
-) -> Result<(), String> {
-    let loaded = crate::saves::load(save).map_err(|e| e.to_string())?;
-    let crate::models::ModelSpec::Ddpm(spec) = &loaded.lesson.model else {
-        return Err(format!(
-            "{} is a run of `{}`, not of a ddpm lesson",
-            save.display(),
-            loaded.lesson.model.kind_name()
-        ));
-    };
-    let weights = save.join("weights.safetensors");
-    if !weights.is_file() {
-        return Err(format!(
-            "{} has no weights.safetensors (the run did not finish, or is from a lesson that keeps none)",
-            save.display()
-        ));
-    }
-    let (ps, schedule, net) = Ddpm::from_weights(spec, &weights)?;
-    let sampler = sampler.unwrap_or(spec.sampler);
-    let steps = steps
-        .unwrap_or(spec.sample_steps)
-        .clamp(1, schedule.steps());
-    let mut rng = Pcg64Mcg::seed_from_u64(seed);
-    let mut all = Vec::with_capacity(n * PIXELS);
-    while all.len() < n * PIXELS {
-        let k = (n - all.len() / PIXELS).min(100);
-        all.extend(
-            sample_with(&schedule, sampler, steps, k, 0, &mut rng, |x, t| {
-                net(&ps, x, t)
-            })
-            .0,
-        );
-    }
-    let arr = ndarray::Array3::from_shape_vec((n, SIDE, SIDE), all).map_err(|e| e.to_string())?;
-    ndarray_npy::write_npy(out, &arr).map_err(|e| format!("cannot write {}: {e}", out.display()))
-}
-
-/// [−1, 1] → [0, 1], clipped.
-fn to_unit(x: &[f32]) -> Vec<f32> {
-    x.iter()
-        .map(|v| ((v + 1.0) * 0.5).clamp(0.0, 1.0))
-        .collect()
-}
-
-fn to_tensor(x: Vec<f32>, n: usize) -> Tensor {
-    Tensor::from_shape_vec(ndarray::IxDyn(&[n, PIXELS]), x).expect("n × 784 values")
 }
 
 impl Model for Ddpm {

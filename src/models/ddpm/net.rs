@@ -1,0 +1,80 @@
+//! The noise predictors of the DDPM lesson: the tiny U-Net of `nn::unet`, or a residual MLP
+//! with the time embedding added in every block.
+
+use rand_pcg::Pcg64Mcg;
+
+use super::{DdpmSpec, Net, PIXELS, SIDE};
+use crate::nn::{Linear, TinyUnet, UnetConfig, sinusoidal_embedding};
+use crate::tensor::{Graph, ParamStore, Var};
+
+/// The noise predictor.
+pub(super) enum Eps {
+    Unet(Box<TinyUnet>),
+    Mlp(ResMlp),
+}
+
+/// A residual MLP: h ← h + W₂·SiLU(W₁·h + T(temb)) per block.
+pub(super) struct ResMlp {
+    temb: Linear,
+    inp: Linear,
+    blocks: Vec<(Linear, Linear, Linear)>,
+    out: Linear,
+}
+
+const TIME_FEATURES: usize = 128;
+
+impl Eps {
+    pub(super) fn new(spec: &DdpmSpec, ps: &mut ParamStore, rng: &mut Pcg64Mcg) -> Eps {
+        match spec.net {
+            Net::Unet => Eps::Unet(Box::new(TinyUnet::new(
+                ps,
+                "eps",
+                UnetConfig {
+                    channels: spec.channels,
+                    ..UnetConfig::default()
+                },
+                rng,
+            ))),
+            Net::Mlp => {
+                let w = spec.width;
+                Eps::Mlp(ResMlp {
+                    temb: Linear::new(ps, "eps.temb", TIME_FEATURES, w, rng),
+                    inp: Linear::new(ps, "eps.inp", PIXELS, w, rng),
+                    blocks: (0..spec.blocks)
+                        .map(|i| {
+                            (
+                                Linear::new(ps, &format!("eps.b{i}.l1"), w, w, rng),
+                                Linear::new(ps, &format!("eps.b{i}.t"), w, w, rng),
+                                Linear::new(ps, &format!("eps.b{i}.l2"), w, w, rng),
+                            )
+                        })
+                        .collect(),
+                    out: Linear::zeroed(ps, "eps.out", w, PIXELS),
+                })
+            }
+        }
+    }
+
+    /// x: (B, 784) in [−1, 1]; t: B integer steps → ε̂ (B, 784).
+    pub(super) fn forward(&self, g: &Graph, x: &Var, t: &[f32]) -> Var {
+        let b = t.len();
+        match self {
+            Eps::Unet(u) => {
+                let img = g.reshape(x, &[b, 1, SIDE, SIDE]);
+                g.reshape(&u.forward(g, &img, t), &[b, PIXELS])
+            }
+            Eps::Mlp(m) => {
+                let te = g.silu(
+                    &m.temb
+                        .forward(g, &g.input(sinusoidal_embedding(t, TIME_FEATURES))),
+                );
+                let mut h = m.inp.forward(g, x);
+                for (l1, tp, l2) in &m.blocks {
+                    let z = g.silu(&g.add(&l1.forward(g, &g.silu(&h)), &tp.forward(g, &te)));
+                    h = g.add(&h, &l2.forward(g, &z));
+                }
+                m.out.forward(g, &g.silu(&h))
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Drawing digits from a noise predictor: the sampling loop shared by the live lesson and
+//! `mllab sample`, which reloads a save's weights.
+
+use rand::SeedableRng;
+use rand_pcg::Pcg64Mcg;
+
+use super::{Ddpm, PIXELS, SIDE};
+use crate::models::diffusion::{NoiseSchedule, Sampler};
+use crate::tensor::{Tensor, randn};
+
+/// Runs a sampler from pure noise; `net(x, t)` predicts the noise of a batch.
+pub fn sample_with(
+    schedule: &NoiseSchedule,
+    sampler: Sampler,
+    steps: usize,
+    n: usize,
+    frames: usize,
+    rng: &mut Pcg64Mcg,
+    net: impl Fn(&[f32], &[f32]) -> Vec<f32>,
+) -> (Vec<f32>, Vec<(usize, Vec<f32>)>) {
+    let mut x: Vec<f32> = randn(&[n * PIXELS], rng).iter().copied().collect();
+    let ts: Vec<usize> = match sampler {
+        Sampler::Ddpm => (1..=schedule.steps()).rev().collect(),
+        Sampler::Ddim => schedule.ddim_timesteps(steps),
+    };
+    let keep: Vec<usize> = crate::ui::widgets::image::evenly_spaced(ts.len() + 1, frames.max(1));
+    let mut film = Vec::new();
+    for (i, &t) in ts.iter().enumerate() {
+        if frames > 0 && keep.contains(&i) {
+            film.push((t, to_unit(&x[..PIXELS])));
+        }
+        let tt = vec![t as f32; n];
+        let mut e = net(&x, &tt);
+        schedule.clip_eps(&x, &mut e, t);
+        match sampler {
+            Sampler::Ddpm => {
+                let z: Vec<f32> = randn(&[n * PIXELS], rng).iter().copied().collect();
+                schedule.ddpm_step(&mut x, &e, t, &z);
+            }
+            Sampler::Ddim => schedule.ddim_step(&mut x, &e, t, ts.get(i + 1).copied().unwrap_or(0)),
+        }
+    }
+    if frames > 0 {
+        film.push((0, to_unit(&x[..PIXELS])));
+    }
+    (to_unit(&x), film)
+}
+
+/// `mllab sample`: fresh digits from the weights a DDPM run saved.
+pub fn sample_save(
+    save: &std::path::Path,
+    n: usize,
+    out: &std::path::Path,
+    sampler: Option<Sampler>,
+    steps: Option<usize>,
+    seed: u64,
+) -> Result<(), String> {
+    let loaded = crate::saves::load(save).map_err(|e| e.to_string())?;
+    let crate::models::ModelSpec::Ddpm(spec) = &loaded.lesson.model else {
+        return Err(format!(
+            "{} is a run of `{}`, not of a ddpm lesson",
+            save.display(),
+            loaded.lesson.model.kind_name()
+        ));
+    };
+    let weights = save.join("weights.safetensors");
+    if !weights.is_file() {
+        return Err(format!(
+            "{} has no weights.safetensors (the run did not finish, or is from a lesson that keeps none)",
+            save.display()
+        ));
+    }
+    let (ps, schedule, net) = Ddpm::from_weights(spec, &weights)?;
+    let sampler = sampler.unwrap_or(spec.sampler);
+    let steps = steps
+        .unwrap_or(spec.sample_steps)
+        .clamp(1, schedule.steps());
+    let mut rng = Pcg64Mcg::seed_from_u64(seed);
+    let mut all = Vec::with_capacity(n * PIXELS);
+    while all.len() < n * PIXELS {
+        let k = (n - all.len() / PIXELS).min(100);
+        all.extend(
+            sample_with(&schedule, sampler, steps, k, 0, &mut rng, |x, t| {
+                net(&ps, x, t)
+            })
+            .0,
+        );
+    }
+    let arr = ndarray::Array3::from_shape_vec((n, SIDE, SIDE), all).map_err(|e| e.to_string())?;
+    ndarray_npy::write_npy(out, &arr).map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+/// [−1, 1] → [0, 1], clipped.
+pub(super) fn to_unit(x: &[f32]) -> Vec<f32> {
+    x.iter()
+        .map(|v| ((v + 1.0) * 0.5).clamp(0.0, 1.0))
+        .collect()
+}
+
+pub(super) fn to_tensor(x: Vec<f32>, n: usize) -> Tensor {
+    Tensor::from_shape_vec(ndarray::IxDyn(&[n, PIXELS]), x).expect("n × 784 values")
+}
