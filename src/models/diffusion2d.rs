@@ -828,16 +828,7 @@ impl Model for Diffusion2d {
 
     fn artifacts(&mut self) -> Vec<(String, Vec<u8>)> {
         let ps = self.sampling_weights();
-        let path = std::env::temp_dir().join(format!(
-            "mllab-diffusion2d-{}-{}.safetensors",
-            std::process::id(),
-            self.seed
-        ));
-        let bytes = crate::nn::save(&ps, &path, None)
-            .ok()
-            .and_then(|_| std::fs::read(&path).ok());
-        let _ = std::fs::remove_file(&path);
-        bytes
+        crate::nn::to_bytes(&ps, None)
             .map(|b| vec![("weights.safetensors".to_string(), b)])
             .unwrap_or_default()
     }

@@ -37,12 +37,12 @@ pub enum WeightsError {
     Missing { path: PathBuf, name: String },
 }
 
-/// Writes every parameter under its name. `metadata` lands in the file header (e.g. lesson, step).
-pub fn save(
+/// The safetensors bytes of every parameter under its name (`metadata` lands in the header,
+/// e.g. lesson and step). Weights kept as (in, out) are written in PyTorch's (out, in) layout.
+pub fn to_bytes(
     ps: &ParamStore,
-    path: &Path,
     metadata: Option<HashMap<String, String>>,
-) -> Result<(), WeightsError> {
+) -> Result<Vec<u8>, safetensors::SafeTensorError> {
     let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = ps
         .iter()
         .map(|(_, p)| {
@@ -55,23 +55,28 @@ pub fn save(
             (p.name.clone(), value.shape().to_vec(), data)
         })
         .collect();
-    let fmt = |e: safetensors::SafeTensorError| WeightsError::Format {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
     let views = bytes
         .iter()
         .map(|(name, shape, data)| {
             TensorView::new(Dtype::F32, shape.clone(), data).map(|v| (name.clone(), v))
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(fmt)?;
-    safetensors::serialize_to_file(views, metadata, path).map_err(|e| match e {
-        safetensors::SafeTensorError::IoError(source) => WeightsError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        other => fmt(other),
+        .collect::<Result<Vec<_>, _>>()?;
+    safetensors::serialize(views, metadata)
+}
+
+/// Writes every parameter under its name to `path` (see [`to_bytes`]).
+pub fn save(
+    ps: &ParamStore,
+    path: &Path,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<(), WeightsError> {
+    let bytes = to_bytes(ps, metadata).map_err(|e| WeightsError::Format {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    std::fs::write(path, bytes).map_err(|source| WeightsError::Io {
+        path: path.to_path_buf(),
+        source,
     })
 }
 

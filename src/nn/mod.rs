@@ -52,7 +52,7 @@ pub use blocks::{
     CausalSelfAttention, Mlp, ResidualBlock, TransformerBlock, causal_mask, sinusoidal_embedding,
 };
 pub use ema::Ema;
-pub use io::{WeightsError, load, load_into, save};
+pub use io::{WeightsError, load, load_into, save, to_bytes};
 pub use layers::{Activation, Conv2d, Embedding, GroupNorm, LayerNorm, Linear};
 pub use optim::{Adam, AdamConfig, Optimizer, Sgd};
 pub use schedule::Schedule;

@@ -9,7 +9,6 @@
 //! The arithmetic of noising and sampling lives in `diffusion`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
@@ -245,11 +244,7 @@ impl Ddpm {
         let mut ps = ParamStore::new();
         let eps = Eps::new(spec, &mut ps, &mut rng);
         crate::nn::load_into(&mut ps, weights).map_err(|e| e.to_string())?;
-        let f = move |ps: &ParamStore, x: &[f32], t: &[f32]| {
-            let g = Graph::no_grad(ps);
-            let xv = g.input(to_tensor(x.to_vec(), t.len()));
-            eps.forward(&g, &xv, t).value().iter().copied().collect()
-        };
+        let f = move |ps: &ParamStore, x: &[f32], t: &[f32]| eps.predict(ps, x, t);
         Ok((
             ps,
             NoiseSchedule::new(spec.schedule, spec.timesteps),
@@ -262,11 +257,7 @@ impl Ddpm {
     fn sample(&mut self, n: usize, frames: usize) -> (Vec<f32>, Vec<(usize, Vec<f32>)>) {
         let weights = self.ema.averaged(&self.ps);
         let eps = &self.eps;
-        let net = |x: &[f32], t: &[f32]| -> Vec<f32> {
-            let g = Graph::no_grad(&weights);
-            let xv = g.input(to_tensor(x.to_vec(), t.len()));
-            eps.forward(&g, &xv, t).value().iter().copied().collect()
-        };
+        let net = |x: &[f32], t: &[f32]| eps.predict(&weights, x, t);
         sample_with(
             &self.schedule,
             self.spec.sampler,
@@ -504,16 +495,7 @@ impl Model for Ddpm {
 
     fn artifacts(&mut self) -> Vec<(String, Vec<u8>)> {
         let weights = self.ema.averaged(&self.ps);
-        let tmp: PathBuf = std::env::temp_dir().join(format!(
-            "mllab-weights-{}-{:x}.safetensors",
-            std::process::id(),
-            self.rng.random::<u64>()
-        ));
-        let bytes = crate::nn::save(&weights, &tmp, None)
-            .ok()
-            .and_then(|_| std::fs::read(&tmp).ok());
-        let _ = std::fs::remove_file(&tmp);
-        bytes
+        crate::nn::to_bytes(&weights, None)
             .map(|b| vec![("weights.safetensors".to_string(), b)])
             .unwrap_or_default()
     }
@@ -622,12 +604,7 @@ mod tests {
         let weights = m.ema.averaged(&m.ps);
         let eps = &m.eps;
         let live = sample_with(&m.schedule, Sampler::Ddim, 10, 2, 0, &mut r2, |x, t| {
-            let g = Graph::no_grad(&weights);
-            eps.forward(&g, &g.input(to_tensor(x.to_vec(), t.len())), t)
-                .value()
-                .iter()
-                .copied()
-                .collect()
+            eps.predict(&weights, x, t)
         })
         .0;
         assert_eq!(from_file, live);

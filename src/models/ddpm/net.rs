@@ -77,4 +77,11 @@ impl Eps {
             }
         }
     }
+
+    /// ε̂ for rows of xₜ at steps t, with the weights in `ps`, building no graph.
+    pub(super) fn predict(&self, ps: &ParamStore, x: &[f32], t: &[f32]) -> Vec<f32> {
+        let g = Graph::no_grad(ps);
+        let xv = g.input(super::sample::to_tensor(x.to_vec(), t.len()));
+        self.forward(&g, &xv, t).value().iter().copied().collect()
+    }
 }
