@@ -30,3 +30,11 @@ pub mod saves;
 #[allow(unsafe_code)]
 pub mod tensor;
 pub mod ui;
+
+/// Training allocates and frees many tensors of a few megabytes each step. With the system
+/// allocator each of those is a fresh `mmap`, and every page is faulted in and zeroed again:
+/// on the U-Net benchmark that cost a third of the step (133 ms → 86 ms with mimalloc,
+/// 485k → 7k page faults per run). mimalloc keeps and reuses those pages. Declared here so
+/// the binary, the examples and the tests all train the same way.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
