@@ -131,6 +131,31 @@ fn gemm_split(
     }
 }
 
+/// c ← a·b (+ c) by the gemm crate whatever the strides, on up to `threads` threads: for
+/// callers that know their layout suits it better than `gemm_into`'s choice.
+pub fn gemm_crate_into(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    c: ArrayViewMut2<f32>,
+    accumulate: bool,
+    threads: usize,
+) {
+    assert_eq!(a.dim().1, b.dim().0, "matmul: inner dimensions differ");
+    assert_eq!(
+        c.dim(),
+        (a.dim().0, b.dim().1),
+        "matmul: output has the wrong shape"
+    );
+    if a.dim().1 == 0 {
+        let mut c = c;
+        if !accumulate {
+            c.fill(0.0);
+        }
+        return;
+    }
+    gemm_split(a, b, c, accumulate, threads);
+}
+
 /// The `gemm` crate on raw pointers and the views' strides.
 fn gemm_crate(
     a: ArrayView2<f32>,

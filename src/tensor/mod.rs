@@ -27,6 +27,7 @@ pub mod ops;
 pub mod parallel;
 pub mod params;
 pub mod profile;
+pub mod scratch;
 pub mod shape;
 
 pub use grad_check::{GradCheckConfig, GradCheckReport, grad_check, grad_check_params};

@@ -10,11 +10,12 @@
 //! | conv2d        | y = W·im2col(x) + b       | gW = Σₙ gₙ·colsₙᵀ ; gx = col2im(Wᵀ·gₙ) ; gb = Σ g  |
 //! | upsample 2×   | y[2i+a, 2j+b] = x[i, j]   | gx[i, j] = Σ over the 2×2 block of g               |
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, IxDyn};
+use ndarray::{ArrayView2, ArrayViewMut2, IxDyn};
 
 use super::softmax::slice;
-use crate::tensor::matmul::gemm_into_threads;
+use crate::tensor::matmul::{gemm_crate_into, gemm_into_threads};
 use crate::tensor::parallel::{par_items, threads_for};
+use crate::tensor::scratch;
 use crate::tensor::{Graph, Tensor, Var};
 
 /// Geometry of one convolution.
@@ -58,6 +59,23 @@ struct Range {
     hi: usize,
 }
 
+/// Sets a run of values to 0. Runs of padding are often a single value (the wrapped column of a
+/// 3×3 kernel, once per image row); that one is stored directly, since `fill` (and any loop,
+/// which the compiler turns into the same call) calls memset, and those calls showed as 4% of
+/// a U-Net step.
+#[inline(always)]
+fn zero(run: &mut [f32]) {
+    match run {
+        [] => {}
+        [v] => *v = 0.0,
+        [a, b] => {
+            *a = 0.0;
+            *b = 0.0;
+        }
+        _ => run.fill(0.0),
+    }
+}
+
 /// Unrolls the patches of one image (C, H, W) into columns `col0..col0 + Ho·Wo` of `cols`
 /// (C·kh·kw rows of `ld` values).
 fn im2col(x: &[f32], g: &Geom, cols: &mut [f32], ld: usize, col0: usize) {
@@ -73,13 +91,13 @@ fn im2col(x: &[f32], g: &Geom, cols: &mut [f32], ld: usize, col0: usize) {
                 let xs = g.valid(j, g.w, g.wo);
                 let row = &mut cols[((c * g.kh + i) * g.kw + j) * ld + col0..][..hw];
                 // Zero only what the image does not cover (the padding).
-                row[..ys.lo * g.wo].fill(0.0);
-                row[ys.hi * g.wo..].fill(0.0);
+                zero(&mut row[..ys.lo * g.wo]);
+                zero(&mut row[ys.hi * g.wo..]);
                 for oy in ys.lo..ys.hi {
                     let iy = oy * g.stride + i - g.pad;
                     let line = &mut row[oy * g.wo..][..g.wo];
-                    line[..xs.lo].fill(0.0);
-                    line[xs.hi..].fill(0.0);
+                    zero(&mut line[..xs.lo]);
+                    zero(&mut line[xs.hi..]);
                     let out = &mut line[xs.lo..xs.hi];
                     let start = xs.lo * g.stride + j - g.pad;
                     if g.stride == 1 {
@@ -109,26 +127,144 @@ fn im2col_same(x: &[f32], g: &Geom, cols: &mut [f32], ld: usize, col0: usize) {
                 let shift = dy * w as isize + dx;
                 let lo = (-shift).clamp(0, hw as isize) as usize;
                 let hi = (hw as isize - shift).clamp(0, hw as isize) as usize;
-                row[..lo].fill(0.0);
+                zero(&mut row[..lo]);
                 if hi > lo {
                     let src = (lo as isize + shift) as usize;
                     row[lo..hi].copy_from_slice(&img[src..src + (hi - lo)]);
                 }
-                row[hi.max(lo)..].fill(0.0);
+                zero(&mut row[hi.max(lo)..]);
                 // Columns that wrapped around to the neighbouring image row.
                 if dx != 0 {
                     let bad = dx.unsigned_abs().min(w);
+                    let first = if dx < 0 { 0 } else { w - bad };
                     for line in row.chunks_exact_mut(w) {
-                        if dx < 0 {
-                            line[..bad].fill(0.0);
-                        } else {
-                            line[w - bad..].fill(0.0);
-                        }
+                        zero(&mut line[first..first + bad]);
                     }
                 }
             }
         }
     }
+}
+
+/// (C, H·W) → (H·W, C), in tiles of TILE pixels so that the scattered writes stay in L1.
+const TILE: usize = 64;
+fn to_channels_last(x: &[f32], c: usize, hw: usize, xt: &mut [f32]) {
+    for p0 in (0..hw).step_by(TILE) {
+        let q = TILE.min(hw - p0);
+        let tile = &mut xt[p0 * c..][..q * c];
+        for (ch, plane) in x.chunks_exact(hw).enumerate() {
+            for (k, &v) in plane[p0..p0 + q].iter().enumerate() {
+                tile[k * c + ch] = v;
+            }
+        }
+    }
+}
+
+/// Unrolls the patches under output rows `oys` pixel-major, from the channels-last image `xt`:
+/// row r of `out` (C·kh·kw values, ordered (i, j, c)) is the patch under the r-th pixel. Each
+/// kernel tap is one contiguous run of C values. This is the layout the weight gradient's
+/// product wants (see `weight_grad`).
+fn im2row(xt: &[f32], g: &Geom, oys: std::ops::Range<usize>, out: &mut [f32]) {
+    // Copies of exactly C values compile to a few vector moves; a run-time length calls
+    // memcpy once per tap and pixel, which dominated this function.
+    match g.c {
+        1 => taps::<1>(xt, g, oys, out),
+        16 => taps::<16>(xt, g, oys, out),
+        32 => taps::<32>(xt, g, oys, out),
+        48 => taps::<48>(xt, g, oys, out),
+        64 => taps::<64>(xt, g, oys, out),
+        _ => taps_any(xt, g, oys, out),
+    }
+}
+
+/// `im2row` for C known at compile time.
+fn taps<const C: usize>(xt: &[f32], g: &Geom, oys: std::ops::Range<usize>, out: &mut [f32]) {
+    let k = g.rows();
+    let oy0 = oys.start;
+    for oy in oys {
+        for ox in 0..g.wo {
+            let row = &mut out[((oy - oy0) * g.wo + ox) * k..][..k];
+            let mut taps = row.chunks_exact_mut(C);
+            for i in 0..g.kh {
+                let iy = (oy * g.stride + i).wrapping_sub(g.pad);
+                for j in 0..g.kw {
+                    let ix = (ox * g.stride + j).wrapping_sub(g.pad);
+                    let dst: &mut [f32; C] =
+                        taps.next().expect("kh·kw taps").try_into().expect("C");
+                    // Out-of-image taps wrapped around to huge indices: they are padding.
+                    *dst = if iy < g.h && ix < g.w {
+                        xt[(iy * g.w + ix) * C..][..C].try_into().expect("C values")
+                    } else {
+                        [0.0; C]
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// `im2row` for any C.
+fn taps_any(xt: &[f32], g: &Geom, oys: std::ops::Range<usize>, out: &mut [f32]) {
+    let (c, k) = (g.c, g.rows());
+    let oy0 = oys.start;
+    for oy in oys {
+        for ox in 0..g.wo {
+            let row = &mut out[((oy - oy0) * g.wo + ox) * k..][..k];
+            for (t, dst) in row.chunks_exact_mut(c).enumerate() {
+                let (i, j) = (t / g.kw, t % g.kw);
+                let iy = (oy * g.stride + i).wrapping_sub(g.pad);
+                let ix = (ox * g.stride + j).wrapping_sub(g.pad);
+                if iy < g.h && ix < g.w {
+                    dst.copy_from_slice(&xt[(iy * g.w + ix) * c..][..c]);
+                } else {
+                    dst.fill(0.0);
+                }
+            }
+        }
+    }
+}
+
+/// One thread's share of the weight gradient, over the images `items`, as (O, kh·kw·C) in the
+/// tap-major order of `im2row`: dWᵀ += patchesᵀ·gᵀ image by image, a block of output rows at a
+/// time. Pixel-major patches make the left operand contiguous along its rows, which is what
+/// the gemm crate's kernels want (2× faster than any product over channel-major columns), and
+/// blocks of at most ~64k values stay in L2 between the gather and the product.
+fn weight_grad(
+    x: &[f32],
+    g: &[f32],
+    items: std::ops::Range<usize>,
+    geom: &Geom,
+    o: usize,
+    inner: usize,
+) -> Vec<f32> {
+    let (rows, hw, hw_in) = (geom.rows(), geom.hw(), geom.h * geom.w);
+    let img = geom.c * hw_in;
+    let mut acc = vec![0.0f32; o * rows];
+    // A 1×1 convolution's patches are the channels-last image itself.
+    let pointwise = geom.kh == 1 && geom.kw == 1 && geom.stride == 1 && geom.pad == 0;
+    let block = (65536 / (rows * geom.wo).max(1)).clamp(1, geom.ho.max(1));
+    let mut xt = scratch::take(img);
+    let mut patches = scratch::take(if pointwise { 0 } else { rows * block * geom.wo });
+    for im in items {
+        to_channels_last(&x[im * img..][..img], geom.c, hw_in, &mut xt);
+        let g_im = view(&g[im * o * hw..][..o * hw], o, hw);
+        for oy0 in (0..geom.ho).step_by(block) {
+            let oy1 = (oy0 + block).min(geom.ho);
+            let (p0, p1) = (oy0 * geom.wo, oy1 * geom.wo);
+            let pv = if pointwise {
+                view(&xt[p0 * rows..p1 * rows], p1 - p0, rows)
+            } else {
+                im2row(&xt, geom, oy0..oy1, &mut patches);
+                view(&patches[..(p1 - p0) * rows], p1 - p0, rows)
+            };
+            let gb = g_im.slice(ndarray::s![.., p0..p1]);
+            let dv = view_mut(&mut acc, o, rows).reversed_axes();
+            gemm_crate_into(pv.t(), gb.t(), dv, true, inner);
+        }
+    }
+    scratch::give(xt);
+    scratch::give(patches);
+    acc
 }
 
 /// The transpose of `im2col` for one image: adds every patch entry back into its pixel.
@@ -162,8 +298,14 @@ fn col2im(cols: &[f32], g: &Geom, x: &mut [f32], ld: usize, col0: usize) {
 
 /// Images per product: enough columns (~3000) that the products are efficient, few enough that
 /// `cols` stays cache-sized.
+const CHUNK_PIXELS: usize = 2048;
 fn chunk_images(hw: usize, n: usize) -> usize {
-    (3072 / hw.max(1)).clamp(1, n.max(1))
+    (CHUNK_PIXELS / hw.max(1)).clamp(1, n.max(1))
+}
+
+/// Images per chunk in backward: fewer, so the pixel-major patches stay near the L2 cache.
+fn chunk_images_backward(hw: usize, n: usize) -> usize {
+    (1568 / hw.max(1)).clamp(1, n.max(1))
 }
 
 /// y = conv(x, w) (+ bias) for a batch of n images, as (n, O, Ho, Wo) values: per chunk of
@@ -187,8 +329,8 @@ fn conv_forward(
     let mut y = vec![0.0f32; n * o * hw];
     par_items(&mut y, n, threads, |items, out| {
         let per = chunk_images(hw, items.len());
-        let mut cols = vec![0.0f32; rows * per * hw];
-        let mut y2 = vec![0.0f32; o * per * hw];
+        let mut cols = scratch::take(rows * per * hw);
+        let mut y2 = scratch::take(if per > 1 { o * per * hw } else { 0 });
         let w2 = view(w, o, rows);
         for (k0, chunk) in items.clone().step_by(per).enumerate() {
             let cnt = per.min(items.end - chunk);
@@ -196,11 +338,21 @@ fn conv_forward(
             for k in 0..cnt {
                 im2col(&x[(chunk + k) * img..][..img], geom, &mut cols, ld, k * hw);
             }
-            let yv = view_mut(&mut y2[..o * ld], o, ld);
-            gemm_into_threads(w2, view(&cols[..rows * ld], rows, ld), yv, false, inner);
+            let cv = view(&cols[..rows * ld], rows, ld);
+            let first = &mut out[k0 * per * o * hw..][..cnt * o * hw];
+            if cnt == 1 {
+                // One image: the product lands in place, as (O, HW).
+                gemm_into_threads(w2, cv, view_mut(first, o, hw), false, inner);
+                if let Some(b) = bias {
+                    for (d, &add) in first.chunks_exact_mut(hw).zip(b) {
+                        d.iter_mut().for_each(|v| *v += add);
+                    }
+                }
+                continue;
+            }
+            gemm_into_threads(w2, cv, view_mut(&mut y2[..o * ld], o, ld), false, inner);
             // (O, cnt·HW) → (cnt, O, HW), adding the bias on the way.
-            for k in 0..cnt {
-                let dst = &mut out[(k0 * per + k) * o * hw..][..o * hw];
+            for (k, dst) in first.chunks_exact_mut(o * hw).enumerate() {
                 for (oc, d) in dst.chunks_exact_mut(hw).enumerate() {
                     let add = bias.map_or(0.0, |b| b[oc]);
                     for (d, &v) in d.iter_mut().zip(&y2[oc * ld + k * hw..][..hw]) {
@@ -209,6 +361,8 @@ fn conv_forward(
                 }
             }
         }
+        scratch::give(cols);
+        scratch::give(y2);
     });
     y
 }
@@ -315,57 +469,56 @@ impl Graph<'_> {
                 &mut scratch
             };
             let partial_dw = par_items(target, n, threads, |items, gx_part| {
-                let per = chunk_images(hw, items.len());
-                let mut cols = vec![0.0f32; rows * per * hw];
-                // g for the chunk as (cnt·HW, O): then dWᵀ = cols·g is a plain product.
-                let mut g2t = vec![0.0f32; per * hw * o];
-                let mut dw = need[1].then(|| Array2::<f32>::zeros((o, rows)));
+                let per = chunk_images_backward(hw, items.len());
+                let dw =
+                    need[1].then(|| weight_grad(slice(&xv), gs, items.clone(), &geom, o, inner));
+                if per_item_gx == 0 {
+                    return dw;
+                }
+                // The input gradient of a strided convolution: dcols = Wᵀ·g, scattered back by
+                // col2im, with g for a chunk of images as (O, cnt·HW) beside dcols.
+                let mut cols = scratch::take(rows * per * hw);
+                let mut g2 = scratch::take(o * per * hw);
                 let w2 = view(slice(&wv), o, rows);
                 for (k0, chunk) in items.clone().step_by(per).enumerate() {
                     let cnt = per.min(items.end - chunk);
                     let ld = cnt * hw;
-                    // (cnt, O, HW) → (cnt·HW, O)
+                    // (cnt, O, HW) → (O, cnt·HW)
                     for k in 0..cnt {
                         let src = &gs[(chunk + k) * o * hw..][..o * hw];
-                        let dst = &mut g2t[k * hw * o..][..hw * o];
                         for (oc, s) in src.chunks_exact(hw).enumerate() {
-                            for (p, &v) in s.iter().enumerate() {
-                                dst[p * o + oc] = v;
-                            }
+                            g2[oc * ld + k * hw..][..hw].copy_from_slice(s);
                         }
                     }
-                    let gt = view(&g2t[..ld * o], ld, o);
-                    if let Some(dw) = dw.as_mut() {
-                        for k in 0..cnt {
-                            im2col(
-                                &slice(&xv)[(chunk + k) * img..][..img],
-                                &geom,
-                                &mut cols,
-                                ld,
-                                k * hw,
-                            );
-                        }
-                        let cv = view(&cols[..rows * ld], rows, ld);
-                        gemm_into_threads(cv, gt, dw.view_mut().reversed_axes(), true, inner);
-                    }
-                    if per_item_gx > 0 {
-                        let dcols = view_mut(&mut cols[..rows * ld], rows, ld);
-                        gemm_into_threads(w2.t(), gt.reversed_axes(), dcols, false, inner);
-                        for k in 0..cnt {
-                            let dst = &mut gx_part[(k0 * per + k) * img..][..img];
-                            col2im(&cols, &geom, dst, ld, k * hw);
-                        }
+                    let gv = view(&g2[..o * ld], o, ld);
+                    let dcols = view_mut(&mut cols[..rows * ld], rows, ld);
+                    gemm_into_threads(w2.t(), gv, dcols, false, inner);
+                    for k in 0..cnt {
+                        let dst = &mut gx_part[(k0 * per + k) * img..][..img];
+                        col2im(&cols, &geom, dst, ld, k * hw);
                     }
                 }
+                scratch::give(cols);
+                scratch::give(g2);
                 dw
             });
             let gw = need[1].then(|| {
                 let mut parts = partial_dw.into_iter().flatten();
-                let mut dw = parts.next().expect("at least one part");
+                let mut acc = parts.next().expect("at least one part");
                 for p in parts {
-                    dw += &p;
+                    acc.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
                 }
-                dw.into_shape_with_order(IxDyn(&ws)).expect("w shape")
+                // (O, kh, kw, C) → (O, C, kh, kw)
+                let (c, taps) = (geom.c, kh * kw);
+                let mut dw = vec![0.0f32; acc.len()];
+                for oc in 0..o {
+                    for t in 0..taps {
+                        for ci in 0..c {
+                            dw[(oc * c + ci) * taps + t] = acc[(oc * taps + t) * c + ci];
+                        }
+                    }
+                }
+                Tensor::from_shape_vec(IxDyn(&ws), dw).expect("w shape")
             });
             let gxt = need[0].then(|| Tensor::from_shape_vec(IxDyn(&xs), gx).expect("x shape"));
             let mut out = vec![gxt, gw];
@@ -417,5 +570,104 @@ impl Graph<'_> {
                 Tensor::from_shape_vec(IxDyn(&in_shape), gx).expect("input shape"),
             )]
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use crate::tensor::{Graph, ParamStore, Tensor, randn};
+
+    /// Convolution by its definition, forward and backward, in f64: the reference for the
+    /// fast paths (im2col, flipped-kernel input gradient, pixel-major weight gradient).
+    #[allow(clippy::type_complexity)]
+    fn naive(
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        g: &Tensor,
+        stride: usize,
+        pad: usize,
+    ) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+        let (n, c, h, wd) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
+        let (o, kh, kw) = (w.shape()[0], w.shape()[2], w.shape()[3]);
+        let (ho, wo) = (g.shape()[2], g.shape()[3]);
+        let mut y = vec![0.0f64; n * o * ho * wo];
+        let (mut gx, mut gw, mut gb) = (
+            vec![0.0f64; x.len()],
+            vec![0.0f64; w.len()],
+            vec![0.0f64; o],
+        );
+        for im in 0..n {
+            for oc in 0..o {
+                for oy in 0..ho {
+                    for ox in 0..wo {
+                        let yi = ((im * o + oc) * ho + oy) * wo + ox;
+                        let up = g.as_slice().unwrap()[yi] as f64;
+                        y[yi] += b[oc] as f64;
+                        gb[oc] += up;
+                        for ci in 0..c {
+                            for i in 0..kh {
+                                for j in 0..kw {
+                                    let (iy, ix) = (oy * stride + i, ox * stride + j);
+                                    if iy < pad || ix < pad || iy - pad >= h || ix - pad >= wd {
+                                        continue;
+                                    }
+                                    let xi = ((im * c + ci) * h + iy - pad) * wd + ix - pad;
+                                    let wi = ((oc * c + ci) * kh + i) * kw + j;
+                                    let (xv, wv) = (
+                                        x.as_slice().unwrap()[xi] as f64,
+                                        w.as_slice().unwrap()[wi] as f64,
+                                    );
+                                    y[yi] += xv * wv;
+                                    gx[xi] += up * wv;
+                                    gw[wi] += up * xv;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (y, gx, gw, gb)
+    }
+
+    fn assert_close(what: &str, fast: &Tensor, slow: &[f64]) {
+        let scale = slow.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for (k, (&f, &s)) in fast.iter().zip(slow).enumerate() {
+            assert!(
+                (f as f64 - s).abs() <= 1e-4 * scale,
+                "{what}[{k}]: fast {f}, definition {s}"
+            );
+        }
+    }
+
+    #[test]
+    fn fast_convolution_matches_the_definition_on_batches_split_across_threads_and_chunks() {
+        let mut rng = rand_pcg::Pcg64Mcg::seed_from_u64(7);
+        // (n, c, size, o, k, stride, pad): big enough that the batch is split between the
+        // threads and each thread's share spans several chunks.
+        for (n, c, s, o, k, stride, pad) in [
+            (24, 8, 14, 8, 3, 1, 1),
+            (24, 8, 14, 8, 3, 2, 1),
+            (40, 6, 7, 10, 1, 1, 0),
+            (5, 1, 9, 3, 3, 1, 1),
+        ] {
+            let mut ps = ParamStore::new();
+            let x = ps.add("x", randn(&[n, c, s, s], &mut rng));
+            let w = ps.add("w", randn(&[o, c, k, k], &mut rng));
+            let b = ps.add("b", randn(&[o], &mut rng));
+            let g = Graph::new(&ps);
+            let y = g.conv2d(&g.param(x), &g.param(w), Some(&g.param(b)), stride, pad);
+            let up = randn(y.shape(), &mut rng);
+            let grads = g.backward_with(&y, up.clone());
+            let (ry, rgx, rgw, rgb) = naive(ps.get(x), ps.get(w), ps.get(b), &up, stride, pad);
+            let what = format!("n={n} c={c} {s}px o={o} k={k} s={stride}");
+            assert_close(&format!("{what} y"), y.value(), &ry);
+            assert_close(&format!("{what} gx"), grads.get(x).unwrap(), &rgx);
+            assert_close(&format!("{what} gw"), grads.get(w).unwrap(), &rgw);
+            assert_close(&format!("{what} gb"), grads.get(b).unwrap(), &rgb);
+        }
     }
 }
