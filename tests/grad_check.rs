@@ -248,6 +248,11 @@ fn cases() -> Vec<Case> {
         vec![r(&[2, 4, 3, 3], 86), r(&[4], 87), r(&[4], 88)],
         |g, x| g.group_norm(&x[0], 2, &x[1], &x[2], 1e-5),
     ));
+    v.push(case(
+        "group_norm_silu",
+        vec![r(&[2, 4, 3, 3], 86), r(&[4], 87), r(&[4], 88)],
+        |g, x| g.group_norm_silu(&x[0], 2, &x[1], &x[2], 1e-5),
+    ));
     v.push(case("dropout", vec![r(&[4, 6], 89)], |g, x| {
         let mut rng = Pcg64Mcg::seed_from_u64(5);
         g.dropout(&x[0], 0.3, &mut rng)

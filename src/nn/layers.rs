@@ -159,6 +159,17 @@ impl GroupNorm {
             self.eps,
         )
     }
+
+    /// `silu(self.forward(x))`, fused into one op.
+    pub fn forward_silu(&self, g: &Graph, x: &Var) -> Var {
+        g.group_norm_silu(
+            x,
+            self.groups,
+            &g.param(self.weight),
+            &g.param(self.bias),
+            self.eps,
+        )
+    }
 }
 
 /// 2-D convolution, weight (out, in, k, k), PyTorch's default initialization.

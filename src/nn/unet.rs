@@ -69,11 +69,11 @@ impl ResBlock {
     }
 
     fn forward(&self, g: &Graph, x: &Var, te: &Var) -> Var {
-        let h = self.c1.forward(g, &g.silu(&self.n1.forward(g, x)));
+        let h = self.c1.forward(g, &self.n1.forward_silu(g, x));
         let t = self.tp.forward(g, te); // (B, C)
         let (b, c) = (t.shape()[0], t.shape()[1]);
         let h = g.add(&h, &g.reshape(&t, &[b, c, 1, 1]));
-        let h = self.c2.forward(g, &g.silu(&self.n2.forward(g, &h)));
+        let h = self.c2.forward(g, &self.n2.forward_silu(g, &h));
         let skip = match &self.skip {
             Some(s) => s.forward(g, x),
             None => x.clone(),
@@ -186,6 +186,6 @@ impl TinyUnet {
             let skip = hs.pop().expect("one skip per level");
             h = blk.forward(g, &g.concat(&[&h, &skip], 1), &te);
         }
-        self.out.forward(g, &g.silu(&self.out_norm.forward(g, &h)))
+        self.out.forward(g, &self.out_norm.forward_silu(g, &h))
     }
 }

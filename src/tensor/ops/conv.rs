@@ -327,11 +327,22 @@ fn conv_forward(
         threads_for(o * rows * hw)
     };
     let mut y = vec![0.0f32; n * o * hw];
+    let w2 = view(w, o, rows);
+    if geom.kh == 1 && geom.kw == 1 && geom.stride == 1 && geom.pad == 0 {
+        // A 1×1 convolution is a product per image, y_n = W·x_n: no columns to build.
+        par_items(&mut y, n, threads, |items, out| {
+            for (k, dst) in items.zip(out.chunks_exact_mut(o * hw)) {
+                let xv = view(&x[k * img..][..img], geom.c, hw);
+                gemm_into_threads(w2, xv, view_mut(dst, o, hw), false, inner);
+                add_bias(dst, bias, hw);
+            }
+        });
+        return y;
+    }
     par_items(&mut y, n, threads, |items, out| {
         let per = chunk_images(hw, items.len());
         let mut cols = scratch::take(rows * per * hw);
         let mut y2 = scratch::take(if per > 1 { o * per * hw } else { 0 });
-        let w2 = view(w, o, rows);
         for (k0, chunk) in items.clone().step_by(per).enumerate() {
             let cnt = per.min(items.end - chunk);
             let ld = cnt * hw;
@@ -343,11 +354,7 @@ fn conv_forward(
             if cnt == 1 {
                 // One image: the product lands in place, as (O, HW).
                 gemm_into_threads(w2, cv, view_mut(first, o, hw), false, inner);
-                if let Some(b) = bias {
-                    for (d, &add) in first.chunks_exact_mut(hw).zip(b) {
-                        d.iter_mut().for_each(|v| *v += add);
-                    }
-                }
+                add_bias(first, bias, hw);
                 continue;
             }
             gemm_into_threads(w2, cv, view_mut(&mut y2[..o * ld], o, ld), false, inner);
@@ -365,6 +372,15 @@ fn conv_forward(
         scratch::give(y2);
     });
     y
+}
+
+/// Adds b[o] to every value of plane o of one image's (O, HW) output.
+fn add_bias(y: &mut [f32], bias: Option<&[f32]>, hw: usize) {
+    if let Some(b) = bias {
+        for (plane, &add) in y.chunks_exact_mut(hw).zip(b) {
+            plane.iter_mut().for_each(|v| *v += add);
+        }
+    }
 }
 
 /// w (O, C, kh, kw) → w' (C, O, kh, kw) with w'[c, o, i, j] = w[o, c, kh−1−i, kw−1−j].
