@@ -273,6 +273,40 @@ pub fn sum16(a: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + rest.iter().sum::<f32>()
 }
 
+/// Σ a·(b − m) with 16 partial sums (with a = b: the squared deviation from m).
+#[inline(always)]
+pub fn dot_centered16(a: &[f32], b: &[f32], m: f32) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let rest: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * (y - m))
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += x[i] * (y[i] - m);
+        }
+    }
+    acc.iter().sum::<f32>() + rest
+}
+
+/// Σ (a − m)² with 16 partial sums.
+#[inline(always)]
+pub fn sq_dev16(a: &[f32], m: f32) -> f32 {
+    let mut acc = [0.0f32; 16];
+    let chunks = a.chunks_exact(16);
+    let rest: f32 = chunks.remainder().iter().map(|x| (x - m) * (x - m)).sum();
+    for c in chunks {
+        for i in 0..16 {
+            let d = c[i] - m;
+            acc[i] += d * d;
+        }
+    }
+    acc.iter().sum::<f32>() + rest
+}
+
 /// Σ a·b with 16 partial sums.
 #[inline(always)]
 pub fn dot16(a: &[f32], b: &[f32]) -> f32 {

@@ -555,14 +555,14 @@ impl Graph<'_> {
         let (nc, h, w) = (x.shape()[0] * x.shape()[1], x.shape()[2], x.shape()[3]);
         let xs = slice(x.value());
         let mut y = vec![0.0f32; nc * 4 * h * w];
-        for p in 0..nc {
-            for i in 0..2 * h {
-                let src = &xs[(p * h + i / 2) * w..][..w];
-                let dst = &mut y[(p * 2 * h + i) * 2 * w..][..2 * w];
-                for (j, d) in dst.iter_mut().enumerate() {
-                    *d = src[j / 2];
-                }
+        // Each source row becomes two identical output rows of doubled values.
+        for (src, pair) in xs.chunks_exact(w).zip(y.chunks_exact_mut(4 * w)) {
+            let (top, bottom) = pair.split_at_mut(2 * w);
+            for (d, &v) in top.chunks_exact_mut(2).zip(src) {
+                d[0] = v;
+                d[1] = v;
             }
+            bottom.copy_from_slice(top);
         }
         let mut shape = x.shape().to_vec();
         shape[2] *= 2;
@@ -573,13 +573,15 @@ impl Graph<'_> {
             let g = &g;
             let gs = slice(g);
             let mut gx = vec![0.0f32; nc * h * w];
-            for p in 0..nc {
-                for i in 0..2 * h {
-                    let src = &gs[(p * 2 * h + i) * 2 * w..][..2 * w];
-                    let dst = &mut gx[(p * h + i / 2) * w..][..w];
-                    for (j, &v) in src.iter().enumerate() {
-                        dst[j / 2] += v;
-                    }
+            // Each input value collects its 2×2 block: two values from each of two rows.
+            for (dst, pair) in gx.chunks_exact_mut(w).zip(gs.chunks_exact(4 * w)) {
+                let (top, bottom) = pair.split_at(2 * w);
+                for ((d, t), b) in dst
+                    .iter_mut()
+                    .zip(top.chunks_exact(2))
+                    .zip(bottom.chunks_exact(2))
+                {
+                    *d = (t[0] + t[1]) + (b[0] + b[1]);
                 }
             }
             vec![Some(

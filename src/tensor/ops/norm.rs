@@ -15,7 +15,7 @@ use ndarray::IxDyn;
 use rand::RngExt;
 
 use super::softmax::slice;
-use crate::tensor::kernels::{dot16, sigmoid, sum16};
+use crate::tensor::kernels::{dot_centered16, dot16, sigmoid, sq_dev16, sum16};
 use crate::tensor::{Graph, Tensor, Var};
 
 crate::simd_fn! {
@@ -75,65 +75,83 @@ crate::simd_fn! {
 }
 
 crate::simd_fn! {
-    /// Group norm's per-channel affine map over planes of `spatial` values: y = x̂·γ[c] + β[c].
-    fn affine_planes(y: &mut [f32], gamma: &[f32], beta: &[f32], spatial: usize) {
+    /// Mean and 1/σ of each block of `block` values: the mean, then Σ(x − μ)² (two passes
+    /// over the block, which is cache-sized, instead of storing x − μ).
+    fn block_stats(x: &[f32], means: &mut [f32], rs: &mut [f32], block: usize, eps: f32) {
+        for ((xb, m), r) in x.chunks_exact(block).zip(means.iter_mut()).zip(rs.iter_mut()) {
+            let mean = sum16(xb) / block as f32;
+            let var = sq_dev16(xb, mean) / block as f32;
+            *m = mean;
+            *r = 1.0 / (var + eps).sqrt();
+        }
+    }
+}
+
+crate::simd_fn! {
+    /// Group norm's output in one pass per plane: y = act((x − μ)·r·γ[c] + β[c]), with act the
+    /// identity or SiLU. Planes run over (image, channel); a group is `cpg` consecutive planes.
+    fn gn_apply(x: &[f32], y: &mut [f32], means: &[f32], rs: &[f32], gamma: &[f32], beta: &[f32], cpg: usize, spatial: usize, silu: bool) {
         let c = gamma.len();
-        for (i, plane) in y.chunks_exact_mut(spatial).enumerate() {
-            let (g, b) = (gamma[i % c], beta[i % c]);
-            for v in plane.iter_mut() {
-                *v = *v * g + b;
+        for (i, (xp, yp)) in x.chunks_exact(spatial).zip(y.chunks_exact_mut(spatial)).enumerate() {
+            let blk = i / cpg;
+            let scale = rs[blk] * gamma[i % c];
+            let shift = beta[i % c] - means[blk] * scale;
+            if silu {
+                for (o, &v) in yp.iter_mut().zip(xp) {
+                    let a = v * scale + shift;
+                    *o = a * sigmoid(a);
+                }
+            } else {
+                for (o, &v) in yp.iter_mut().zip(xp) {
+                    *o = v * scale + shift;
+                }
             }
         }
     }
 }
 
 crate::simd_fn! {
-    /// Group norm's affine backward over planes: Σ g·x̂ and Σ g per channel; d = g·γ[c].
-    fn affine_planes_backward(g: &[f32], xhat: &[f32], gamma: &[f32], out: &mut [f32], gg: &mut [f32], gb: &mut [f32], spatial: usize) {
+    /// Backward, first pass. Per plane, with x̂ = (x − μ)·r recomputed and a = x̂·γ + β:
+    /// da = g (or g·s·(1 + a·(1 − s)), s = σ(a), after SiLU); Σ da·x̂ and Σ da per channel into
+    /// sums[0], sums[1]; d = da·γ into `out`, and Σ d, Σ d·x̂ per group into sums[2], sums[3].
+    fn gn_backward_sums(x: &[f32], g: &[f32], out: &mut [f32], means: &[f32], rs: &[f32], gamma: &[f32], beta: &[f32], sums: &mut [&mut Vec<f32>; 4], cpg: usize, spatial: usize, silu: bool) {
         let c = gamma.len();
-        for (i, ((gp, hp), dp)) in g.chunks_exact(spatial).zip(xhat.chunks_exact(spatial)).zip(out.chunks_exact_mut(spatial)).enumerate() {
-            let ci = i % c;
-            gg[ci] += dot16(gp, hp);
-            gb[ci] += sum16(gp);
-            let gam = gamma[ci];
-            for (o, &v) in dp.iter_mut().zip(gp) {
-                *o = v * gam;
+        for (i, ((xp, gp), dp)) in x.chunks_exact(spatial).zip(g.chunks_exact(spatial)).zip(out.chunks_exact_mut(spatial)).enumerate() {
+            let (ci, blk) = (i % c, i / cpg);
+            let (m, r, gam, bet) = (means[blk], rs[blk], gamma[ci], beta[ci]);
+            if silu {
+                for (o, (&v, &gv)) in dp.iter_mut().zip(xp.iter().zip(gp)) {
+                    let a = (v - m) * r * gam + bet;
+                    let s = sigmoid(a);
+                    *o = gv * s * (1.0 + a * (1.0 - s));
+                }
+            } else {
+                dp.copy_from_slice(gp);
             }
-        }
-    }
-}
-
-crate::simd_fn! {
-    /// Group norm then SiLU, per plane: y = silu(x̂·γ[c] + β[c]), in place over x̂'s copy.
-    fn affine_silu_planes(y: &mut [f32], gamma: &[f32], beta: &[f32], spatial: usize) {
-        let c = gamma.len();
-        for (i, plane) in y.chunks_exact_mut(spatial).enumerate() {
-            let (g, b) = (gamma[i % c], beta[i % c]);
-            for v in plane.iter_mut() {
-                let a = *v * g + b;
-                *v = a * sigmoid(a);
-            }
-        }
-    }
-}
-
-crate::simd_fn! {
-    /// The backward of `affine_silu_planes`: with a = x̂·γ + β and s = σ(a), the gradient at a
-    /// is da = g·s·(1 + a·(1 − s)); then Σ da·x̂ and Σ da per channel, and d = da·γ[c].
-    fn affine_silu_planes_backward(g: &[f32], xhat: &[f32], gamma: &[f32], beta: &[f32], out: &mut [f32], gg: &mut [f32], gb: &mut [f32], spatial: usize) {
-        let c = gamma.len();
-        for (i, ((gp, hp), dp)) in g.chunks_exact(spatial).zip(xhat.chunks_exact(spatial)).zip(out.chunks_exact_mut(spatial)).enumerate() {
-            let ci = i % c;
-            let (gam, bet) = (gamma[ci], beta[ci]);
-            for (o, (&v, &h)) in dp.iter_mut().zip(gp.iter().zip(hp)) {
-                let a = h * gam + bet;
-                let s = sigmoid(a);
-                *o = v * s * (1.0 + a * (1.0 - s));
-            }
-            gg[ci] += dot16(dp, hp);
-            gb[ci] += sum16(dp);
+            let sda = sum16(dp);
+            let sdah = dot_centered16(dp, xp, m) * r;
+            sums[0][ci] += sdah;
+            sums[1][ci] += sda;
+            sums[2][blk] += sda * gam;
+            sums[3][blk] += sdah * gam;
             for o in dp.iter_mut() {
                 *o *= gam;
+            }
+        }
+    }
+}
+
+crate::simd_fn! {
+    /// Backward, second pass: gx = r·(d − mean(d) − x̂·mean(d·x̂)) over each group, in place.
+    fn gn_backward_apply(x: &[f32], d: &mut [f32], means: &[f32], rs: &[f32], sd: &[f32], sdx: &[f32], cpg: usize, spatial: usize) {
+        let n = (cpg * spatial) as f32;
+        for (i, (xp, dp)) in x.chunks_exact(spatial).zip(d.chunks_exact_mut(spatial)).enumerate() {
+            let blk = i / cpg;
+            let (m, r) = (means[blk], rs[blk]);
+            let (md, mdx) = (sd[blk] / n, sdx[blk] / n);
+            for (o, &v) in dp.iter_mut().zip(xp) {
+                let h = (v - m) * r;
+                *o = r * (*o - md - h * mdx);
             }
         }
     }
@@ -213,7 +231,8 @@ impl Graph<'_> {
             "group_norm: γ and β must be ({c})"
         );
         let spatial = x.len() / (n * c).max(1);
-        let block = c / groups * spatial;
+        let cpg = c / groups;
+        let block = cpg * spatial;
         let per_image = c * spatial;
         // Images are independent: split them between the threads when the tensor is large.
         let threads = if x.len() >= 1 << 18 {
@@ -221,59 +240,60 @@ impl Graph<'_> {
         } else {
             1
         };
-        let xs = slice(x.value());
+        let xv = x.arc();
         let gs = slice(gamma.value()).to_vec();
-        let bs = slice(beta.value());
-        let mut xhat = vec![0.0f32; x.len()];
-        let mut rs = vec![0.0f32; n * groups];
+        let bs = slice(beta.value()).to_vec();
+        // Only the statistics are kept for backward, which recomputes x̂ from x.
+        let mut stats = vec![0.0f32; 2 * n * groups];
         let mut y = vec![0.0f32; x.len()];
         {
-            let mut parts = Vec::new();
-            let (h0, h1) = xhat.split_at_mut(n / 2 * per_image);
-            let (r0, r1) = rs.split_at_mut(n / 2 * groups);
-            let (y0, y1) = y.split_at_mut(n / 2 * per_image);
-            parts.push((0, h0, r0, y0));
-            parts.push((n / 2, h1, r1, y1));
-            let run = |(i0, h, r, yp): &mut (usize, &mut [f32], &mut [f32], &mut [f32])| {
-                let src = &xs[*i0 * per_image..][..h.len()];
-                normalize_blocks(src, h, r, block, eps);
-                yp.copy_from_slice(h);
-                if silu {
-                    affine_silu_planes(yp, &gs, bs, spatial);
-                } else {
-                    affine_planes(yp, &gs, bs, spatial);
-                }
+            let xs = slice(&xv);
+            let (means, rs) = stats.split_at_mut(n * groups);
+            let half = n / 2;
+            let (m0, m1) = means.split_at_mut(half * groups);
+            let (r0, r1) = rs.split_at_mut(half * groups);
+            let (y0, y1) = y.split_at_mut(half * per_image);
+            let (x0, x1) = xs.split_at(half * per_image);
+            let run = |x: &[f32], y: &mut [f32], m: &mut [f32], r: &mut [f32]| {
+                block_stats(x, m, r, block, eps);
+                gn_apply(x, y, m, r, &gs, &bs, cpg, spatial, silu);
             };
-            let (a, b) = parts.split_at_mut(1);
-            if threads > 1 {
-                rayon::join(|| run(&mut a[0]), || run(&mut b[0]));
+            if threads > 1 && half > 0 {
+                rayon::join(|| run(x0, y0, m0, r0), || run(x1, y1, m1, r1));
             } else {
-                run(&mut a[0]);
-                run(&mut b[0]);
+                run(x0, y0, m0, r0);
+                run(x1, y1, m1, r1);
             }
         }
         let shape = x.shape().to_vec();
         let y = Tensor::from_shape_vec(IxDyn(&shape), y).expect("same shape");
-        let bs = bs.to_vec();
         self.record(y, &[x, gamma, beta], move |g: Tensor, need| {
             let g = &g;
             let g = slice(g);
+            let xs = slice(&xv);
+            let (means, rs) = stats.split_at(n * groups);
             let mut gx = vec![0.0f32; g.len()];
             let partial = crate::tensor::parallel::par_items(&mut gx, n, threads, |items, gxp| {
                 let (lo, hi) = (items.start * per_image, items.end * per_image);
+                let (b0, b1) = (items.start * groups, items.end * groups);
                 let (mut gg, mut gb) = (vec![0.0f32; c], vec![0.0f32; c]);
-                let (gp, hp) = (&g[lo..hi], &xhat[lo..hi]);
-                if silu {
-                    affine_silu_planes_backward(gp, hp, &gs, &bs, gxp, &mut gg, &mut gb, spatial);
-                } else {
-                    affine_planes_backward(gp, hp, &gs, gxp, &mut gg, &mut gb, spatial);
-                }
-                blocks_backward(
+                let (mut sd, mut sdx) = (vec![0.0f32; b1 - b0], vec![0.0f32; b1 - b0]);
+                let (xp, m, r) = (&xs[lo..hi], &means[b0..b1], &rs[b0..b1]);
+                let mut sums = [&mut gg, &mut gb, &mut sd, &mut sdx];
+                gn_backward_sums(
+                    xp,
+                    &g[lo..hi],
                     gxp,
-                    &xhat[lo..hi],
-                    &rs[items.start * groups..items.end * groups],
-                    block,
+                    m,
+                    r,
+                    &gs,
+                    &bs,
+                    &mut sums,
+                    cpg,
+                    spatial,
+                    silu,
                 );
+                gn_backward_apply(xp, gxp, m, r, &sd, &sdx, cpg, spatial);
                 (gg, gb)
             });
             let (mut ggamma, mut gbeta) = (vec![0.0f32; c], vec![0.0f32; c]);
