@@ -102,6 +102,9 @@ pub enum Cmd {
         /// DDIM steps; default: the lesson's.
         #[arg(long, value_name = "K")]
         steps: Option<usize>,
+        /// DDIM's fresh noise per step, 0 to 1; default: the lesson's.
+        #[arg(long, value_name = "ETA")]
+        eta: Option<f64>,
         /// Seed of the starting noise.
         #[arg(long, value_name = "S", default_value_t = 0)]
         seed: u64,
@@ -237,6 +240,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             out,
             sampler,
             steps,
+            eta,
             seed,
         }) => {
             let sampler = match sampler.as_deref() {
@@ -254,7 +258,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                     "mllab: --n {n}: give a number of samples from 1 to 100,000"
                 )));
             }
-            crate::models::ddpm::sample_save(&save, n, &out, sampler, steps, seed)
+            crate::models::ddpm::sample_save(&save, n, &out, sampler, steps, eta, seed)
                 .map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
             eprintln!("mllab: wrote {n} samples to {}", out.display());
             Ok(ExitCode::SUCCESS)

@@ -674,6 +674,23 @@ fn sample_draws_digits_from_a_saved_ddpm_run() {
     ]);
     assert_eq!(sampled.code, Some(0), "{}", sampled.show());
     assert_eq!(npy_shape(&out), "(3, 28, 28)");
+    // Deterministic DDIM instead of the lesson's η = 1, and an η out of range.
+    let eta = |e: &str| {
+        lab.mllab(&[
+            "sample".as_ref(),
+            save.as_os_str(),
+            "--n".as_ref(),
+            "2".as_ref(),
+            "--eta".as_ref(),
+            e.as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ])
+    };
+    assert_eq!(eta("0").code, Some(0));
+    let bad = eta("1.5");
+    assert_eq!(bad.code, Some(2), "{}", bad.show());
+    assert!(bad.stderr.contains("--eta 1.5"), "{}", bad.show());
 }
 
 #[test]

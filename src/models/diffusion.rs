@@ -150,12 +150,37 @@ impl NoiseSchedule {
 
     /// One deterministic DDIM step from t down to s (s < t, s = 0 gives x̂₀).
     pub fn ddim_step(&self, x: &mut [f32], eps_hat: &[f32], t: usize, s: usize) {
+        self.ddim_step_eta(x, eps_hat, t, s, 0.0, &[]);
+    }
+
+    /// The general DDIM step from t to an earlier s with stochasticity η ∈ [0, 1]: the noise
+    /// σ = η·√((1 − ᾱₛ)/(1 − ᾱₜ))·√(1 − ᾱₜ/ᾱₛ) is drawn afresh (from `z`) and the rest of the
+    /// variance keeps the predicted direction: xₛ = √ᾱₛ·x̂₀ + √(1 − ᾱₛ − σ²)·ε̂ + σ·z. η = 0 is
+    /// deterministic DDIM; η = 1 with s = t − 1 is exactly DDPM's ancestral step, and with
+    /// larger jumps is ancestral sampling on a subsequence of the steps.
+    pub fn ddim_step_eta(
+        &self,
+        x: &mut [f32],
+        eps_hat: &[f32],
+        t: usize,
+        s: usize,
+        eta: f64,
+        z: &[f32],
+    ) {
         let (at, as_) = (self.alpha_bar_at(t), self.alpha_bar_at(s));
+        let sigma = if s > 0 {
+            eta * ((1.0 - as_) / (1.0 - at)).sqrt() * (1.0 - at / as_).max(0.0).sqrt()
+        } else {
+            0.0
+        };
         let (sa, sb) = (at.sqrt() as f32, (1.0 - at).sqrt() as f32);
-        let (ta, tb) = (as_.sqrt() as f32, (1.0 - as_).sqrt() as f32);
-        for (xi, e) in x.iter_mut().zip(eps_hat) {
+        let ta = as_.sqrt() as f32;
+        let tb = (1.0 - as_ - sigma * sigma).max(0.0).sqrt() as f32;
+        let sigma = sigma as f32;
+        let noise = z.iter().chain(std::iter::repeat(&0.0));
+        for ((xi, e), zi) in x.iter_mut().zip(eps_hat).zip(noise) {
             let x0 = (*xi - sb * e) / sa;
-            *xi = ta * x0 + tb * e;
+            *xi = ta * x0 + tb * e + sigma * zi;
         }
     }
 
@@ -172,6 +197,22 @@ impl NoiseSchedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ddim_with_eta_one_on_consecutive_steps_is_the_ddpm_step() {
+        let s = NoiseSchedule::new(BetaSchedule::Linear, 1000);
+        let x0: Vec<f32> = (0..8).map(|i| i as f32 * 0.2 - 0.7).collect();
+        let eps: Vec<f32> = (0..8).map(|i| (i as f32 * 1.3).sin()).collect();
+        let z: Vec<f32> = (0..8).map(|i| (i as f32 * 0.7).cos()).collect();
+        for t in [2, 10, 500, 1000] {
+            let (mut a, mut b) = (x0.clone(), x0.clone());
+            s.ddpm_step(&mut a, &eps, t, &z);
+            s.ddim_step_eta(&mut b, &eps, t, t - 1, 1.0, &z);
+            for (u, v) in a.iter().zip(&b) {
+                assert!((u - v).abs() < 1e-4, "t = {t}: ddpm {u} vs ddim(η=1) {v}");
+            }
+        }
+    }
 
     #[test]
     fn the_signal_fades_monotonically_to_almost_nothing() {

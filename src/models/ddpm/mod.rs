@@ -72,6 +72,10 @@ pub struct DdpmSpec {
     /// DDIM steps; default 50; 1 ..= T.
     #[serde(default = "default_sample_steps")]
     pub sample_steps: usize,
+    /// DDIM's fresh noise per step, η; default 0 (deterministic); 0 ..= 1 (1: ancestral
+    /// sampling on the DDIM steps).
+    #[serde(default)]
+    pub eta: f64,
     /// EMA decay of the sampling weights; default 0.999; 0 ..< 1.
     #[serde(default = "default_ema")]
     pub ema: f64,
@@ -148,6 +152,7 @@ impl DdpmSpec {
             self.timesteps.max(1),
             "the number of sampling steps",
         );
+        ok &= ctx.check_range("model.eta", self.eta, 0.0, 1.0, "DDIM's noise level η");
         ok &= ctx.check_range("model.ema", self.ema, 0.0, 0.99999, "the EMA decay");
         ok &= ctx.check_range("model.grid", self.grid, 1, 64, "the number of live samples");
         ok &= ctx.check_range(
@@ -262,6 +267,7 @@ impl Ddpm {
             &self.schedule,
             self.spec.sampler,
             self.spec.sample_steps,
+            self.spec.eta,
             n,
             frames,
             &mut self.rng,
@@ -469,6 +475,9 @@ impl Model for Ddpm {
                 Sampler::Ddpm => self.spec.timesteps,
             }),
         );
+        if self.spec.sampler == Sampler::Ddim {
+            s.insert("eta".into(), json!(self.spec.eta));
+        }
         if let Some(scores) = self.score(self.spec.judge_samples) {
             s.insert("judge_n".into(), json!(scores.n));
             s.insert("judge_confident".into(), json!(scores.confident));
@@ -517,6 +526,7 @@ mod tests {
             schedule: BetaSchedule::Linear,
             sampler: Sampler::Ddim,
             sample_steps: 10,
+            eta: 0.0,
             ema: 0.9,
             grid: 4,
             judge_samples: 0,
@@ -597,15 +607,22 @@ mod tests {
         let (ps, schedule, net) = Ddpm::from_weights(&m.spec, &path).unwrap();
         let mut r1 = Pcg64Mcg::seed_from_u64(9);
         let mut r2 = Pcg64Mcg::seed_from_u64(9);
-        let from_file = sample_with(&schedule, Sampler::Ddim, 10, 2, 0, &mut r1, |x, t| {
+        let from_file = sample_with(&schedule, Sampler::Ddim, 10, 0.0, 2, 0, &mut r1, |x, t| {
             net(&ps, x, t)
         })
         .0;
         let weights = m.ema.averaged(&m.ps);
         let eps = &m.eps;
-        let live = sample_with(&m.schedule, Sampler::Ddim, 10, 2, 0, &mut r2, |x, t| {
-            eps.predict(&weights, x, t)
-        })
+        let live = sample_with(
+            &m.schedule,
+            Sampler::Ddim,
+            10,
+            0.0,
+            2,
+            0,
+            &mut r2,
+            |x, t| eps.predict(&weights, x, t),
+        )
         .0;
         assert_eq!(from_file, live);
     }

@@ -8,11 +8,14 @@ use super::{Ddpm, PIXELS, SIDE};
 use crate::models::diffusion::{NoiseSchedule, Sampler};
 use crate::tensor::{Tensor, randn};
 
-/// Runs a sampler from pure noise; `net(x, t)` predicts the noise of a batch.
+/// Runs a sampler from pure noise; `net(x, t)` predicts the noise of a batch. For DDIM, `eta`
+/// sets how much fresh noise each step adds (0: none).
+#[allow(clippy::too_many_arguments)]
 pub fn sample_with(
     schedule: &NoiseSchedule,
     sampler: Sampler,
     steps: usize,
+    eta: f64,
     n: usize,
     frames: usize,
     rng: &mut Pcg64Mcg,
@@ -37,7 +40,15 @@ pub fn sample_with(
                 let z: Vec<f32> = randn(&[n * PIXELS], rng).iter().copied().collect();
                 schedule.ddpm_step(&mut x, &e, t, &z);
             }
-            Sampler::Ddim => schedule.ddim_step(&mut x, &e, t, ts.get(i + 1).copied().unwrap_or(0)),
+            Sampler::Ddim => {
+                let s = ts.get(i + 1).copied().unwrap_or(0);
+                if eta > 0.0 && s > 0 {
+                    let z: Vec<f32> = randn(&[n * PIXELS], rng).iter().copied().collect();
+                    schedule.ddim_step_eta(&mut x, &e, t, s, eta, &z);
+                } else {
+                    schedule.ddim_step(&mut x, &e, t, s);
+                }
+            }
         }
     }
     if frames > 0 {
@@ -53,6 +64,7 @@ pub fn sample_save(
     out: &std::path::Path,
     sampler: Option<Sampler>,
     steps: Option<usize>,
+    eta: Option<f64>,
     seed: u64,
 ) -> Result<(), String> {
     let loaded = crate::saves::load(save).map_err(|e| e.to_string())?;
@@ -75,12 +87,16 @@ pub fn sample_save(
     let steps = steps
         .unwrap_or(spec.sample_steps)
         .clamp(1, schedule.steps());
+    let eta = eta.unwrap_or(spec.eta);
+    if !(0.0..=1.0).contains(&eta) {
+        return Err(format!("--eta {eta}: give a value from 0 to 1"));
+    }
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
     let mut all = Vec::with_capacity(n * PIXELS);
     while all.len() < n * PIXELS {
         let k = (n - all.len() / PIXELS).min(100);
         all.extend(
-            sample_with(&schedule, sampler, steps, k, 0, &mut rng, |x, t| {
+            sample_with(&schedule, sampler, steps, eta, k, 0, &mut rng, |x, t| {
                 net(&ps, x, t)
             })
             .0,
