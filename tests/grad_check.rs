@@ -269,6 +269,25 @@ fn conv_cases() -> Vec<Case> {
             |g, x| g.conv2d(&x[0], &x[1], Some(&x[2]), 1, 1),
         ),
         case(
+            "conv2d_shifted",
+            vec![
+                r(&[2, 3, 5, 5], 99),
+                r(&[4, 3, 3, 3], 100),
+                r(&[4], 101),
+                r(&[2, 4], 102),
+            ],
+            |g, x| g.conv2d_shifted(&x[0], &x[1], Some(&x[2]), Some(&x[3]), 1, 1),
+        ),
+        case(
+            "conv2d_shifted_no_bias",
+            vec![
+                r(&[2, 2, 4, 4], 103),
+                r(&[3, 2, 1, 1], 104),
+                r(&[2, 3], 105),
+            ],
+            |g, x| g.conv2d_shifted(&x[0], &x[1], None, Some(&x[2]), 1, 0),
+        ),
+        case(
             "conv2d_stride2",
             vec![r(&[1, 2, 6, 6], 93), r(&[3, 2, 3, 3], 94), r(&[3], 95)],
             |g, x| g.conv2d(&x[0], &x[1], Some(&x[2]), 2, 1),

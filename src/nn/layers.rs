@@ -243,6 +243,20 @@ impl Conv2d {
             self.padding,
         )
     }
+
+    /// The convolution plus `shift` (N, O) added to each image's output channels (a time
+    /// embedding, say), in one op.
+    pub fn forward_shifted(&self, g: &Graph, x: &Var, shift: &Var) -> Var {
+        let b = self.bias.map(|b| g.param(b));
+        g.conv2d_shifted(
+            x,
+            &g.param(self.weight),
+            b.as_ref(),
+            Some(shift),
+            self.stride,
+            self.padding,
+        )
+    }
 }
 
 /// An elementwise nonlinearity, chosen by configuration.

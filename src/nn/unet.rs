@@ -69,10 +69,8 @@ impl ResBlock {
     }
 
     fn forward(&self, g: &Graph, x: &Var, te: &Var) -> Var {
-        let h = self.c1.forward(g, &self.n1.forward_silu(g, x));
-        let t = self.tp.forward(g, te); // (B, C)
-        let (b, c) = (t.shape()[0], t.shape()[1]);
-        let h = g.add(&h, &g.reshape(&t, &[b, c, 1, 1]));
+        let t = self.tp.forward(g, te); // (B, C), added to every pixel of its channel
+        let h = self.c1.forward_shifted(g, &self.n1.forward_silu(g, x), &t);
         let h = self.c2.forward(g, &self.n2.forward_silu(g, &h));
         let skip = match &self.skip {
             Some(s) => s.forward(g, x),

@@ -296,9 +296,10 @@ fn col2im(cols: &[f32], g: &Geom, x: &mut [f32], ld: usize, col0: usize) {
     }
 }
 
-/// Images per product: enough columns (~3000) that the products are efficient, few enough that
-/// `cols` stays cache-sized.
-const CHUNK_PIXELS: usize = 2048;
+/// Images per product: enough columns (≥ 784) that the products are efficient, few enough that
+/// `cols` stays cache-sized. At 28×28 that is one image, whose product lands straight in the
+/// output (measured 3% faster on the U-Net step than chunks of ~3000 columns).
+const CHUNK_PIXELS: usize = 784;
 fn chunk_images(hw: usize, n: usize) -> usize {
     (CHUNK_PIXELS / hw.max(1)).clamp(1, n.max(1))
 }
@@ -309,7 +310,8 @@ fn chunk_images_backward(hw: usize, n: usize) -> usize {
 }
 
 /// y = conv(x, w) (+ bias) for a batch of n images, as (n, O, Ho, Wo) values: per chunk of
-/// images, im2col then one product W·cols; the batch is split between the threads.
+/// images, im2col then one product W·cols; the batch is split between the threads. The bias
+/// holds O values shared by every image, or n·O, one row per image.
 fn conv_forward(
     x: &[f32],
     n: usize,
@@ -334,7 +336,7 @@ fn conv_forward(
             for (k, dst) in items.zip(out.chunks_exact_mut(o * hw)) {
                 let xv = view(&x[k * img..][..img], geom.c, hw);
                 gemm_into_threads(w2, xv, view_mut(dst, o, hw), false, inner);
-                add_bias(dst, bias, hw);
+                add_bias(dst, bias_of(bias, k, o), hw);
             }
         });
         return y;
@@ -354,14 +356,15 @@ fn conv_forward(
             if cnt == 1 {
                 // One image: the product lands in place, as (O, HW).
                 gemm_into_threads(w2, cv, view_mut(first, o, hw), false, inner);
-                add_bias(first, bias, hw);
+                add_bias(first, bias_of(bias, chunk, o), hw);
                 continue;
             }
             gemm_into_threads(w2, cv, view_mut(&mut y2[..o * ld], o, ld), false, inner);
             // (O, cnt·HW) → (cnt, O, HW), adding the bias on the way.
             for (k, dst) in first.chunks_exact_mut(o * hw).enumerate() {
+                let b = bias_of(bias, chunk + k, o);
                 for (oc, d) in dst.chunks_exact_mut(hw).enumerate() {
-                    let add = bias.map_or(0.0, |b| b[oc]);
+                    let add = b.map_or(0.0, |b| b[oc]);
                     for (d, &v) in d.iter_mut().zip(&y2[oc * ld + k * hw..][..hw]) {
                         *d = v + add;
                     }
@@ -372,6 +375,11 @@ fn conv_forward(
         scratch::give(y2);
     });
     y
+}
+
+/// Image k's row of a bias of O (shared) or n·O (per image) values.
+fn bias_of(bias: Option<&[f32]>, k: usize, o: usize) -> Option<&[f32]> {
+    bias.map(|b| if b.len() == o { b } else { &b[k * o..][..o] })
 }
 
 /// Adds b[o] to every value of plane o of one image's (O, HW) output.
@@ -410,6 +418,22 @@ fn view_mut<'a>(s: &'a mut [f32], r: usize, c: usize) -> ArrayViewMut2<'a, f32> 
 impl Graph<'_> {
     /// 2-D convolution with square stride and zero padding.
     pub fn conv2d(&self, x: &Var, w: &Var, b: Option<&Var>, stride: usize, padding: usize) -> Var {
+        self.conv2d_shifted(x, w, b, None, stride, padding)
+    }
+
+    /// `conv2d(x, w, b) + shift[n, o]`: the convolution with, for each image n, `shift[n, o]`
+    /// (N, O) added to all of output channel o — how a U-Net block takes its time embedding,
+    /// here without a separate pass over the output (its gradient is the per-image bias
+    /// gradient, which backward computes anyway).
+    pub fn conv2d_shifted(
+        &self,
+        x: &Var,
+        w: &Var,
+        b: Option<&Var>,
+        shift: Option<&Var>,
+        stride: usize,
+        padding: usize,
+    ) -> Var {
         assert!(
             x.ndim() == 4 && w.ndim() == 4,
             "conv2d needs x (N,C,H,W) and w (O,C,kh,kw)"
@@ -445,14 +469,31 @@ impl Graph<'_> {
         } else {
             threads_for(o * rows * hw)
         };
+        if let Some(s) = shift {
+            assert_eq!(
+                s.shape(),
+                [n, o],
+                "conv2d: the shift must be (N, O) = ({n}, {o})"
+            );
+        }
         let (xv, wv) = (x.arc(), w.arc());
-        let bias: Option<Vec<f32>> = b.map(|b| slice(b.value()).to_vec());
+        let bias: Option<Vec<f32>> = match (b, shift) {
+            (b, Some(s)) => Some(
+                slice(s.value())
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| v + b.map_or(0.0, |b| slice(b.value())[i % o]))
+                    .collect(),
+            ),
+            (Some(b), None) => Some(slice(b.value()).to_vec()),
+            (None, None) => None,
+        };
         let y = conv_forward(slice(&xv), n, &geom, slice(&wv), o, bias.as_deref());
         let y = Tensor::from_shape_vec(IxDyn(&[n, o, geom.ho, geom.wo]), y).expect("output shape");
-        let parents: Vec<&Var> = match b {
-            Some(b) => vec![x, w, b],
-            None => vec![x, w],
-        };
+        let mut parents: Vec<&Var> = vec![x, w];
+        parents.extend(b);
+        parents.extend(shift);
+        let (has_b, has_shift) = (b.is_some(), shift.is_some());
         self.record(y, &parents, move |g: Tensor, need| {
             let g = &g;
             let gs = slice(g);
@@ -538,12 +579,29 @@ impl Graph<'_> {
             });
             let gxt = need[0].then(|| Tensor::from_shape_vec(IxDyn(&xs), gx).expect("x shape"));
             let mut out = vec![gxt, gw];
-            if need.len() == 3 {
-                let mut db = vec![0.0f32; o];
-                for (r, row) in gs.chunks_exact(hw).enumerate() {
-                    db[r % o] += row.iter().sum::<f32>();
+            if has_b || has_shift {
+                // Σ over each output plane: the shift's gradient, and summed over the images
+                // the bias's.
+                let sums: Vec<f32> = gs
+                    .chunks_exact(hw)
+                    .map(crate::tensor::kernels::sum)
+                    .collect();
+                if has_b {
+                    let mut db = vec![0.0f32; o];
+                    for (r, s) in sums.iter().enumerate() {
+                        db[r % o] += s;
+                    }
+                    out.push(
+                        need[2].then(|| Tensor::from_shape_vec(IxDyn(&[o]), db).expect("(O)")),
+                    );
                 }
-                out.push(need[2].then(|| Tensor::from_shape_vec(IxDyn(&[o]), db).expect("(O)")));
+                if has_shift {
+                    let k = need.len() - 1;
+                    out.push(
+                        need[k]
+                            .then(|| Tensor::from_shape_vec(IxDyn(&[n, o]), sums).expect("(N, O)")),
+                    );
+                }
             }
             out
         })
