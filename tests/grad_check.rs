@@ -288,6 +288,16 @@ fn conv_cases() -> Vec<Case> {
             |g, x| g.conv2d_shifted(&x[0], &x[1], None, Some(&x[2]), 1, 0),
         ),
         case(
+            "conv2d_with_residual",
+            vec![
+                r(&[2, 3, 5, 5], 106),
+                r(&[4, 3, 3, 3], 107),
+                r(&[4], 108),
+                r(&[2, 4, 5, 5], 109),
+            ],
+            |g, x| g.conv2d_ext(&x[0], &x[1], Some(&x[2]), None, Some(&x[3]), 1, 1),
+        ),
+        case(
             "conv2d_stride2",
             vec![r(&[1, 2, 6, 6], 93), r(&[3, 2, 3, 3], 94), r(&[3], 95)],
             |g, x| g.conv2d(&x[0], &x[1], Some(&x[2]), 2, 1),

@@ -244,6 +244,20 @@ impl Conv2d {
         )
     }
 
+    /// The convolution plus `residual` (shaped like the output), in one op.
+    pub fn forward_residual(&self, g: &Graph, x: &Var, residual: &Var) -> Var {
+        let b = self.bias.map(|b| g.param(b));
+        g.conv2d_ext(
+            x,
+            &g.param(self.weight),
+            b.as_ref(),
+            None,
+            Some(residual),
+            self.stride,
+            self.padding,
+        )
+    }
+
     /// The convolution plus `shift` (N, O) added to each image's output channels (a time
     /// embedding, say), in one op.
     pub fn forward_shifted(&self, g: &Graph, x: &Var, shift: &Var) -> Var {

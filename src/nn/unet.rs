@@ -71,12 +71,12 @@ impl ResBlock {
     fn forward(&self, g: &Graph, x: &Var, te: &Var) -> Var {
         let t = self.tp.forward(g, te); // (B, C), added to every pixel of its channel
         let h = self.c1.forward_shifted(g, &self.n1.forward_silu(g, x), &t);
-        let h = self.c2.forward(g, &self.n2.forward_silu(g, &h));
         let skip = match &self.skip {
             Some(s) => s.forward(g, x),
             None => x.clone(),
         };
-        g.add(&h, &skip)
+        self.c2
+            .forward_residual(g, &self.n2.forward_silu(g, &h), &skip)
     }
 }
 

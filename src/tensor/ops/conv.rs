@@ -311,7 +311,8 @@ fn chunk_images_backward(hw: usize, n: usize) -> usize {
 
 /// y = conv(x, w) (+ bias) for a batch of n images, as (n, O, Ho, Wo) values: per chunk of
 /// images, im2col then one product W·cols; the batch is split between the threads. The bias
-/// holds O values shared by every image, or n·O, one row per image.
+/// holds O values shared by every image, or n·O, one row per image; a residual (same shape as
+/// the output) is added by starting the products from it.
 fn conv_forward(
     x: &[f32],
     n: usize,
@@ -319,6 +320,7 @@ fn conv_forward(
     w: &[f32],
     o: usize,
     bias: Option<&[f32]>,
+    residual: Option<&[f32]>,
 ) -> Vec<f32> {
     let (rows, hw, img) = (geom.rows(), geom.hw(), geom.c * geom.h * geom.w);
     let threads = threads_for(n * o * rows * hw);
@@ -335,7 +337,8 @@ fn conv_forward(
         par_items(&mut y, n, threads, |items, out| {
             for (k, dst) in items.zip(out.chunks_exact_mut(o * hw)) {
                 let xv = view(&x[k * img..][..img], geom.c, hw);
-                gemm_into_threads(w2, xv, view_mut(dst, o, hw), false, inner);
+                let acc = start_from(dst, residual, k);
+                gemm_into_threads(w2, xv, view_mut(dst, o, hw), acc, inner);
                 add_bias(dst, bias_of(bias, k, o), hw);
             }
         });
@@ -355,7 +358,8 @@ fn conv_forward(
             let first = &mut out[k0 * per * o * hw..][..cnt * o * hw];
             if cnt == 1 {
                 // One image: the product lands in place, as (O, HW).
-                gemm_into_threads(w2, cv, view_mut(first, o, hw), false, inner);
+                let acc = start_from(first, residual, chunk);
+                gemm_into_threads(w2, cv, view_mut(first, o, hw), acc, inner);
                 add_bias(first, bias_of(bias, chunk, o), hw);
                 continue;
             }
@@ -363,10 +367,14 @@ fn conv_forward(
             // (O, cnt·HW) → (cnt, O, HW), adding the bias on the way.
             for (k, dst) in first.chunks_exact_mut(o * hw).enumerate() {
                 let b = bias_of(bias, chunk + k, o);
+                let acc = start_from(dst, residual, chunk + k);
                 for (oc, d) in dst.chunks_exact_mut(hw).enumerate() {
                     let add = b.map_or(0.0, |b| b[oc]);
-                    for (d, &v) in d.iter_mut().zip(&y2[oc * ld + k * hw..][..hw]) {
-                        *d = v + add;
+                    let src = &y2[oc * ld + k * hw..][..hw];
+                    if acc {
+                        d.iter_mut().zip(src).for_each(|(d, &v)| *d += v + add);
+                    } else {
+                        d.iter_mut().zip(src).for_each(|(d, &v)| *d = v + add);
                     }
                 }
             }
@@ -375,6 +383,18 @@ fn conv_forward(
         scratch::give(y2);
     });
     y
+}
+
+/// Copies image k's part of the residual, if any, into its output; true when it did (the
+/// product then accumulates onto it).
+fn start_from(dst: &mut [f32], residual: Option<&[f32]>, k: usize) -> bool {
+    match residual {
+        Some(r) => {
+            dst.copy_from_slice(&r[k * dst.len()..][..dst.len()]);
+            true
+        }
+        None => false,
+    }
 }
 
 /// Image k's row of a bias of O (shared) or n·O (per image) values.
@@ -418,7 +438,7 @@ fn view_mut<'a>(s: &'a mut [f32], r: usize, c: usize) -> ArrayViewMut2<'a, f32> 
 impl Graph<'_> {
     /// 2-D convolution with square stride and zero padding.
     pub fn conv2d(&self, x: &Var, w: &Var, b: Option<&Var>, stride: usize, padding: usize) -> Var {
-        self.conv2d_shifted(x, w, b, None, stride, padding)
+        self.conv2d_ext(x, w, b, None, None, stride, padding)
     }
 
     /// `conv2d(x, w, b) + shift[n, o]`: the convolution with, for each image n, `shift[n, o]`
@@ -431,6 +451,23 @@ impl Graph<'_> {
         w: &Var,
         b: Option<&Var>,
         shift: Option<&Var>,
+        stride: usize,
+        padding: usize,
+    ) -> Var {
+        self.conv2d_ext(x, w, b, shift, None, stride, padding)
+    }
+
+    /// `conv2d_shifted(x, w, b, shift) + residual`, with `residual` shaped like the output: the
+    /// sum that closes a residual block, made by starting the products from the residual
+    /// instead of by a separate pass. Its gradient is the output's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv2d_ext(
+        &self,
+        x: &Var,
+        w: &Var,
+        b: Option<&Var>,
+        shift: Option<&Var>,
+        residual: Option<&Var>,
         stride: usize,
         padding: usize,
     ) -> Var {
@@ -488,12 +525,28 @@ impl Graph<'_> {
             (Some(b), None) => Some(slice(b.value()).to_vec()),
             (None, None) => None,
         };
-        let y = conv_forward(slice(&xv), n, &geom, slice(&wv), o, bias.as_deref());
+        if let Some(r) = residual {
+            assert_eq!(
+                r.shape(),
+                [n, o, geom.ho, geom.wo],
+                "conv2d: the residual must be shaped like the output"
+            );
+        }
+        let y = conv_forward(
+            slice(&xv),
+            n,
+            &geom,
+            slice(&wv),
+            o,
+            bias.as_deref(),
+            residual.map(|r| slice(r.value())),
+        );
         let y = Tensor::from_shape_vec(IxDyn(&[n, o, geom.ho, geom.wo]), y).expect("output shape");
         let mut parents: Vec<&Var> = vec![x, w];
         parents.extend(b);
         parents.extend(shift);
-        let (has_b, has_shift) = (b.is_some(), shift.is_some());
+        parents.extend(residual);
+        let (has_b, has_shift, has_res) = (b.is_some(), shift.is_some(), residual.is_some());
         self.record(y, &parents, move |g: Tensor, need| {
             let g = &g;
             let gs = slice(g);
@@ -513,7 +566,7 @@ impl Graph<'_> {
                         wo: geom.w,
                         ..geom
                     };
-                    conv_forward(gs, n, &back, &wf, geom.c, None)
+                    conv_forward(gs, n, &back, &wf, geom.c, None, None)
                 }
                 (true, false) => vec![0.0f32; n * img],
                 (false, _) => Vec::new(),
@@ -596,12 +649,16 @@ impl Graph<'_> {
                     );
                 }
                 if has_shift {
-                    let k = need.len() - 1;
+                    let k = out.len();
                     out.push(
                         need[k]
                             .then(|| Tensor::from_shape_vec(IxDyn(&[n, o]), sums).expect("(N, O)")),
                     );
                 }
+            }
+            if has_res {
+                let k = out.len();
+                out.push(need[k].then(|| g.clone()));
             }
             out
         })
@@ -729,6 +786,7 @@ mod tests {
             (24, 8, 14, 8, 3, 2, 1),
             (40, 6, 7, 10, 1, 1, 0),
             (5, 1, 9, 3, 3, 1, 1),
+            (6, 4, 28, 4, 3, 1, 1),
         ] {
             let mut ps = ParamStore::new();
             let x = ps.add("x", randn(&[n, c, s, s], &mut rng));
@@ -744,6 +802,38 @@ mod tests {
             assert_close(&format!("{what} gx"), grads.get(x).unwrap(), &rgx);
             assert_close(&format!("{what} gw"), grads.get(w).unwrap(), &rgw);
             assert_close(&format!("{what} gb"), grads.get(b).unwrap(), &rgb);
+
+            // The same with a per-image shift and a residual: y + shift[n, o] + r.
+            let mut ps2 = ps.clone();
+            let ho = y.shape()[2];
+            let sh = ps2.add("shift", randn(&[n, o], &mut rng));
+            let res = ps2.add("res", randn(&[n, o, ho, ho], &mut rng));
+            let g = Graph::new(&ps2);
+            let (xv, wv, bv) = (g.param(x), g.param(w), g.param(b));
+            let (sv, rv) = (g.param(sh), g.param(res));
+            let y2 = g.conv2d_ext(&xv, &wv, Some(&bv), Some(&sv), Some(&rv), stride, pad);
+            let grads = g.backward_with(&y2, up.clone());
+            let plane = ho * ho;
+            let want: Vec<f64> = ry
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    v + ps2.get(sh).as_slice().unwrap()[i / plane] as f64
+                        + ps2.get(res).as_slice().unwrap()[i] as f64
+                })
+                .collect();
+            assert_close(&format!("{what} y+shift+res"), y2.value(), &want);
+            assert_close(&format!("{what} gx (ext)"), grads.get(x).unwrap(), &rgx);
+            assert_close(&format!("{what} gw (ext)"), grads.get(w).unwrap(), &rgw);
+            let gshift: Vec<f64> = up
+                .as_slice()
+                .unwrap()
+                .chunks(plane)
+                .map(|c| c.iter().map(|&v| v as f64).sum())
+                .collect();
+            assert_close(&format!("{what} gshift"), grads.get(sh).unwrap(), &gshift);
+            let gres: Vec<f64> = up.iter().map(|&v| v as f64).collect();
+            assert_close(&format!("{what} gres"), grads.get(res).unwrap(), &gres);
         }
     }
 }
