@@ -77,6 +77,7 @@ pub fn erf(x: f32) -> f32 {
 macro_rules! dispatch {
     ($name:ident, $generic:ident, $f:ident, ($($arg:ident : $ty:ty),*), [$($bound:tt)+]) => {
         #[allow(clippy::missing_safety_doc)]
+        #[allow(unsafe_code)] // the run-time CPU-feature dispatch, explained at each call
         mod $name {
             /// One thread's share, in the widest vector code available.
             #[inline]
@@ -126,6 +127,7 @@ macro_rules! dispatch_vec {
     ($f:ident, $fallback:ident, ($($arg:ident),+), $fv:ident, [$($bound:tt)+], $body:expr) => {
         /// Like the in-place map, but returns a fresh vector filled straight from the loop (no
         /// zero-fill first); long inputs go to the two-thread in-place version.
+        #[allow(unsafe_code)] // feature dispatch, and the uninitialised fill (see SAFETY)
         pub fn $f<F: $($bound)+ + Sync>($($arg: &[f32],)+ $fv: F) -> Vec<f32> {
             let len = [$($arg.len()),+][0];
             if len >= PARALLEL_MIN_ELEMS && crate::tensor::num_threads() > 1 {
@@ -238,6 +240,7 @@ macro_rules! simd_fn {
         $(#[$m])*
         // Kernels take their slices and sizes as plain arguments, however many.
         #[allow(clippy::too_many_arguments)]
+        #[allow(unsafe_code)] // the run-time CPU-feature dispatch, explained at each call
         $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
             #[allow(clippy::too_many_arguments)]

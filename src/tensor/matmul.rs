@@ -157,6 +157,7 @@ pub fn gemm_crate_into(
 }
 
 /// The `gemm` crate on raw pointers and the views' strides.
+#[allow(unsafe_code)] // the crate's API takes raw pointers (see SAFETY below)
 fn gemm_crate(
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
@@ -202,6 +203,7 @@ fn gemm_crate(
 
 /// `matrixmultiply`, with the output split in halves across threads (rows or columns, whichever
 /// is longer).
+#[allow(unsafe_code)] // the crate's API takes raw pointers (see SAFETY below)
 fn mm_split(
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
