@@ -25,6 +25,17 @@ fn main() {
         real.junk,
         real.fid
     );
+    // Which classes the judge confuses on generated digits: rows true, columns read.
+    let (probs, _) = judge.probs_and_features(&t);
+    let mut confusion = [[0usize; 11]; 10];
+    for (p, &l) in probs.chunks(11).zip(&ty) {
+        let k = (0..11).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0);
+        confusion[l as usize][k] += 1;
+    }
+    println!("confusion (rows: true digit; columns: judged 0-9, junk):");
+    for (d, row) in confusion.iter().enumerate() {
+        println!("  {d}: {row:?}");
+    }
     if let Some(path) = args.get(2) {
         let a: ndarray::Array3<f32> = ndarray_npy::read_npy(path).expect("N×28×28 f32 .npy");
         let s: Vec<f32> = a.iter().copied().collect();
