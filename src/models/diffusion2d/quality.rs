@@ -1,0 +1,88 @@
+//! The score of the lesson: the MMD between samples and fresh data under a Gaussian kernel,
+//! and the two references it is read against (fresh data, the floor; pure noise, the start).
+
+use super::Diffusion2d;
+use super::sampling::noise_points;
+
+/// Width σ of the Gaussian kernel of the MMD; the toys' structure is a few tenths wide.
+pub const MMD_BANDWIDTH: f64 = 0.2;
+/// Points compared by the summary's MMD (samples and each fresh data set).
+pub(super) const SUMMARY_POINTS: usize = 2000;
+
+/// The maximum mean discrepancy between two point sets under a Gaussian kernel of width
+/// `sigma`: √(mean k(x,x') + mean k(y,y') − 2·mean k(x,y)), every pair counted (V-statistic),
+/// so a set is at distance 0 from itself and a finite sample of the same distribution a
+/// little above 0.
+pub fn mmd(a: &[[f32; 2]], b: &[[f32; 2]], sigma: f64) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return f64::NAN;
+    }
+    let gamma = 1.0 / (2.0 * sigma * sigma);
+    let mean_k = |p: &[[f32; 2]], q: &[[f32; 2]]| {
+        let mut s = 0.0f64;
+        for x in p {
+            let mut row = 0.0f32;
+            for y in q {
+                let (dx, dy) = (x[0] - y[0], x[1] - y[1]);
+                row += (-(gamma as f32) * (dx * dx + dy * dy)).exp();
+            }
+            s += row as f64;
+        }
+        s / (p.len() * q.len()) as f64
+    };
+    let m2 = mean_k(a, a) + mean_k(b, b) - 2.0 * mean_k(a, b);
+    m2.max(0.0).sqrt()
+}
+
+impl Diffusion2d {
+    /// MMD of fresh data to fresh data (the floor a perfect model reaches on average) and of
+    /// Gaussian noise to fresh data (where sampling starts), with `n` points each.
+    pub fn reference_mmds(&self, n: usize) -> (f64, f64) {
+        let other = self.toy.sample(n, self.seed ^ 0xD1FF_2D00_0000_0007).0;
+        let reference = &self.held_out[..n.min(self.held_out.len())];
+        let noise = noise_points(n, self.seed ^ 0xD1FF_2D00_0000_0008);
+        (
+            mmd(&other, reference, MMD_BANDWIDTH),
+            mmd(&noise, reference, MMD_BANDWIDTH),
+        )
+    }
+
+    /// Samples for the summary's score (their own x_T, more points than the pictures).
+    pub fn final_mmd(&self) -> f64 {
+        let rev = self.reverse(SUMMARY_POINTS, 1);
+        mmd(rev.last(), &self.held_out, MMD_BANDWIDTH)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{model, small, train};
+    use super::*;
+    use crate::data::toys::Toy;
+
+    #[test]
+    fn trained_samples_score_between_fresh_data_and_pure_noise() {
+        let mut m = model(&small(), Toy::Moons, 2);
+        train(&mut m, 1500);
+        let n = 600;
+        let samples = m.reverse(n, 1);
+        let reference = &m.held_out[..n];
+        let score = mmd(samples.last(), reference, MMD_BANDWIDTH);
+        let floor = mmd(&Toy::Moons.sample(n, 99).0, reference, MMD_BANDWIDTH);
+        let noise = mmd(&noise_points(n, 98), reference, MMD_BANDWIDTH);
+        assert!(
+            floor < score && score - floor < 0.5 * (noise - floor),
+            "want data {floor:.4} < samples {score:.4} < noise {noise:.4}, nearer the data"
+        );
+    }
+
+    #[test]
+    fn the_mmd_of_a_set_with_itself_is_zero_and_grows_with_a_shift() {
+        let a = Toy::Rings.sample(500, 5).0;
+        assert!(mmd(&a, &a, MMD_BANDWIDTH) < 1e-3);
+        let near: Vec<[f32; 2]> = a.iter().map(|p| [p[0] + 0.1, p[1]]).collect();
+        let far: Vec<[f32; 2]> = a.iter().map(|p| [p[0] + 0.5, p[1]]).collect();
+        let (d1, d2) = (mmd(&a, &near, 0.2), mmd(&a, &far, 0.2));
+        assert!(0.0 < d1 && d1 < d2, "{d1} {d2}");
+    }
+}
