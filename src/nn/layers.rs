@@ -234,39 +234,26 @@ impl Conv2d {
     }
 
     pub fn forward(&self, g: &Graph, x: &Var) -> Var {
-        let b = self.bias.map(|b| g.param(b));
-        g.conv2d(
-            x,
-            &g.param(self.weight),
-            b.as_ref(),
-            self.stride,
-            self.padding,
-        )
+        self.forward_ext(g, x, None, None)
     }
 
-    /// The convolution plus `residual` (shaped like the output), in one op.
-    pub fn forward_residual(&self, g: &Graph, x: &Var, residual: &Var) -> Var {
+    /// The convolution plus, in the same op, an optional `shift` (N, O) added to each image's
+    /// output channels (a time embedding, say) and an optional `residual` shaped like the
+    /// output (the sum that closes a residual block).
+    pub fn forward_ext(
+        &self,
+        g: &Graph,
+        x: &Var,
+        shift: Option<&Var>,
+        residual: Option<&Var>,
+    ) -> Var {
         let b = self.bias.map(|b| g.param(b));
         g.conv2d_ext(
             x,
             &g.param(self.weight),
             b.as_ref(),
-            None,
-            Some(residual),
-            self.stride,
-            self.padding,
-        )
-    }
-
-    /// The convolution plus `shift` (N, O) added to each image's output channels (a time
-    /// embedding, say), in one op.
-    pub fn forward_shifted(&self, g: &Graph, x: &Var, shift: &Var) -> Var {
-        let b = self.bias.map(|b| g.param(b));
-        g.conv2d_shifted(
-            x,
-            &g.param(self.weight),
-            b.as_ref(),
-            Some(shift),
+            shift,
+            residual,
             self.stride,
             self.padding,
         )

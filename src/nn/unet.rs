@@ -70,13 +70,15 @@ impl ResBlock {
 
     fn forward(&self, g: &Graph, x: &Var, te: &Var) -> Var {
         let t = self.tp.forward(g, te); // (B, C), added to every pixel of its channel
-        let h = self.c1.forward_shifted(g, &self.n1.forward_silu(g, x), &t);
+        let h = self
+            .c1
+            .forward_ext(g, &self.n1.forward_silu(g, x), Some(&t), None);
         let skip = match &self.skip {
             Some(s) => s.forward(g, x),
             None => x.clone(),
         };
         self.c2
-            .forward_residual(g, &self.n2.forward_silu(g, &h), &skip)
+            .forward_ext(g, &self.n2.forward_silu(g, &h), None, Some(&skip))
     }
 }
 
