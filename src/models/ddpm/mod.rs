@@ -7,178 +7,38 @@
 //! is the tiny U-Net of `nn::unet` (convolutions see that neighbouring pixels belong together)
 //! or a residual MLP with the time embedding added in every block (it does not, and it shows).
 //! The arithmetic of noising and sampling lives in `diffusion`.
+//!
+//! Here: the run (`Ddpm`), its training step and its `Model` impl. The `model:` section and its
+//! checks are in `spec`, the noise networks in `net`, the sampling loop in `sample`, and what
+//! the lesson draws in `panels`.
 
 use std::collections::BTreeMap;
 
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 mod net;
+mod panels;
 mod sample;
+mod spec;
 
 use net::Eps;
 pub use sample::{sample_save, sample_with};
 use sample::{to_tensor, to_unit};
+pub use spec::{DdpmSpec, Net};
 
-use super::diffusion::{BetaSchedule, NoiseSchedule, Sampler};
+use super::diffusion::{NoiseSchedule, Sampler};
 use super::steps::Batches;
 use super::{Metrics, Model};
-use crate::lessons::parse::Ctx;
 use crate::lessons::spec::TrainSpec;
 use crate::metrics::judge::{Judge, JudgeScores};
 use crate::nn::{Adam, AdamConfig, Ema, Optimizer};
-use crate::run::visual::{Color, Figure, Image, Layer, PanelUpdate, Visual};
+use crate::run::visual::PanelUpdate;
 use crate::tensor::{Graph, ParamStore, randn};
 
 const SIDE: usize = 28;
 const PIXELS: usize = SIDE * SIDE;
-
-/// Which network predicts the noise.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Net {
-    #[default]
-    Unet,
-    Mlp,
-}
-
-/// `model: {kind: ddpm, …}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DdpmSpec {
-    /// `unet` (default) or `mlp`.
-    #[serde(default)]
-    pub net: Net,
-    /// U-Net channels at 28, 14 and 7 pixels; default [16, 32, 32]; each 4 ..= 128, multiples of 4.
-    #[serde(default = "default_channels")]
-    pub channels: [usize; 3],
-    /// Residual MLP width; default 512; 32 ..= 4096.
-    #[serde(default = "default_width")]
-    pub width: usize,
-    /// Residual MLP blocks; default 3; 1 ..= 12.
-    #[serde(default = "default_blocks")]
-    pub blocks: usize,
-    /// Noising steps T; default 1000; 10 ..= 4000.
-    #[serde(default = "default_timesteps")]
-    pub timesteps: usize,
-    /// `linear` (default) or `cosine`.
-    #[serde(default)]
-    pub schedule: BetaSchedule,
-    /// Sampler for the live view and the final score: `ddim` (default) or `ddpm`.
-    #[serde(default = "default_sampler")]
-    pub sampler: Sampler,
-    /// DDIM steps; default 50; 1 ..= T.
-    #[serde(default = "default_sample_steps")]
-    pub sample_steps: usize,
-    /// DDIM's fresh noise per step, η; default 0 (deterministic); 0 ..= 1 (1: ancestral
-    /// sampling on the DDIM steps).
-    #[serde(default)]
-    pub eta: f64,
-    /// EMA decay of the sampling weights; default 0.999; 0 ..< 1.
-    #[serde(default = "default_ema")]
-    pub ema: f64,
-    /// Digits in the live sample grid; default 16; 1 ..= 64.
-    #[serde(default = "default_grid")]
-    pub grid: usize,
-    /// Samples the judge scores at the end; default 500; 0 ..= 5000 (0 skips scoring).
-    #[serde(default = "default_judge_samples")]
-    pub judge_samples: usize,
-}
-
-fn default_channels() -> [usize; 3] {
-    [16, 32, 32]
-}
-fn default_width() -> usize {
-    512
-}
-fn default_blocks() -> usize {
-    3
-}
-fn default_timesteps() -> usize {
-    1000
-}
-fn default_sampler() -> Sampler {
-    Sampler::Ddim
-}
-fn default_sample_steps() -> usize {
-    50
-}
-fn default_ema() -> f64 {
-    0.999
-}
-fn default_grid() -> usize {
-    16
-}
-fn default_judge_samples() -> usize {
-    500
-}
-
-impl DdpmSpec {
-    pub fn check(self, ctx: &mut Ctx) -> Option<Self> {
-        let mut ok = true;
-        for c in self.channels {
-            ok &= ctx.check_range("model.channels", c, 4, 128, "a channel count");
-            if c % 4 != 0 {
-                ctx.error(
-                    "model.channels",
-                    Some(c.to_string()),
-                    "channel counts must be multiples of 4 (for group normalisation)",
-                    "e.g. channels: [16, 32, 32]",
-                );
-                ok = false;
-            }
-        }
-        ok &= ctx.check_range("model.width", self.width, 32, 4096, "the MLP width");
-        ok &= ctx.check_range(
-            "model.blocks",
-            self.blocks,
-            1,
-            12,
-            "the number of MLP blocks",
-        );
-        ok &= ctx.check_range(
-            "model.timesteps",
-            self.timesteps,
-            10,
-            4000,
-            "the number of noising steps",
-        );
-        ok &= ctx.check_range(
-            "model.sample_steps",
-            self.sample_steps,
-            1,
-            self.timesteps.max(1),
-            "the number of sampling steps",
-        );
-        ok &= ctx.check_range("model.eta", self.eta, 0.0, 1.0, "DDIM's noise level η");
-        ok &= ctx.check_range("model.ema", self.ema, 0.0, 0.99999, "the EMA decay");
-        ok &= ctx.check_range("model.grid", self.grid, 1, 64, "the number of live samples");
-        ok &= ctx.check_range(
-            "model.judge_samples",
-            self.judge_samples,
-            0,
-            5000,
-            "the number of scored samples",
-        );
-        ok.then_some(self)
-    }
-
-    /// Parameters, roughly, for the memory estimate.
-    pub fn parameter_count(&self) -> u64 {
-        match self.net {
-            Net::Unet => {
-                let c = self.channels.iter().map(|&c| c as u64).max().unwrap_or(32);
-                200 * c * c + 40_000
-            }
-            Net::Mlp => {
-                (2 * PIXELS as u64 * self.width as u64)
-                    + self.blocks as u64 * 3 * (self.width as u64).pow(2)
-            }
-        }
-    }
-}
 
 /// A noise predictor detached from its run: (weights, xₜ rows, t) → ε̂ rows.
 pub type NoiseNet = Box<dyn Fn(&ParamStore, &[f32], &[f32]) -> Vec<f32>>;
@@ -275,68 +135,6 @@ impl Ddpm {
         )
     }
 
-    fn schedule_figure(&self) -> Figure {
-        let t = self.schedule.steps();
-        let beta_max = self
-            .schedule
-            .beta
-            .iter()
-            .cloned()
-            .fold(0.0, f64::max)
-            .max(1e-12);
-        let every = (t / 200).max(1);
-        let pts = |f: &dyn Fn(usize) -> f64| {
-            (1..=t)
-                .step_by(every)
-                .map(|i| [i as f64, f(i)])
-                .collect::<Vec<_>>()
-        };
-        Figure {
-            x_label: "t".into(),
-            y_label: format!("ᾱₜ and βₜ/{beta_max:.3}"),
-            x_range: [0.0, t as f64],
-            y_range: [0.0, 1.05],
-            layers: vec![
-                Layer::Line {
-                    label: "ᾱₜ (signal left)".into(),
-                    color: Color::Cyan,
-                    points: pts(&|i| self.schedule.alpha_bar_at(i)),
-                },
-                Layer::Line {
-                    label: "βₜ (noise added)".into(),
-                    color: Color::Yellow,
-                    points: pts(&|i| self.schedule.beta[i - 1] / beta_max),
-                },
-            ],
-        }
-    }
-
-    fn forward_strip(&mut self) -> Vec<Image> {
-        let x0: Vec<f32> = self.train_x[..PIXELS].to_vec();
-        let eps: Vec<f32> = randn(&[PIXELS], &mut self.rng).iter().copied().collect();
-        let t_max = self.schedule.steps();
-        [
-            0,
-            t_max / 20,
-            t_max / 10,
-            t_max / 4,
-            t_max / 2,
-            3 * t_max / 4,
-            t_max,
-        ]
-        .iter()
-        .map(|&t| {
-            let mut xt = vec![0.0f32; PIXELS];
-            if t == 0 {
-                xt.copy_from_slice(&x0);
-            } else {
-                self.schedule.q_sample(&x0, &eps, t, &mut xt);
-            }
-            Image::from_f32(SIDE, SIDE, &to_unit(&xt), format!("t={t}"))
-        })
-        .collect()
-    }
-
     /// Judge scores of `n` fresh samples.
     fn score(&mut self, n: usize) -> Option<JudgeScores> {
         if self.judge.is_none() || n == 0 {
@@ -359,21 +157,7 @@ impl Model for Ddpm {
     }
 
     fn intro(&mut self) -> Vec<PanelUpdate> {
-        vec![
-            PanelUpdate {
-                panel: "schedule".into(),
-                part: "main".into(),
-                visual: Visual::Figure(self.schedule_figure()),
-            },
-            PanelUpdate {
-                panel: "forward".into(),
-                part: "main".into(),
-                visual: Visual::Images {
-                    images: self.forward_strip(),
-                    strip: true,
-                },
-            },
-        ]
+        self.intro_panels()
     }
 
     fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, String> {
@@ -430,38 +214,9 @@ impl Model for Ddpm {
 
     fn snapshot(&mut self) -> Vec<PanelUpdate> {
         let (grid, film) = self.sample(self.spec.grid, 8);
-        let captions: Vec<String> = match &self.judge {
-            Some(j) => j.label_each(&grid),
-            None => vec![String::new(); self.spec.grid],
-        };
-        let images = grid
-            .chunks(PIXELS)
-            .zip(captions)
-            .map(|(px, c)| Image::from_f32(SIDE, SIDE, px, c))
-            .collect();
-        let strip = film
-            .into_iter()
-            .map(|(t, px)| Image::from_f32(SIDE, SIDE, &px, format!("t={t}")))
-            .collect();
+        let panels = self.sample_panels(&grid, film);
         self.last_grid = grid;
-        vec![
-            PanelUpdate {
-                panel: "samples".into(),
-                part: "main".into(),
-                visual: Visual::Images {
-                    images,
-                    strip: false,
-                },
-            },
-            PanelUpdate {
-                panel: "reverse".into(),
-                part: "main".into(),
-                visual: Visual::Images {
-                    images: strip,
-                    strip: true,
-                },
-            },
-        ]
+        panels
     }
 
     fn summary(&mut self) -> BTreeMap<String, serde_json::Value> {
@@ -514,6 +269,7 @@ impl Model for Ddpm {
 mod tests {
     use super::*;
     use crate::lessons::spec::Optimizer;
+    use crate::models::diffusion::BetaSchedule;
 
     /// A tiny U-Net on 200 generated digits, judged by nobody: fast enough for a unit test.
     fn tiny(net: Net) -> Ddpm {

@@ -1,0 +1,153 @@
+//! The `model:` section of the DDPM lesson: `DdpmSpec` (with the `Net` choice), its serde
+//! defaults, its validation (with hints), and the parameter count the memory estimate uses.
+
+use serde::{Deserialize, Serialize};
+
+use super::PIXELS;
+use crate::lessons::parse::Ctx;
+use crate::models::diffusion::{BetaSchedule, Sampler};
+
+/// Which network predicts the noise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Net {
+    #[default]
+    Unet,
+    Mlp,
+}
+
+/// `model: {kind: ddpm, …}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DdpmSpec {
+    /// `unet` (default) or `mlp`.
+    #[serde(default)]
+    pub net: Net,
+    /// U-Net channels at 28, 14 and 7 pixels; default [16, 32, 32]; each 4 ..= 128, multiples of 4.
+    #[serde(default = "default_channels")]
+    pub channels: [usize; 3],
+    /// Residual MLP width; default 512; 32 ..= 4096.
+    #[serde(default = "default_width")]
+    pub width: usize,
+    /// Residual MLP blocks; default 3; 1 ..= 12.
+    #[serde(default = "default_blocks")]
+    pub blocks: usize,
+    /// Noising steps T; default 1000; 10 ..= 4000.
+    #[serde(default = "default_timesteps")]
+    pub timesteps: usize,
+    /// `linear` (default) or `cosine`.
+    #[serde(default)]
+    pub schedule: BetaSchedule,
+    /// Sampler for the live view and the final score: `ddim` (default) or `ddpm`.
+    #[serde(default = "default_sampler")]
+    pub sampler: Sampler,
+    /// DDIM steps; default 50; 1 ..= T.
+    #[serde(default = "default_sample_steps")]
+    pub sample_steps: usize,
+    /// DDIM's fresh noise per step, η; default 0 (deterministic); 0 ..= 1 (1: ancestral
+    /// sampling on the DDIM steps).
+    #[serde(default)]
+    pub eta: f64,
+    /// EMA decay of the sampling weights; default 0.999; 0 ..< 1.
+    #[serde(default = "default_ema")]
+    pub ema: f64,
+    /// Digits in the live sample grid; default 16; 1 ..= 64.
+    #[serde(default = "default_grid")]
+    pub grid: usize,
+    /// Samples the judge scores at the end; default 500; 0 ..= 5000 (0 skips scoring).
+    #[serde(default = "default_judge_samples")]
+    pub judge_samples: usize,
+}
+
+fn default_channels() -> [usize; 3] {
+    [16, 32, 32]
+}
+fn default_width() -> usize {
+    512
+}
+fn default_blocks() -> usize {
+    3
+}
+fn default_timesteps() -> usize {
+    1000
+}
+fn default_sampler() -> Sampler {
+    Sampler::Ddim
+}
+fn default_sample_steps() -> usize {
+    50
+}
+fn default_ema() -> f64 {
+    0.999
+}
+fn default_grid() -> usize {
+    16
+}
+fn default_judge_samples() -> usize {
+    500
+}
+
+impl DdpmSpec {
+    pub fn check(self, ctx: &mut Ctx) -> Option<Self> {
+        let mut ok = true;
+        for c in self.channels {
+            ok &= ctx.check_range("model.channels", c, 4, 128, "a channel count");
+            if c % 4 != 0 {
+                ctx.error(
+                    "model.channels",
+                    Some(c.to_string()),
+                    "channel counts must be multiples of 4 (for group normalisation)",
+                    "e.g. channels: [16, 32, 32]",
+                );
+                ok = false;
+            }
+        }
+        ok &= ctx.check_range("model.width", self.width, 32, 4096, "the MLP width");
+        ok &= ctx.check_range(
+            "model.blocks",
+            self.blocks,
+            1,
+            12,
+            "the number of MLP blocks",
+        );
+        ok &= ctx.check_range(
+            "model.timesteps",
+            self.timesteps,
+            10,
+            4000,
+            "the number of noising steps",
+        );
+        ok &= ctx.check_range(
+            "model.sample_steps",
+            self.sample_steps,
+            1,
+            self.timesteps.max(1),
+            "the number of sampling steps",
+        );
+        ok &= ctx.check_range("model.eta", self.eta, 0.0, 1.0, "DDIM's noise level η");
+        ok &= ctx.check_range("model.ema", self.ema, 0.0, 0.99999, "the EMA decay");
+        ok &= ctx.check_range("model.grid", self.grid, 1, 64, "the number of live samples");
+        ok &= ctx.check_range(
+            "model.judge_samples",
+            self.judge_samples,
+            0,
+            5000,
+            "the number of scored samples",
+        );
+        ok.then_some(self)
+    }
+
+    /// Parameters, roughly, for the memory estimate.
+    pub fn parameter_count(&self) -> u64 {
+        match self.net {
+            Net::Unet => {
+                let c = self.channels.iter().map(|&c| c as u64).max().unwrap_or(32);
+                200 * c * c + 40_000
+            }
+            Net::Mlp => {
+                (2 * PIXELS as u64 * self.width as u64)
+                    + self.blocks as u64 * 3 * (self.width as u64).pow(2)
+            }
+        }
+    }
+}
