@@ -165,6 +165,8 @@ impl Judge {
             }
         }
         let digits: usize = histogram.iter().sum();
+        // + 0.0: a sum of no terms, or of the single term −1·ln 1, is −0.0, which a summary
+        // would print as "-0.0".
         let entropy: f64 = histogram
             .iter()
             .filter(|&&c| c > 0)
@@ -172,7 +174,8 @@ impl Judge {
                 let q = c as f64 / digits.max(1) as f64;
                 -q * q.ln()
             })
-            .sum();
+            .sum::<f64>()
+            + 0.0;
         JudgeScores {
             n,
             confident: confident as f64 / n.max(1) as f64,
@@ -311,6 +314,10 @@ mod tests {
         let one_class: Vec<f32> = x[..PIXELS].repeat(100);
         let s = judge.score(&one_class, &x[..100 * PIXELS]);
         assert!(s.class_entropy < 0.01, "{s:?}");
+        assert!(
+            s.class_entropy.is_sign_positive(),
+            "no −0.0 in summaries: {s:?}"
+        );
         let mut rng = Pcg64Mcg::seed_from_u64(3);
         let noise: Vec<f32> = (0..100 * PIXELS)
             .map(|_| rand::RngExt::random::<f32>(&mut rng))
@@ -321,6 +328,7 @@ mod tests {
             t.junk > 0.9 && t.confident < 0.05,
             "static is not a confident digit: {t:?}"
         );
+        assert!(t.class_entropy.is_sign_positive(), "{t:?}");
     }
 
     #[test]
