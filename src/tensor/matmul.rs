@@ -74,22 +74,10 @@ pub fn gemm_into_threads(
     accumulate: bool,
     threads: usize,
 ) {
-    let (m, k) = a.dim();
-    let (k2, n) = b.dim();
-    assert_eq!(
-        k, k2,
-        "matmul: inner dimensions differ ({m}×{k} · {k2}×{n})"
-    );
-    assert_eq!(c.dim(), (m, n), "matmul: output has the wrong shape");
-    if m == 0 || n == 0 {
+    if is_empty_product(&a, &b, &mut c, accumulate) {
         return;
     }
-    if k == 0 {
-        if !accumulate {
-            c.fill(0.0);
-        }
-        return;
-    }
+    let n = b.dim().1;
     let b_is_transposed = b.strides()[0] == 1 && b.strides()[1] != 1 && n > 1;
     if b_is_transposed {
         mm_split(a, b, c, accumulate, threads);
@@ -140,20 +128,38 @@ pub fn gemm_crate_into(
     accumulate: bool,
     threads: usize,
 ) {
-    assert_eq!(a.dim().1, b.dim().0, "matmul: inner dimensions differ");
-    assert_eq!(
-        c.dim(),
-        (a.dim().0, b.dim().1),
-        "matmul: output has the wrong shape"
-    );
-    if a.dim().1 == 0 {
-        let mut c = c;
-        if !accumulate {
-            c.fill(0.0);
-        }
+    let mut c = c;
+    if is_empty_product(&a, &b, &mut c, accumulate) {
         return;
     }
     gemm_split(a, b, c, accumulate, threads);
+}
+
+/// Checks the shapes of c ← a·b (+ c); true (with c done) when there is nothing to multiply:
+/// an empty output, or k = 0 (then c is 0, or unchanged when accumulating).
+fn is_empty_product(
+    a: &ArrayView2<f32>,
+    b: &ArrayView2<f32>,
+    c: &mut ArrayViewMut2<f32>,
+    accumulate: bool,
+) -> bool {
+    let (m, k) = a.dim();
+    let (k2, n) = b.dim();
+    assert_eq!(
+        k, k2,
+        "matmul: inner dimensions differ ({m}×{k} · {k2}×{n})"
+    );
+    assert_eq!(c.dim(), (m, n), "matmul: output has the wrong shape");
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 {
+        if !accumulate {
+            c.fill(0.0);
+        }
+        return true;
+    }
+    false
 }
 
 /// The `gemm` crate on raw pointers and the views' strides.

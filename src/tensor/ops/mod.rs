@@ -7,6 +7,7 @@ pub mod conv;
 pub mod linalg;
 pub mod loss;
 pub mod norm;
+mod patches;
 pub mod reduce;
 pub mod shape_ops;
 pub mod softmax;
