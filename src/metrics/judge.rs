@@ -85,7 +85,7 @@ impl Judge {
                 }
                 let mut y: Vec<usize> = batch.iter().map(|&i| labels[i] as usize).collect();
                 for k in 0..16 {
-                    x.extend(junk(k % 4, images, &mut rng));
+                    x.extend(junk(k % 4, images, labels, &mut rng));
                     y.push(JUNK);
                 }
                 let grads = {
@@ -217,15 +217,16 @@ pub fn cache_path(saves_root: &Path, key: &str) -> PathBuf {
             }
         })
         .collect();
-    // "judge11": the 11-class judge (ten digits and junk); older caches are not reused.
+    // "judge12": the 11-class judge (ten digits and junk) on the digits drawn since the
+    // strain limit; older caches are not reused.
     saves_root
         .join(".cache")
-        .join(format!("judge11-{safe}.safetensors"))
+        .join(format!("judge12-{safe}.safetensors"))
 }
 
 /// A "not a digit" example: uniform noise, blurred noise, Gaussian static, or two digits
 /// blended — the failure modes of a young generator.
-fn junk(kind: usize, images: &[f32], rng: &mut Pcg64Mcg) -> Vec<f32> {
+fn junk(kind: usize, images: &[f32], labels: &[u8], rng: &mut Pcg64Mcg) -> Vec<f32> {
     use rand::RngExt;
     let n = images.len() / PIXELS;
     match kind {
@@ -259,7 +260,15 @@ fn junk(kind: usize, images: &[f32], rng: &mut Pcg64Mcg) -> Vec<f32> {
             })
             .collect(),
         _ => {
-            let (a, b) = (rng.random_range(0..n.max(1)), rng.random_range(0..n.max(1)));
+            // Two different digits: two 1s (or two 0s) laid over each other still read as one.
+            let a = rng.random_range(0..n.max(1));
+            let mut b = rng.random_range(0..n.max(1));
+            for _ in 0..8 {
+                if labels.get(a) != labels.get(b) {
+                    break;
+                }
+                b = rng.random_range(0..n.max(1));
+            }
             (0..PIXELS)
                 .map(|i| 0.5 * (images[a * PIXELS + i] + images[b * PIXELS + i]))
                 .collect()
