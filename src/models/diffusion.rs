@@ -106,6 +106,15 @@ impl NoiseSchedule {
         if t == 0 { 1.0 } else { self.alpha_bar[t - 1] }
     }
 
+    /// The min-SNR-γ weight of step t's ε-error: min(SNRₜ, γ) / SNRₜ with SNRₜ = ᾱₜ / (1 − ᾱₜ).
+    /// 1 where the noise dominates (SNRₜ ≤ γ); smaller on the nearly clean steps, whose noise
+    /// is easy to predict and whose gradients pull against the noisy steps' (Hang et al., 2023).
+    pub fn min_snr_weight(&self, t: usize, gamma: f64) -> f64 {
+        let ab = self.alpha_bar_at(t);
+        let snr = ab / (1.0 - ab);
+        snr.min(gamma) / snr
+    }
+
     /// xₜ = √ᾱₜ·x₀ + √(1 − ᾱₜ)·ε, written into `out`.
     pub fn q_sample(&self, x0: &[f32], eps: &[f32], t: usize, out: &mut [f32]) {
         let ab = self.alpha_bar_at(t);
@@ -197,6 +206,20 @@ impl NoiseSchedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn min_snr_weights_only_the_nearly_clean_steps_down() {
+        let s = NoiseSchedule::new(BetaSchedule::Linear, 1000);
+        let w: Vec<f64> = (1..=1000).map(|t| s.min_snr_weight(t, 5.0)).collect();
+        // SNR falls with t, so the weight rises with t, up to 1 once SNR ≤ γ.
+        assert!(w.windows(2).all(|p| p[0] <= p[1] + 1e-12));
+        assert!(w[0] < 0.01, "t = 1 is almost clean: weight {}", w[0]);
+        assert_eq!(w[999], 1.0);
+        let ab = s.alpha_bar_at(10);
+        assert!((w[9] - 5.0 * (1.0 - ab) / ab).abs() < 1e-12);
+        // Halfway, the noise already dominates.
+        assert_eq!(w[499], 1.0);
+    }
 
     #[test]
     fn ddim_with_eta_one_on_consecutive_steps_is_the_ddpm_step() {

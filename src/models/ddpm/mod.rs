@@ -35,7 +35,7 @@ use crate::lessons::spec::TrainSpec;
 use crate::metrics::judge::{Judge, JudgeScores};
 use crate::nn::{Adam, AdamConfig, Ema, Optimizer};
 use crate::run::visual::PanelUpdate;
-use crate::tensor::{Graph, ParamStore, randn};
+use crate::tensor::{Graph, ParamStore, Tensor, randn};
 
 const SIDE: usize = 28;
 const PIXELS: usize = SIDE * SIDE;
@@ -180,10 +180,28 @@ impl Model for Ddpm {
             );
         }
         let t_in: Vec<f32> = ts.iter().map(|&t| t as f32).collect();
+        // Min-SNR-γ: mean of w·(ε̂ − ε)² as the squared error of √w·ε̂ against √w·ε.
+        let root_w: Option<Vec<f32>> = self.spec.min_snr.map(|gamma| {
+            ts.iter()
+                .map(|&t| self.schedule.min_snr_weight(t, gamma).sqrt() as f32)
+                .collect()
+        });
         let (loss, grads) = {
             let g = Graph::new(&self.ps);
             let pred = self.eps.forward(&g, &g.input(to_tensor(xt, b)), &t_in);
-            let loss = g.mse(&pred, &g.input(to_tensor(eps, b)));
+            let loss = match root_w {
+                Some(rw) => {
+                    let mut target = eps;
+                    for (row, &r) in target.chunks_mut(PIXELS).zip(&rw) {
+                        row.iter_mut().for_each(|v| *v *= r);
+                    }
+                    let rw = Tensor::from_shape_vec(ndarray::IxDyn(&[b, 1]), rw)
+                        .expect("one weight per image");
+                    let pred = g.mul(&pred, &g.input(rw));
+                    g.mse(&pred, &g.input(to_tensor(target, b)))
+                }
+                None => g.mse(&pred, &g.input(to_tensor(eps, b))),
+            };
             (loss.item(), g.backward(&loss))
         };
         self.opt.set_lr(lr as f32);
@@ -283,6 +301,7 @@ mod tests {
             sampler: Sampler::Ddim,
             sample_steps: 10,
             eta: 0.0,
+            min_snr: None,
             ema: 0.9,
             grid: 4,
             judge_samples: 0,
@@ -321,6 +340,28 @@ mod tests {
             let bound = if net == Net::Unet { 0.8 } else { 0.96 };
             assert!(last < first * bound, "{net:?}: {first} → {last}");
         }
+    }
+
+    #[test]
+    fn min_snr_weighting_trains_too_and_reports_the_weighted_error() {
+        let mut plain = tiny(Net::Unet);
+        let mut weighted = tiny(Net::Unet);
+        weighted.spec.min_snr = Some(5.0);
+        let l_plain = plain.train_step(1, 3e-3).unwrap()["loss"];
+        let l_weighted = weighted.train_step(1, 3e-3).unwrap()["loss"];
+        // Same weights, batch, steps and noise: every weight is ≤ 1 and some are < 1 (on 100
+        // steps, t ≤ 20 or so has SNR > 5), so the weighted error is smaller unless no small t
+        // was drawn.
+        assert!(l_weighted <= l_plain, "{l_weighted} vs {l_plain}");
+        let first = weighted.train_step(2, 3e-3).unwrap()["loss"];
+        for s in 3..=190 {
+            weighted.train_step(s, 3e-3).unwrap();
+        }
+        let last: f64 = (191..=200)
+            .map(|s| weighted.train_step(s, 3e-3).unwrap()["loss"])
+            .sum::<f64>()
+            / 10.0;
+        assert!(last < first * 0.8, "{first} → {last}");
     }
 
     #[test]

@@ -48,6 +48,12 @@ pub struct DdpmSpec {
     /// sampling on the DDIM steps).
     #[serde(default)]
     pub eta: f64,
+    /// Min-SNR-γ loss weighting: the squared error at step t is weighted by
+    /// min(SNR_t, γ) / SNR_t, SNR_t = ᾱ_t / (1 − ᾱ_t), so that nearly clean steps, whose noise
+    /// is easy to tell and whose gradients fight the others', count less. Absent: the plain
+    /// ε-MSE of Algorithm 1. 0.1 ..= 100; 5 is the paper's choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_snr: Option<f64>,
     /// EMA decay of the sampling weights; default 0.999; 0 ..< 1.
     #[serde(default = "default_ema")]
     pub ema: f64,
@@ -125,6 +131,9 @@ impl DdpmSpec {
             "the number of sampling steps",
         );
         ok &= ctx.check_range("model.eta", self.eta, 0.0, 1.0, "DDIM's noise level η");
+        if let Some(gamma) = self.min_snr {
+            ok &= ctx.check_range("model.min_snr", gamma, 0.1, 100.0, "the min-SNR γ");
+        }
         ok &= ctx.check_range("model.ema", self.ema, 0.0, 0.99999, "the EMA decay");
         ok &= ctx.check_range("model.grid", self.grid, 1, 64, "the number of live samples");
         ok &= ctx.check_range(
