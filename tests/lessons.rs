@@ -228,6 +228,12 @@ fn a_zero_learning_rate_is_rejected() {
 }
 
 #[test]
+fn a_min_snr_gamma_of_zero_is_rejected_with_its_range() {
+    let e = assert_single_error("min-snr-zero", "model.min_snr", "0", "min_snr: 0");
+    assert!(e.message.contains("between 0.1 and 100"), "{e}");
+}
+
+#[test]
 fn zero_steps_are_rejected() {
     let e = assert_single_error("zero-steps", "train.steps", "0", "steps: 0");
     assert!(e.message.contains("between 1 and"), "{e}");
