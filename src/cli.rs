@@ -203,7 +203,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
         }) => {
             let path = resolve(&lesson, &cli.lessons)
                 .map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
-            let overrides = overrides(steps, seconds, seed, &set)?;
+            let mut overrides = overrides(steps, seconds, seed, &set)?;
+            fit_warmup(&path, &mut overrides, steps);
             // Validate before the screen opens, so errors print normally.
             Lesson::load_checked(&path, &overrides)
                 .map_err(|e| Failure::BadInput(e.to_string()))?;
@@ -346,8 +347,35 @@ fn load_for_run(
     set: &[String],
 ) -> Result<Lesson, Failure> {
     let path = resolve(name, dir).map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
-    let overrides = overrides(steps, seconds, seed, set)?;
+    let mut overrides = overrides(steps, seconds, seed, set)?;
+    fit_warmup(&path, &mut overrides, steps);
     Lesson::load_checked(&path, &overrides).map_err(|e| Failure::BadInput(e.to_string()))
+}
+
+/// A quick try (`--steps 30`) of a lesson that warms the learning rate up for longer than that
+/// would be refused; `--steps` on the command line shortens the warm-up to a tenth of the run
+/// instead, and says so. A warm-up the learner sets with `--set` is left alone (and checked).
+fn fit_warmup(path: &Path, overrides: &mut Vec<Override>, steps: Option<u64>) {
+    let Some(n) = steps else { return };
+    if overrides.iter().any(|o| o.key == "train.warmup_steps") {
+        return;
+    }
+    let others: Vec<Override> = overrides
+        .iter()
+        .filter(|o| o.key != "train.steps")
+        .cloned()
+        .collect();
+    if let Ok(lesson) = Lesson::load(path, &others)
+        && lesson.train.warmup_steps >= n
+        && lesson.train.warmup_steps > 0
+    {
+        eprintln!(
+            "mllab: --steps {n} is no longer than the lesson's {}-step warm-up; warming up for {} steps instead",
+            lesson.train.warmup_steps,
+            n / 10
+        );
+        overrides.push(Override::new("train.warmup_steps", n / 10));
+    }
 }
 
 fn list(dir: &Path, json: bool) -> Result<ExitCode, Failure> {

@@ -629,6 +629,51 @@ fn data_with_an_unknown_name_exits_2_with_a_suggestion() {
 }
 
 #[test]
+fn a_quick_try_shorter_than_the_warm_up_shortens_the_warm_up_unless_it_was_set() {
+    let lab = Lab::new(&[]);
+    fs::copy(repo().join("lessons/ddpm.yaml"), lab.lesson("ddpm")).unwrap();
+    let tiny = [
+        "run",
+        "ddpm",
+        "--headless",
+        "--steps",
+        "20",
+        "--set",
+        "model.channels=[4,8,8]",
+        "--set",
+        "model.timesteps=20",
+        "--set",
+        "model.sample_steps=4",
+        "--set",
+        "model.grid=2",
+        "--set",
+        "model.judge_samples=0",
+        "--set",
+        "data.train=300",
+        "--set",
+        "data.test=40",
+    ];
+    // The lesson warms up for 200 steps; --steps 20 runs, warming up for 2.
+    let run = lab.mllab(&tiny);
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    assert!(
+        run.stderr.contains("warming up for 2 steps instead"),
+        "{}",
+        run.show()
+    );
+    // A warm-up given with --set is the learner's own choice: checked, not changed.
+    let mut args = tiny.to_vec();
+    args.extend(["--set", "train.warmup_steps=50"]);
+    let refused = lab.mllab(&args);
+    assert_eq!(refused.code, Some(2), "{}", refused.show());
+    assert!(
+        refused.stderr.contains("train.warmup_steps"),
+        "{}",
+        refused.show()
+    );
+}
+
+#[test]
 fn sample_draws_digits_from_a_saved_ddpm_run() {
     let lab = Lab::new(&[]);
     fs::copy(repo().join("lessons/ddpm.yaml"), lab.lesson("ddpm")).unwrap();
