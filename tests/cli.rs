@@ -628,31 +628,29 @@ fn data_with_an_unknown_name_exits_2_with_a_suggestion() {
     assert!(out.stderr.contains("`spiral`"), "{}", out.show());
 }
 
+/// The shipped ddpm lesson shrunk to a second's work: a tiny U-Net on 300 digits.
+const TINY_DDPM: [&str; 12] = [
+    "--set",
+    "model.channels=[4,8,8]",
+    "--set",
+    "model.timesteps=20",
+    "--set",
+    "model.sample_steps=4",
+    "--set",
+    "model.grid=2",
+    "--set",
+    "data.train=300",
+    "--set",
+    "data.test=40",
+];
+
 #[test]
 fn a_quick_try_shorter_than_the_warm_up_shortens_the_warm_up_unless_it_was_set() {
     let lab = Lab::new(&[]);
     fs::copy(repo().join("lessons/ddpm.yaml"), lab.lesson("ddpm")).unwrap();
-    let tiny = [
-        "run",
-        "ddpm",
-        "--headless",
-        "--steps",
-        "20",
-        "--set",
-        "model.channels=[4,8,8]",
-        "--set",
-        "model.timesteps=20",
-        "--set",
-        "model.sample_steps=4",
-        "--set",
-        "model.grid=2",
-        "--set",
-        "model.judge_samples=0",
-        "--set",
-        "data.train=300",
-        "--set",
-        "data.test=40",
-    ];
+    let mut tiny = vec!["run", "ddpm", "--headless", "--steps", "20"];
+    tiny.extend(TINY_DDPM);
+    tiny.extend(["--set", "model.judge_samples=0"]);
     // The lesson warms up for 200 steps; --steps 20 runs, warming up for 2.
     let run = lab.mllab(&tiny);
     assert_eq!(run.code, Some(0), "{}", run.show());
@@ -662,7 +660,7 @@ fn a_quick_try_shorter_than_the_warm_up_shortens_the_warm_up_unless_it_was_set()
         run.show()
     );
     // A warm-up given with --set is the learner's own choice: checked, not changed.
-    let mut args = tiny.to_vec();
+    let mut args = tiny.clone();
     args.extend(["--set", "train.warmup_steps=50"]);
     let refused = lab.mllab(&args);
     assert_eq!(refused.code, Some(2), "{}", refused.show());
@@ -677,28 +675,14 @@ fn a_quick_try_shorter_than_the_warm_up_shortens_the_warm_up_unless_it_was_set()
 fn sample_draws_digits_from_a_saved_ddpm_run() {
     let lab = Lab::new(&[]);
     fs::copy(repo().join("lessons/ddpm.yaml"), lab.lesson("ddpm")).unwrap();
-    let tiny = [
-        "--steps",
-        "4",
+    let mut args = vec!["run", "ddpm", "--headless", "--steps", "4"];
+    args.extend([
         "--set",
         "train.warmup_steps=0",
         "--set",
-        "model.channels=[4,8,8]",
-        "--set",
-        "model.timesteps=20",
-        "--set",
-        "model.sample_steps=4",
-        "--set",
-        "model.grid=2",
-        "--set",
         "model.judge_samples=20",
-        "--set",
-        "data.train=300",
-        "--set",
-        "data.test=40",
-    ];
-    let mut args = vec!["run", "ddpm", "--headless"];
-    args.extend(tiny);
+    ]);
+    args.extend(TINY_DDPM);
     let run = lab.mllab(&args);
     assert_eq!(run.code, Some(0), "{}", run.show());
     let summary = run.json_line();
