@@ -54,7 +54,7 @@ impl Style {
 
     /// How far from a neat hand this style is: the sum of the squared standard scores of its
     /// distortions (bends, taper, slant, rotation, aspect and the four warp waves).
-    pub(super) fn strain(&self) -> f32 {
+    fn strain(&self) -> f32 {
         let z = [
             self.bend[0] / 0.3,
             self.bend[1] / 0.35,
