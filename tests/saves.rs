@@ -199,11 +199,16 @@ fn a_run_killed_mid_way_leaves_a_save_that_replays() {
             "--seconds",
             "60",
         ])
+        // 100,000 points make a step slow enough (≈ 0.1 ms) that ten million steps cannot end
+        // before the kill, however loaded the machine; with the lesson's 10 points they took
+        // 2 s, and a busy machine let the run finish first.
         .args([
             "--set",
-            "train.eval_every=1000",
+            "train.eval_every=100",
             "--set",
             "train.snapshot_every=5000",
+            "--set",
+            "data.train=100000",
         ])
         .arg("--lessons")
         .arg(&lessons)
@@ -213,7 +218,7 @@ fn a_run_killed_mid_way_leaves_a_save_that_replays() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until the run has written some events, then kill it without warning (SIGKILL).
+    // Wait until the run has written twenty-odd events, then kill it without warning (SIGKILL).
     let until = Instant::now() + Duration::from_secs(10);
     let dir = loop {
         let found = std::fs::read_dir(tmp.path().join("regression-gd"))
@@ -222,8 +227,8 @@ fn a_run_killed_mid_way_leaves_a_save_that_replays() {
             .and_then(|e| e.ok())
             .map(|e| e.path());
         if let Some(d) = found
-            && std::fs::metadata(d.join("events.jsonl"))
-                .map(|m| m.len() > 20_000)
+            && std::fs::read(d.join("events.jsonl"))
+                .map(|b| b.iter().filter(|&&c| c == b'\n').count() > 20)
                 .unwrap_or(false)
         {
             break d;
