@@ -214,6 +214,9 @@ fn cases() -> Vec<Case> {
         vec![r(&[3, 4, 6], 69)],
         |g, x| g.causal_attention(&x[0], 1),
     ));
+    v.push(case("full_attention", vec![r(&[2, 5, 12], 111)], |g, x| {
+        g.full_attention(&x[0], 2)
+    }));
     v.push(case("masked_fill", vec![r(&[2, 4, 4], 67)], |g, x| {
         g.masked_fill(&x[0], &causal_mask(4), -1.0)
     }));

@@ -1,15 +1,16 @@
-//! Fused causal self-attention: the products, mask and softmax of multi-head attention in one
-//! op, reading q, k and v straight out of the (B, T, 3D) projection through strided views, so
-//! no head is ever copied into its own array. The same computation as the unfused ops
-//! (`matmul_nt`, `masked_fill`, `softmax`, `matmul`), which the tests compare it against.
+//! Fused self-attention, causal (a language model's) or full (a U-Net's, over pixels): the
+//! products, mask and softmax of multi-head attention in one op, reading q, k and v straight
+//! out of the (B, T, 3D) projection through strided views, so no head is ever copied into its
+//! own array. The same computation as the unfused ops (`matmul_nt`, `masked_fill`, `softmax`,
+//! `matmul`), which the tests compare it against.
 //!
 //! Per batch b and head h, with Q, K, V (T, hd) and s = 1/√hd:
 //!
-//! | quantity | forward                      | backward                                   |
-//! |----------|------------------------------|--------------------------------------------|
-//! | S        | s·Q·Kᵀ, −∞ above diagonal    | dS = P ⊙ (dP − rowsum(dP ⊙ P)) · s         |
-//! | P        | softmax(S) (rows)            | dP = dY·Vᵀ                                 |
-//! | Y        | P·V                          | dV = Pᵀ·dY ; dQ = dS·K ; dK = dSᵀ·Q        |
+//! | quantity | forward                              | backward                              |
+//! |----------|--------------------------------------|---------------------------------------|
+//! | S        | s·Q·Kᵀ (causal: −∞ above diagonal)   | dS = P ⊙ (dP − rowsum(dP ⊙ P)) · s    |
+//! | P        | softmax(S) (rows)                    | dP = dY·Vᵀ                            |
+//! | Y        | P·V                                  | dV = Pᵀ·dY ; dQ = dS·K ; dK = dSᵀ·Q   |
 
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
 
@@ -43,10 +44,11 @@ fn strided_mut(
 }
 
 crate::simd_fn! {
-    /// Causal softmax of each row i of the (T, T) scores, over columns 0..=i; zero above.
-    fn causal_softmax(p: &mut [f32], t: usize) {
+    /// Softmax of each row i of the (T, T) scores: causal, over columns 0..=i with zeros
+    /// above; otherwise over the whole row.
+    fn row_softmax(p: &mut [f32], t: usize, causal: bool) {
         for (i, row) in p.chunks_exact_mut(t).enumerate() {
-            let (live, dead) = row.split_at_mut(i + 1);
+            let (live, dead) = row.split_at_mut(if causal { i + 1 } else { t });
             let m = max16(live);
             for v in live.iter_mut() {
                 *v = exp_fast(*v - m);
@@ -76,11 +78,21 @@ impl Graph<'_> {
     /// Causal multi-head attention from the fused projection `qkv` (B, T, 3D), laid out as
     /// [q | k | v] with heads side by side in each; returns the heads' outputs (B, T, D).
     pub fn causal_attention(&self, qkv: &Var, heads: usize) -> Var {
-        assert_eq!(qkv.ndim(), 3, "causal_attention needs (B, T, 3D)");
+        self.attention(qkv, heads, true)
+    }
+
+    /// Multi-head attention of every position to every position (no mask), from the fused
+    /// projection `qkv` (B, T, 3D) as in [`Graph::causal_attention`]; returns (B, T, D).
+    pub fn full_attention(&self, qkv: &Var, heads: usize) -> Var {
+        self.attention(qkv, heads, false)
+    }
+
+    fn attention(&self, qkv: &Var, heads: usize, causal: bool) -> Var {
+        assert_eq!(qkv.ndim(), 3, "attention needs (B, T, 3D)");
         let (b, t, d3) = (qkv.shape()[0], qkv.shape()[1], qkv.shape()[2]);
         assert!(
             d3 % 3 == 0 && (d3 / 3) % heads == 0,
-            "causal_attention: width {d3} is not 3·heads·hd"
+            "attention: width {d3} is not 3·heads·hd"
         );
         let d = d3 / 3;
         let hd = d / heads;
@@ -115,7 +127,7 @@ impl Graph<'_> {
                         for x in p.iter_mut() {
                             *x *= scale;
                         }
-                        causal_softmax(p, t);
+                        row_softmax(p, t, causal);
                         let out = strided_mut(yp, bi * t * d + h * hd, t, hd, d);
                         gemm_into_threads(
                             ArrayView2::from_shape((t, t), &*p).expect("t×t"),
