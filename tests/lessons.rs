@@ -234,6 +234,30 @@ fn a_min_snr_gamma_of_zero_is_rejected_with_its_range() {
 }
 
 #[test]
+fn attention_heads_that_do_not_divide_the_middle_channels_are_rejected() {
+    let e = assert_single_error(
+        "attention-heads-uneven",
+        "model.attention",
+        "3",
+        "attention: 3",
+    );
+    assert!(e.message.contains("16 channels"), "{e}");
+    assert!(e.hint.contains("divides"), "{e}");
+}
+
+#[test]
+fn an_unknown_prediction_target_is_rejected_with_the_choices() {
+    let (text, errors) = invalid("prediction-unknown");
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    let e = error_on(&errors, "model.prediction");
+    assert_eq!(e.line, Some(line_of(&text, "prediction: x0")), "{e}");
+    assert!(
+        format!("{e}").contains("eps") && format!("{e}").contains('v'),
+        "{e}"
+    );
+}
+
+#[test]
 fn zero_steps_are_rejected() {
     let e = assert_single_error("zero-steps", "train.steps", "0", "steps: 0");
     assert!(e.message.contains("between 1 and"), "{e}");

@@ -120,6 +120,35 @@ fn fused_attention_matches_the_op_by_op_version_forward_and_backward() {
 }
 
 #[test]
+fn full_attention_is_the_unmasked_softmax_of_the_scores_times_the_values() {
+    let mut r = rng(21);
+    let (b, t, h, hd) = (2, 6, 2, 4);
+    let d = h * hd;
+    let qkv = randn(&[b, t, 3 * d], &mut r);
+    let ps = ParamStore::new();
+    let g = Graph::no_grad(&ps);
+    let fused = g.full_attention(&g.input(qkv.clone()), h).into_tensor();
+    // Op by op, as in CausalSelfAttention::forward_unfused but with no mask.
+    let x = g.permute(
+        &g.reshape(&g.input(qkv), &[b, t, 3, h, hd]),
+        &[2, 0, 3, 1, 4],
+    );
+    let part = |i: usize| g.reshape(&g.slice(&x, 0, i, i + 1), &[b, h, t, hd]);
+    let (q, k, v) = (part(0), part(1), part(2));
+    let p = g.softmax(&g.mul_scalar(&g.matmul_nt(&q, &k), 1.0 / (hd as f32).sqrt()));
+    let y = g.reshape(&g.permute(&g.matmul(&p, &v), &[0, 2, 1, 3]), &[b, t, d]);
+    let y = y.into_tensor();
+    assert_eq!(fused.shape(), y.shape());
+    for (a, e) in fused.iter().zip(y.iter()) {
+        assert!((a - e).abs() < 1e-5 * (1.0 + e.abs()), "{a} vs {e}");
+    }
+    // Unlike causal attention, the first position sees the others: it is not just its own value.
+    let v0 = v.value().slice(ndarray::s![0, 0, 0, ..]).to_owned();
+    let y0 = fused.slice(ndarray::s![0, 0, ..hd]).to_owned();
+    assert!(v0.iter().zip(y0.iter()).any(|(a, b)| (a - b).abs() > 1e-3));
+}
+
+#[test]
 fn a_transformer_block_with_layer_norm_and_gelu_passes_the_gradient_check() {
     let mut r = rng(3);
     let mut ps = ParamStore::new();
@@ -167,32 +196,47 @@ fn a_conv_group_norm_stack_passes_the_gradient_check() {
 
 #[test]
 fn the_tiny_unet_passes_the_gradient_check() {
+    check_tiny_unet("unet", 0);
+}
+
+#[test]
+fn the_tiny_unet_with_attention_in_the_middle_passes_the_gradient_check() {
+    check_tiny_unet("unet with attention", 2);
+}
+
+fn check_tiny_unet(what: &str, attention_heads: usize) {
     let mut r = rng(6);
     let mut ps = ParamStore::new();
     let config = UnetConfig {
         channels: [8, 8, 16],
         time_features: 8,
         time_dim: 8,
+        attention_heads,
     };
     // At least two channels per group: with one, GroupNorm cancels a per-channel shift
     // exactly, and the gradients of the biases before it are truly zero (nothing to check).
     let unet = TinyUnet::new(&mut ps, "unet", config, &mut r);
-    // The output conv starts at zero; give it weights so gradients reach every layer.
-    for id in ps.ids_with_prefix("unet.out.") {
+    // The output conv and the attention's projection start at zero; give them weights so
+    // gradients reach every layer.
+    let zeroed: Vec<_> = ps
+        .ids_with_prefix("unet.out.")
+        .into_iter()
+        .chain(ps.ids_with_prefix("unet.attn.proj."))
+        .collect();
+    assert_eq!(zeroed.len(), if attention_heads > 0 { 4 } else { 2 });
+    for id in zeroed {
         let shape = ps.get(id).shape().to_vec();
         ps.set(id, randn(&shape, &mut r).mapv(|v| v * 0.1));
     }
     let x = randn(&[2, 1, 28, 28], &mut r);
     let t = [3.0, 500.0];
-    let eps = randn(&[2, 1, 28, 28], &mut r);
     let config = GradCheckConfig {
         max_elements: 6,
         ..GradCheckConfig::default()
     };
     // The network output (O(1) values and gradients); the MSE is checked at op level.
-    let _ = eps;
     assert_passes(
-        "unet",
+        what,
         grad_check(
             &mut ps,
             |g| unet.forward(g, &g.input(x.clone()), &t),

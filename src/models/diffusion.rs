@@ -26,6 +26,19 @@ pub enum BetaSchedule {
     Cosine,
 }
 
+/// What the network is trained to output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Prediction {
+    /// The noise ε (DDPM's choice).
+    #[default]
+    Eps,
+    /// The "velocity" v = √ᾱₜ·ε − √(1 − ᾱₜ)·x₀ (Salimans & Ho, 2022): mostly ε when the image
+    /// is nearly clean, mostly −x₀ when it is nearly all noise — so at high noise the network
+    /// says what the digit looks like instead of which noise hides it.
+    V,
+}
+
 /// Which reverse process draws samples.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -113,6 +126,34 @@ impl NoiseSchedule {
         let ab = self.alpha_bar_at(t);
         let snr = ab / (1.0 - ab);
         snr.min(gamma) / snr
+    }
+
+    /// The min-SNR-γ weight of step t's v-error: min(SNRₜ, γ) / (SNRₜ + 1) — the same weight
+    /// min(SNRₜ, γ) on x₀'s error as [`NoiseSchedule::min_snr_weight`] puts there through ε,
+    /// since ‖v̂ − v‖² = (1 + SNRₜ)·‖x̂₀ − x₀‖² and ‖ε̂ − ε‖² = SNRₜ·‖x̂₀ − x₀‖².
+    pub fn min_snr_weight_v(&self, t: usize, gamma: f64) -> f64 {
+        let ab = self.alpha_bar_at(t);
+        let snr = ab / (1.0 - ab);
+        snr.min(gamma) / (snr + 1.0)
+    }
+
+    /// The velocity v = √ᾱₜ·ε − √(1 − ᾱₜ)·x₀, written into `out`.
+    pub fn v_target(&self, x0: &[f32], eps: &[f32], t: usize, out: &mut [f32]) {
+        let ab = self.alpha_bar_at(t);
+        let (a, b) = (ab.sqrt() as f32, (1.0 - ab).sqrt() as f32);
+        for ((o, x), e) in out.iter_mut().zip(x0).zip(eps) {
+            *o = a * e - b * x;
+        }
+    }
+
+    /// Turns a predicted v at step t into the noise it implies, in place:
+    /// ε = √ᾱₜ·v + √(1 − ᾱₜ)·xₜ.
+    pub fn eps_from_v(&self, x: &[f32], v: &mut [f32], t: usize) {
+        let ab = self.alpha_bar_at(t);
+        let (a, b) = (ab.sqrt() as f32, (1.0 - ab).sqrt() as f32);
+        for (xi, vi) in x.iter().zip(v.iter_mut()) {
+            *vi = a * *vi + b * xi;
+        }
     }
 
     /// xₜ = √ᾱₜ·x₀ + √(1 − ᾱₜ)·ε, written into `out`.
@@ -206,6 +247,28 @@ impl NoiseSchedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_velocity_gives_back_the_noise_and_weighs_x0_like_min_snr_does() {
+        let s = NoiseSchedule::new(BetaSchedule::Linear, 1000);
+        let x0 = [0.9f32, -1.0, 0.0, 0.3];
+        let eps = [0.5f32, -1.5, 2.0, 0.0];
+        for t in [1, 10, 500, 1000] {
+            let (mut xt, mut v) = ([0.0f32; 4], [0.0f32; 4]);
+            s.q_sample(&x0, &eps, t, &mut xt);
+            s.v_target(&x0, &eps, t, &mut v);
+            s.eps_from_v(&xt, &mut v, t);
+            for (got, want) in v.iter().zip(&eps) {
+                assert!((got - want).abs() < 1e-5, "t = {t}: ε {got} ≠ {want}");
+            }
+            // The v-weight is the ε-weight moved onto v's scale: both put min(SNR, γ) on x₀.
+            let ab = s.alpha_bar_at(t);
+            let snr = ab / (1.0 - ab);
+            let on_x0_via_v = s.min_snr_weight_v(t, 5.0) * (1.0 + snr);
+            let on_x0_via_eps = s.min_snr_weight(t, 5.0) * snr;
+            assert!((on_x0_via_v - on_x0_via_eps).abs() < 1e-9 * on_x0_via_eps.max(1.0));
+        }
+    }
 
     #[test]
     fn min_snr_weights_only_the_nearly_clean_steps_down() {

@@ -1,7 +1,9 @@
 //! A tiny U-Net noise predictor for 28×28 DDPM (the reference `unet` of the benchmark):
 //! levels at 28/14/7 pixels, one residual block per level down and up, one middle block,
 //! stride-2 convolutions down, nearest-neighbour upsampling up, each level's encoder output
-//! concatenated into the decoder, and a zero-initialized output convolution.
+//! concatenated into the decoder, and a zero-initialized output convolution. Optionally, the
+//! middle (7×7) gets self-attention: every one of its 49 pixels looks at all the others, so
+//! far-apart strokes of a digit can agree on which digit it is.
 //!
 //! Residual block: GN → SiLU → conv3×3 → + Linear(time embedding) → GN → SiLU → conv3×3,
 //! plus a 1×1 skip when the channel count changes. Time embedding: sinusoidal → Linear → SiLU
@@ -22,6 +24,9 @@ pub struct UnetConfig {
     pub time_features: usize,
     /// Width of the time embedding fed to the blocks.
     pub time_dim: usize,
+    /// Heads of the self-attention after the middle block (0: none).
+    #[serde(default)]
+    pub attention_heads: usize,
 }
 
 impl Default for UnetConfig {
@@ -30,6 +35,7 @@ impl Default for UnetConfig {
             channels: [16, 32, 32],
             time_features: 64,
             time_dim: 128,
+            attention_heads: 0,
         }
     }
 }
@@ -82,6 +88,36 @@ impl ResBlock {
     }
 }
 
+/// Self-attention over the pixels of a (B, C, H, W) map, as a residual:
+/// x + proj(attention(qkv(GN(x)))), with `proj` zero-initialized so the block starts as identity.
+#[derive(Clone, Debug)]
+struct PixelAttention {
+    norm: GroupNorm,
+    qkv: Linear,
+    proj: Linear,
+    heads: usize,
+}
+
+impl PixelAttention {
+    fn new(ps: &mut ParamStore, name: &str, c: usize, heads: usize, rng: &mut impl Rng) -> Self {
+        Self {
+            norm: GroupNorm::new(ps, &format!("{name}.norm"), groups(c), c),
+            qkv: Linear::new(ps, &format!("{name}.qkv"), c, 3 * c, rng),
+            proj: Linear::zeroed(ps, &format!("{name}.proj"), c, c),
+            heads,
+        }
+    }
+
+    fn forward(&self, g: &Graph, x: &Var) -> Var {
+        let s = x.shape().to_vec();
+        let (b, c, hw) = (s[0], s[1], s[2] * s[3]);
+        let tokens = g.transpose(&g.reshape(&self.norm.forward(g, x), &[b, c, hw]), 1, 2);
+        let y = g.full_attention(&self.qkv.forward(g, &tokens), self.heads); // (B, HW, C)
+        let y = g.transpose(&self.proj.forward(g, &y), 1, 2);
+        g.add(x, &g.reshape(&y, &s))
+    }
+}
+
 /// The ε-predictor ε(x_t, t) on (B, 1, 28, 28).
 #[derive(Clone, Debug)]
 pub struct TinyUnet {
@@ -92,6 +128,7 @@ pub struct TinyUnet {
     down: Vec<ResBlock>,
     downs: Vec<Conv2d>,
     mid: ResBlock,
+    attention: Option<PixelAttention>,
     up: Vec<ResBlock>,
     out_norm: GroupNorm,
     out: Conv2d,
@@ -137,6 +174,9 @@ impl TinyUnet {
             }
         }
         let mid = ResBlock::new(ps, &format!("{name}.mid"), c, c, td, rng);
+        let attention = (config.attention_heads > 0).then(|| {
+            PixelAttention::new(ps, &format!("{name}.attn"), c, config.attention_heads, rng)
+        });
         let mut up = Vec::new();
         for (j, i) in (0..ch.len()).rev().enumerate() {
             up.push(ResBlock::new(
@@ -159,6 +199,7 @@ impl TinyUnet {
             down,
             downs,
             mid,
+            attention,
             up,
             out_norm,
             out,
@@ -179,6 +220,9 @@ impl TinyUnet {
             }
         }
         h = self.mid.forward(g, &h, &te);
+        if let Some(a) = &self.attention {
+            h = a.forward(g, &h);
+        }
         for (j, blk) in self.up.iter().enumerate() {
             if j > 0 {
                 h = g.upsample_nearest2x(&h);

@@ -28,7 +28,7 @@ pub use sample::{sample_save, sample_with};
 use sample::{to_tensor, to_unit};
 pub use spec::{DdpmSpec, Net};
 
-use super::diffusion::{NoiseSchedule, Sampler};
+use super::diffusion::{NoiseSchedule, Prediction, Sampler};
 use super::steps::Batches;
 use super::{Metrics, Model};
 use crate::lessons::spec::TrainSpec;
@@ -180,10 +180,31 @@ impl Model for Ddpm {
             );
         }
         let t_in: Vec<f32> = ts.iter().map(|&t| t as f32).collect();
-        // Min-SNR-γ: mean of w·(ε̂ − ε)² as the squared error of √w·ε̂ against √w·ε.
+        // What the network should have said: the noise, or the velocity of x₀ and that noise.
+        let v = self.spec.prediction == Prediction::V;
+        let target = if v {
+            let mut target = vec![0.0f32; b * PIXELS];
+            for (k, &i) in batch.iter().enumerate() {
+                let r = k * PIXELS..(k + 1) * PIXELS;
+                let x0 = &self.train_x[i * PIXELS..(i + 1) * PIXELS];
+                self.schedule
+                    .v_target(x0, &eps[r.clone()], ts[k], &mut target[r]);
+            }
+            target
+        } else {
+            eps
+        };
+        // Min-SNR-γ: mean of w·(ε̂ − ε)² as the squared error of √w·ε̂ against √w·ε (or of v).
         let root_w: Option<Vec<f32>> = self.spec.min_snr.map(|gamma| {
             ts.iter()
-                .map(|&t| self.schedule.min_snr_weight(t, gamma).sqrt() as f32)
+                .map(|&t| {
+                    let w = if v {
+                        self.schedule.min_snr_weight_v(t, gamma)
+                    } else {
+                        self.schedule.min_snr_weight(t, gamma)
+                    };
+                    w.sqrt() as f32
+                })
                 .collect()
         });
         let (loss, grads) = {
@@ -191,7 +212,7 @@ impl Model for Ddpm {
             let pred = self.eps.forward(&g, &g.input(to_tensor(xt, b)), &t_in);
             let loss = match root_w {
                 Some(rw) => {
-                    let mut target = eps;
+                    let mut target = target;
                     for (row, &r) in target.chunks_mut(PIXELS).zip(&rw) {
                         row.iter_mut().for_each(|v| *v *= r);
                     }
@@ -200,7 +221,7 @@ impl Model for Ddpm {
                     let pred = g.mul(&pred, &g.input(rw));
                     g.mse(&pred, &g.input(to_tensor(target, b)))
                 }
-                None => g.mse(&pred, &g.input(to_tensor(eps, b))),
+                None => g.mse(&pred, &g.input(to_tensor(target, b))),
             };
             (loss.item(), g.backward(&loss))
         };
@@ -291,9 +312,15 @@ mod tests {
 
     /// A tiny U-Net on 200 generated digits, judged by nobody: fast enough for a unit test.
     fn tiny(net: Net) -> Ddpm {
-        let spec = DdpmSpec {
+        tiny_with(net, |_| {})
+    }
+
+    fn tiny_with(net: Net, change: impl FnOnce(&mut DdpmSpec)) -> Ddpm {
+        let mut spec = DdpmSpec {
             net,
             channels: [4, 8, 8],
+            attention: 0,
+            prediction: Prediction::Eps,
             width: 256,
             blocks: 1,
             timesteps: 100,
@@ -306,6 +333,7 @@ mod tests {
             grid: 4,
             judge_samples: 0,
         };
+        change(&mut spec);
         let (images, _) = crate::data::digits::generate(200, 1);
         let mut train = TrainSpec::for_tests(Optimizer::Adam, 2e-3, 60);
         train.batch_size = 16;
@@ -362,6 +390,31 @@ mod tests {
             .sum::<f64>()
             / 10.0;
         assert!(last < first * 0.8, "{first} → {last}");
+    }
+
+    #[test]
+    fn a_unet_with_attention_predicting_v_trains_and_samples_digit_shaped_images() {
+        let mut m = tiny_with(Net::Unet, |s| {
+            s.attention = 2;
+            s.prediction = Prediction::V;
+            s.min_snr = Some(5.0);
+        });
+        assert!(
+            m.ps.ids_with_prefix("eps.attn.").len() >= 4,
+            "attention is built"
+        );
+        let first = m.train_step(1, 3e-3).unwrap()["loss"];
+        for s in 2..=190 {
+            m.train_step(s, 3e-3).unwrap();
+        }
+        let last: f64 = (191..=200)
+            .map(|s| m.train_step(s, 3e-3).unwrap()["loss"])
+            .sum::<f64>()
+            / 10.0;
+        assert!(last < first * 0.8, "{first} → {last}");
+        let (x, _) = m.sample(2, 0);
+        assert_eq!(x.len(), 2 * PIXELS);
+        assert!(x.iter().all(|v| (0.0..=1.0).contains(v)));
     }
 
     #[test]

@@ -1,14 +1,23 @@
 //! The noise predictors of the DDPM lesson: the tiny U-Net of `nn::unet`, or a residual MLP
-//! with the time embedding added in every block.
+//! with the time embedding added in every block, trained to output ε or v; either way the
+//! samplers get ε.
 
 use rand_pcg::Pcg64Mcg;
 
 use super::{DdpmSpec, Net, PIXELS, SIDE};
+use crate::models::diffusion::{NoiseSchedule, Prediction};
 use crate::nn::{Linear, TinyUnet, UnetConfig, sinusoidal_embedding};
 use crate::tensor::{Graph, ParamStore, Var};
 
-/// The noise predictor.
-pub(super) enum Eps {
+/// The noise predictor: a network and what it outputs.
+pub(super) struct Eps {
+    body: Body,
+    prediction: Prediction,
+    schedule: NoiseSchedule,
+}
+
+/// The network.
+enum Body {
     Unet(Box<TinyUnet>),
     Mlp(ResMlp),
 }
@@ -25,19 +34,20 @@ const TIME_FEATURES: usize = 128;
 
 impl Eps {
     pub(super) fn new(spec: &DdpmSpec, ps: &mut ParamStore, rng: &mut Pcg64Mcg) -> Eps {
-        match spec.net {
-            Net::Unet => Eps::Unet(Box::new(TinyUnet::new(
+        let body = match spec.net {
+            Net::Unet => Body::Unet(Box::new(TinyUnet::new(
                 ps,
                 "eps",
                 UnetConfig {
                     channels: spec.channels,
+                    attention_heads: spec.attention,
                     ..UnetConfig::default()
                 },
                 rng,
             ))),
             Net::Mlp => {
                 let w = spec.width;
-                Eps::Mlp(ResMlp {
+                Body::Mlp(ResMlp {
                     temb: Linear::new(ps, "eps.temb", TIME_FEATURES, w, rng),
                     inp: Linear::new(ps, "eps.inp", PIXELS, w, rng),
                     blocks: (0..spec.blocks)
@@ -52,18 +62,24 @@ impl Eps {
                     out: Linear::zeroed(ps, "eps.out", w, PIXELS),
                 })
             }
+        };
+        Eps {
+            body,
+            prediction: spec.prediction,
+            schedule: NoiseSchedule::new(spec.schedule, spec.timesteps),
         }
     }
 
-    /// x: (B, 784) in [−1, 1]; t: B integer steps → ε̂ (B, 784).
+    /// x: (B, 784) in [−1, 1]; t: B integer steps → the network's output (B, 784): ε̂, or v̂
+    /// when trained to predict v.
     pub(super) fn forward(&self, g: &Graph, x: &Var, t: &[f32]) -> Var {
         let b = t.len();
-        match self {
-            Eps::Unet(u) => {
+        match &self.body {
+            Body::Unet(u) => {
                 let img = g.reshape(x, &[b, 1, SIDE, SIDE]);
                 g.reshape(&u.forward(g, &img, t), &[b, PIXELS])
             }
-            Eps::Mlp(m) => {
+            Body::Mlp(m) => {
                 let te = g.silu(
                     &m.temb
                         .forward(g, &g.input(sinusoidal_embedding(t, TIME_FEATURES))),
@@ -82,6 +98,12 @@ impl Eps {
     pub(super) fn predict(&self, ps: &ParamStore, x: &[f32], t: &[f32]) -> Vec<f32> {
         let g = Graph::no_grad(ps);
         let xv = g.input(super::sample::to_tensor(x.to_vec(), t.len()));
-        self.forward(&g, &xv, t).value().iter().copied().collect()
+        let mut out: Vec<f32> = self.forward(&g, &xv, t).value().iter().copied().collect();
+        if self.prediction == Prediction::V {
+            for ((v, xt), &ti) in out.chunks_mut(PIXELS).zip(x.chunks(PIXELS)).zip(t) {
+                self.schedule.eps_from_v(xt, v, ti as usize);
+            }
+        }
+        out
     }
 }

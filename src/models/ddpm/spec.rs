@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::PIXELS;
 use crate::lessons::parse::Ctx;
-use crate::models::diffusion::{BetaSchedule, Sampler};
+use crate::models::diffusion::{BetaSchedule, Prediction, Sampler};
 
 /// Which network predicts the noise.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +26,10 @@ pub struct DdpmSpec {
     /// U-Net channels at 28, 14 and 7 pixels; default [16, 32, 32]; each 4 ..= 128, multiples of 4.
     #[serde(default = "default_channels")]
     pub channels: [usize; 3],
+    /// Heads of the U-Net's self-attention over the 7×7 middle; default 0 (none); 0 ..= 8,
+    /// dividing the middle's channel count.
+    #[serde(default)]
+    pub attention: usize,
     /// Residual MLP width; default 512; 32 ..= 4096.
     #[serde(default = "default_width")]
     pub width: usize,
@@ -38,6 +42,10 @@ pub struct DdpmSpec {
     /// `linear` (default) or `cosine`.
     #[serde(default)]
     pub schedule: BetaSchedule,
+    /// What the network learns to output: `eps` (default, DDPM's noise) or `v` (the velocity
+    /// √ᾱₜ·ε − √(1 − ᾱₜ)·x₀).
+    #[serde(default)]
+    pub prediction: Prediction,
     /// Sampler for the live view and the final score: `ddim` (default) or `ddpm`.
     #[serde(default = "default_sampler")]
     pub sampler: Sampler,
@@ -107,6 +115,19 @@ impl DdpmSpec {
                 );
                 ok = false;
             }
+        }
+        ok &= ctx.check_range("model.attention", self.attention, 0, 8, "attention heads");
+        if self.attention > 0 && !self.channels[2].is_multiple_of(self.attention) {
+            ctx.error(
+                "model.attention",
+                Some(self.attention.to_string()),
+                format!(
+                    "the middle's {} channels do not split evenly into {} heads",
+                    self.channels[2], self.attention
+                ),
+                "use a head count that divides the last channel count, e.g. attention: 1",
+            );
+            ok = false;
         }
         ok &= ctx.check_range("model.width", self.width, 32, 4096, "the MLP width");
         ok &= ctx.check_range(
