@@ -12,90 +12,27 @@
 //!
 //! Every fit is also solved in closed form (ridge normal equations), so the learner sees that
 //! descent lands where the algebra says, and errors are reported in CP units (mean |error|).
+//!
+//! Here: the run (`Polynomials`) and its `Model` impl. The `model:` section is in `spec`, the
+//! features, scaling and gradient step of one fit in `fit`, and what the lesson draws in
+//! `panels`.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 mod fit;
+mod panels;
+mod spec;
 
 #[cfg(test)]
 use fit::decorrelate;
 use fit::{Basis, Fit, Norm, mean_std};
 
+pub use spec::PolynomialSpec;
+
 use super::{Metrics, Model};
 use crate::data::CpSet;
-use crate::data::cp::CpPoint;
-use crate::lessons::parse::Ctx;
 use crate::lessons::spec::TrainSpec;
-use crate::run::visual::{Bars, Color, Figure, Layer, PanelUpdate, Table, Visual};
-
-/// `model: {kind: polynomial-regression, …}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PolynomialSpec {
-    /// Degrees fitted side by side; default [1, 2, 3, 4, 5]; each 1 ..= 8, at most 8 of them.
-    #[serde(default = "default_degrees")]
-    pub degrees: Vec<u32>,
-    /// Also fit the species-aware model: a bias and a slope per species. Default true.
-    #[serde(default = "yes")]
-    pub species_model: bool,
-    /// Penalties λ for the regularisation sweep; default 1e-4 … 10; each > 0 and ≤ 10,000.
-    #[serde(default = "default_lambdas")]
-    pub lambdas: Vec<f64>,
-    /// The degree swept over λ; default the largest degree.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sweep_degree: Option<u32>,
-}
-
-fn default_degrees() -> Vec<u32> {
-    vec![1, 2, 3, 4, 5]
-}
-fn yes() -> bool {
-    true
-}
-fn default_lambdas() -> Vec<f64> {
-    vec![1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]
-}
-
-impl PolynomialSpec {
-    pub fn check(self, ctx: &mut Ctx) -> Option<Self> {
-        let mut ok = true;
-        if self.degrees.is_empty() || self.degrees.len() > 8 {
-            ctx.error(
-                "model.degrees",
-                Some(format!("{:?}", self.degrees)),
-                "give between 1 and 8 degrees",
-                "e.g. degrees: [1, 2, 3, 4, 5]",
-            );
-            ok = false;
-        }
-        for d in &self.degrees {
-            ok &= ctx.check_range("model.degrees", *d, 1, 8, "a degree");
-        }
-        if self.lambdas.len() > 12 {
-            ctx.error(
-                "model.lambdas",
-                Some(format!("{} values", self.lambdas.len())),
-                "give at most 12 penalties",
-                "e.g. lambdas: [0.001, 0.01, 0.1, 1, 10]",
-            );
-            ok = false;
-        }
-        for l in &self.lambdas {
-            ok &= ctx.check_positive("model.lambdas", *l, 1e4, "a penalty λ", "0.1");
-        }
-        if let Some(d) = self.sweep_degree {
-            ok &= ctx.check_range("model.sweep_degree", d, 1, 8, "the swept degree");
-        }
-        ok.then_some(self)
-    }
-
-    fn sweep(&self) -> u32 {
-        self.sweep_degree
-            .unwrap_or_else(|| self.degrees.iter().copied().max().unwrap_or(1))
-    }
-}
+use crate::run::visual::{PanelUpdate, Visual};
 
 /// The lesson's model: every fit, trained together.
 pub struct Polynomials {
@@ -111,17 +48,6 @@ pub struct Polynomials {
     lambdas: Vec<f64>,
     sweep_degree: u32,
 }
-
-const CURVE_COLORS: [Color; 8] = [
-    Color::Yellow,
-    Color::Green,
-    Color::Blue,
-    Color::Red,
-    Color::White,
-    Color::Cyan,
-    Color::Magenta,
-    Color::Gray,
-];
 
 impl Polynomials {
     pub fn new(
@@ -254,161 +180,6 @@ impl Polynomials {
             })
             .collect()
     }
-
-    fn frame(&self) -> ([f64; 2], [f64; 2]) {
-        let all = self.data.train.iter().chain(&self.data.test);
-        let x_max = all.clone().map(|p| p.x).fold(0.0, f64::max) * 1.05;
-        let y_max = all.map(|p| p.y).fold(0.0, f64::max) * 1.15;
-        ([0.0, x_max.max(1.0)], [0.0, y_max.max(1.0)])
-    }
-
-    fn scatter(&self) -> Vec<Layer> {
-        vec![
-            Layer::Points {
-                label: "train".into(),
-                color: Color::Cyan,
-                points: self.data.train.iter().map(|p| [p.x, p.y]).collect(),
-            },
-            Layer::Points {
-                label: "test".into(),
-                color: Color::Magenta,
-                points: self.data.test.iter().map(|p| [p.x, p.y]).collect(),
-            },
-        ]
-    }
-
-    fn curve(&self, f: &Fit, species: usize, x_range: [f64; 2]) -> Vec<[f64; 2]> {
-        (0..=120)
-            .map(|i| {
-                let x = x_range[0] + (x_range[1] - x_range[0]) * i as f64 / 120.0;
-                [x, f.predict(&CpPoint { x, y: 0.0, species }, self.norm)]
-            })
-            .collect()
-    }
-
-    fn fits_figure(&self) -> Figure {
-        let (x_range, y_range) = self.frame();
-        let mut layers = Vec::new();
-        for (i, f) in self.degree_fits().iter().enumerate() {
-            layers.push(Layer::Line {
-                label: f.label.clone(),
-                color: CURVE_COLORS[i % CURVE_COLORS.len()],
-                points: self.curve(f, 0, x_range),
-            });
-        }
-        layers.extend(self.scatter());
-        Figure {
-            x_label: "x (CP before)".into(),
-            y_label: "y".into(),
-            x_range,
-            y_range,
-            layers,
-        }
-    }
-
-    fn species_figure(&self, f: &Fit) -> Figure {
-        let (x_range, y_range) = self.frame();
-        let mut layers = Vec::new();
-        for (s, name) in self.species.iter().enumerate() {
-            let color = CURVE_COLORS[s % CURVE_COLORS.len()];
-            let pts: Vec<[f64; 2]> = self
-                .data
-                .train
-                .iter()
-                .chain(&self.data.test)
-                .filter(|p| p.species == s)
-                .map(|p| [p.x, p.y])
-                .collect();
-            if pts.is_empty() {
-                continue;
-            }
-            layers.push(Layer::Line {
-                label: name.clone(),
-                color,
-                points: self.curve(f, s, x_range),
-            });
-            layers.push(Layer::Points {
-                label: String::new(),
-                color,
-                points: pts,
-            });
-        }
-        Figure {
-            x_label: "x (CP before)".into(),
-            y_label: "y".into(),
-            x_range,
-            y_range,
-            layers,
-        }
-    }
-
-    fn table(&self) -> Table {
-        let cell = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.1}"));
-        let mut rows = Vec::new();
-        for f in self.degree_fits().iter().chain(self.species_fit()) {
-            let (tr, te) = self.errors(f);
-            rows.push(vec![f.label.clone(), cell(tr), cell(te)]);
-        }
-        Table {
-            header: vec!["model".into(), "train error".into(), "test error".into()],
-            rows,
-        }
-    }
-
-    fn bars(&self) -> Bars {
-        let use_test = !self.data.test.is_empty();
-        Bars {
-            bars: self
-                .degree_fits()
-                .iter()
-                .chain(self.species_fit())
-                .map(|f| {
-                    let (tr, te) = self.errors(f);
-                    let v = if use_test { te } else { tr };
-                    (f.label.clone(), v.unwrap_or(0.0))
-                })
-                .collect(),
-        }
-    }
-
-    fn lambda_figure(&self) -> Figure {
-        let pts = |test: bool| -> Vec<[f64; 2]> {
-            self.sweep_fits()
-                .iter()
-                .zip(&self.lambdas)
-                .filter_map(|(f, l)| {
-                    let (tr, te) = self.errors(f);
-                    Some([l.log10(), if test { te? } else { tr? }])
-                })
-                .collect()
-        };
-        let (train, test) = (pts(false), pts(true));
-        let ys = train.iter().chain(&test).map(|p| p[1]);
-        let y_max = ys.clone().fold(0.0, f64::max) * 1.15;
-        let lx: Vec<f64> = self.lambdas.iter().map(|l| l.log10()).collect();
-        let x_range = [
-            lx.iter().cloned().fold(f64::INFINITY, f64::min) - 0.3,
-            lx.iter().cloned().fold(f64::NEG_INFINITY, f64::max) + 0.3,
-        ];
-        Figure {
-            x_label: format!("log₁₀ λ (degree {})", self.sweep_degree),
-            y_label: "error".into(),
-            x_range,
-            y_range: [0.0, y_max.max(1.0)],
-            layers: vec![
-                Layer::Line {
-                    label: "train".into(),
-                    color: Color::Cyan,
-                    points: train,
-                },
-                Layer::Line {
-                    label: "test".into(),
-                    color: Color::Magenta,
-                    points: test,
-                },
-            ],
-        }
-    }
 }
 
 impl Model for Polynomials {
@@ -539,6 +310,7 @@ mod tests {
     use crate::data::CpSpec;
     use crate::lessons::spec::Optimizer;
     use crate::linalg::least_squares;
+    use spec::{default_degrees, default_lambdas};
 
     fn spec() -> PolynomialSpec {
         PolynomialSpec {
