@@ -17,6 +17,17 @@ const CURVE_COLORS: [Color; 8] = [
     Color::Gray,
 ];
 
+/// A figure over the CP plane: x the CP before evolving, y after.
+fn cp_figure(x_range: [f64; 2], y_range: [f64; 2], layers: Vec<Layer>) -> Figure {
+    Figure {
+        x_label: "x (CP before)".into(),
+        y_label: "y".into(),
+        x_range,
+        y_range,
+        layers,
+    }
+}
+
 impl Polynomials {
     fn frame(&self) -> ([f64; 2], [f64; 2]) {
         let all = self.data.train.iter().chain(&self.data.test);
@@ -60,13 +71,7 @@ impl Polynomials {
             });
         }
         layers.extend(self.scatter());
-        Figure {
-            x_label: "x (CP before)".into(),
-            y_label: "y".into(),
-            x_range,
-            y_range,
-            layers,
-        }
+        cp_figure(x_range, y_range, layers)
     }
 
     pub(super) fn species_figure(&self, f: &Fit) -> Figure {
@@ -96,13 +101,7 @@ impl Polynomials {
                 points: pts,
             });
         }
-        Figure {
-            x_label: "x (CP before)".into(),
-            y_label: "y".into(),
-            x_range,
-            y_range,
-            layers,
-        }
+        cp_figure(x_range, y_range, layers)
     }
 
     pub(super) fn table(&self) -> Table {
