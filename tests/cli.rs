@@ -644,13 +644,19 @@ const TINY_DDPM: [&str; 12] = [
     "data.test=40",
 ];
 
+/// `mllab run ddpm --headless --steps STEPS`, shrunk by `TINY_DDPM`, with `extra` arguments.
+fn tiny_ddpm_run<'a>(steps: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["run", "ddpm", "--headless", "--steps", steps];
+    args.extend(TINY_DDPM);
+    args.extend(extra);
+    args
+}
+
 #[test]
 fn a_quick_try_shorter_than_the_warm_up_shortens_the_warm_up_unless_it_was_set() {
     let lab = Lab::new(&[]);
     fs::copy(repo().join("lessons/ddpm.yaml"), lab.lesson("ddpm")).unwrap();
-    let mut tiny = vec!["run", "ddpm", "--headless", "--steps", "20"];
-    tiny.extend(TINY_DDPM);
-    tiny.extend(["--set", "model.judge_samples=0"]);
+    let tiny = tiny_ddpm_run("20", &["--set", "model.judge_samples=0"]);
     // The lesson warms up for 200 steps; --steps 20 runs, warming up for 2.
     let run = lab.mllab(&tiny);
     assert_eq!(run.code, Some(0), "{}", run.show());
@@ -675,14 +681,15 @@ fn a_quick_try_shorter_than_the_warm_up_shortens_the_warm_up_unless_it_was_set()
 fn sample_draws_digits_from_a_saved_ddpm_run() {
     let lab = Lab::new(&[]);
     fs::copy(repo().join("lessons/ddpm.yaml"), lab.lesson("ddpm")).unwrap();
-    let mut args = vec!["run", "ddpm", "--headless", "--steps", "4"];
-    args.extend([
-        "--set",
-        "train.warmup_steps=0",
-        "--set",
-        "model.judge_samples=20",
-    ]);
-    args.extend(TINY_DDPM);
+    let args = tiny_ddpm_run(
+        "4",
+        &[
+            "--set",
+            "train.warmup_steps=0",
+            "--set",
+            "model.judge_samples=20",
+        ],
+    );
     let run = lab.mllab(&args);
     assert_eq!(run.code, Some(0), "{}", run.show());
     let summary = run.json_line();

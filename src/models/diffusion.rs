@@ -119,30 +119,33 @@ impl NoiseSchedule {
         if t == 0 { 1.0 } else { self.alpha_bar[t - 1] }
     }
 
-    /// The min-SNR-γ weight of step t's ε-error: min(SNRₜ, γ) / SNRₜ with SNRₜ = ᾱₜ / (1 − ᾱₜ).
-    /// 1 where the noise dominates (SNRₜ ≤ γ); smaller on the nearly clean steps, whose noise
-    /// is easy to predict and whose gradients pull against the noisy steps' (Hang et al., 2023).
-    pub fn min_snr_weight(&self, t: usize, gamma: f64) -> f64 {
+    /// The signal-to-noise ratio of step t: SNRₜ = ᾱₜ / (1 − ᾱₜ).
+    pub fn snr(&self, t: usize) -> f64 {
         let ab = self.alpha_bar_at(t);
-        let snr = ab / (1.0 - ab);
-        snr.min(gamma) / snr
+        ab / (1.0 - ab)
     }
 
-    /// The min-SNR-γ weight of step t's v-error: min(SNRₜ, γ) / (SNRₜ + 1) — the same weight
-    /// min(SNRₜ, γ) on x₀'s error as [`NoiseSchedule::min_snr_weight`] puts there through ε,
-    /// since ‖v̂ − v‖² = (1 + SNRₜ)·‖x̂₀ − x₀‖² and ‖ε̂ − ε‖² = SNRₜ·‖x̂₀ − x₀‖².
-    pub fn min_snr_weight_v(&self, t: usize, gamma: f64) -> f64 {
-        let ab = self.alpha_bar_at(t);
-        let snr = ab / (1.0 - ab);
-        snr.min(gamma) / (snr + 1.0)
+    /// The min-SNR-γ weight of step t's squared error (Hang et al., 2023), for a network that
+    /// predicts `prediction`. For ε: min(SNRₜ, γ) / SNRₜ — 1 where the noise dominates
+    /// (SNRₜ ≤ γ), smaller on the nearly clean steps, whose noise is easy to predict and whose
+    /// gradients pull against the noisy steps'. For v: min(SNRₜ, γ) / (SNRₜ + 1), which puts
+    /// the same weight min(SNRₜ, γ) on x₀'s error, since ‖ε̂ − ε‖² = SNRₜ·‖x̂₀ − x₀‖² and
+    /// ‖v̂ − v‖² = (1 + SNRₜ)·‖x̂₀ − x₀‖².
+    pub fn min_snr_weight(&self, t: usize, gamma: f64, prediction: Prediction) -> f64 {
+        let snr = self.snr(t);
+        match prediction {
+            Prediction::Eps => snr.min(gamma) / snr,
+            Prediction::V => snr.min(gamma) / (snr + 1.0),
+        }
     }
 
-    /// The velocity v = √ᾱₜ·ε − √(1 − ᾱₜ)·x₀, written into `out`.
-    pub fn v_target(&self, x0: &[f32], eps: &[f32], t: usize, out: &mut [f32]) {
+    /// Turns the noise ε added to x₀ at step t into the velocity, in place:
+    /// v = √ᾱₜ·ε − √(1 − ᾱₜ)·x₀.
+    pub fn v_from_eps(&self, x0: &[f32], eps: &mut [f32], t: usize) {
         let ab = self.alpha_bar_at(t);
         let (a, b) = (ab.sqrt() as f32, (1.0 - ab).sqrt() as f32);
-        for ((o, x), e) in out.iter_mut().zip(x0).zip(eps) {
-            *o = a * e - b * x;
+        for (e, x) in eps.iter_mut().zip(x0) {
+            *e = a * *e - b * x;
         }
     }
 
@@ -254,18 +257,17 @@ mod tests {
         let x0 = [0.9f32, -1.0, 0.0, 0.3];
         let eps = [0.5f32, -1.5, 2.0, 0.0];
         for t in [1, 10, 500, 1000] {
-            let (mut xt, mut v) = ([0.0f32; 4], [0.0f32; 4]);
+            let (mut xt, mut v) = ([0.0f32; 4], eps);
             s.q_sample(&x0, &eps, t, &mut xt);
-            s.v_target(&x0, &eps, t, &mut v);
+            s.v_from_eps(&x0, &mut v, t);
             s.eps_from_v(&xt, &mut v, t);
             for (got, want) in v.iter().zip(&eps) {
                 assert!((got - want).abs() < 1e-5, "t = {t}: ε {got} ≠ {want}");
             }
             // The v-weight is the ε-weight moved onto v's scale: both put min(SNR, γ) on x₀.
-            let ab = s.alpha_bar_at(t);
-            let snr = ab / (1.0 - ab);
-            let on_x0_via_v = s.min_snr_weight_v(t, 5.0) * (1.0 + snr);
-            let on_x0_via_eps = s.min_snr_weight(t, 5.0) * snr;
+            let snr = s.snr(t);
+            let on_x0_via_v = s.min_snr_weight(t, 5.0, Prediction::V) * (1.0 + snr);
+            let on_x0_via_eps = s.min_snr_weight(t, 5.0, Prediction::Eps) * snr;
             assert!((on_x0_via_v - on_x0_via_eps).abs() < 1e-9 * on_x0_via_eps.max(1.0));
         }
     }
@@ -273,7 +275,9 @@ mod tests {
     #[test]
     fn min_snr_weights_only_the_nearly_clean_steps_down() {
         let s = NoiseSchedule::new(BetaSchedule::Linear, 1000);
-        let w: Vec<f64> = (1..=1000).map(|t| s.min_snr_weight(t, 5.0)).collect();
+        let w: Vec<f64> = (1..=1000)
+            .map(|t| s.min_snr_weight(t, 5.0, Prediction::Eps))
+            .collect();
         // SNR falls with t, so the weight rises with t, up to 1 once SNR ≤ γ.
         assert!(w.windows(2).all(|p| p[0] <= p[1] + 1e-12));
         assert!(w[0] < 0.01, "t = 1 is almost clean: weight {}", w[0]);

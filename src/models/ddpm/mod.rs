@@ -169,60 +169,38 @@ impl Model for Ddpm {
             .iter()
             .copied()
             .collect();
+        // xₜ, and what the network should say of it: the noise, or the velocity of x₀ and
+        // that noise (then ε is not needed any more and becomes the target in place).
+        let prediction = self.spec.prediction;
         let mut xt = vec![0.0f32; b * PIXELS];
+        let mut target = eps;
         for (k, &i) in batch.iter().enumerate() {
             let r = k * PIXELS..(k + 1) * PIXELS;
-            self.schedule.q_sample(
-                &self.train_x[i * PIXELS..(i + 1) * PIXELS],
-                &eps[r.clone()],
-                ts[k],
-                &mut xt[r],
-            );
+            let x0 = &self.train_x[i * PIXELS..(i + 1) * PIXELS];
+            self.schedule
+                .q_sample(x0, &target[r.clone()], ts[k], &mut xt[r.clone()]);
+            if prediction == Prediction::V {
+                self.schedule.v_from_eps(x0, &mut target[r], ts[k]);
+            }
         }
         let t_in: Vec<f32> = ts.iter().map(|&t| t as f32).collect();
-        // What the network should have said: the noise, or the velocity of x₀ and that noise.
-        let v = self.spec.prediction == Prediction::V;
-        let target = if v {
-            let mut target = vec![0.0f32; b * PIXELS];
-            for (k, &i) in batch.iter().enumerate() {
-                let r = k * PIXELS..(k + 1) * PIXELS;
-                let x0 = &self.train_x[i * PIXELS..(i + 1) * PIXELS];
-                self.schedule
-                    .v_target(x0, &eps[r.clone()], ts[k], &mut target[r]);
-            }
-            target
-        } else {
-            eps
-        };
-        // Min-SNR-γ: mean of w·(ε̂ − ε)² as the squared error of √w·ε̂ against √w·ε (or of v).
-        let root_w: Option<Vec<f32>> = self.spec.min_snr.map(|gamma| {
-            ts.iter()
-                .map(|&t| {
-                    let w = if v {
-                        self.schedule.min_snr_weight_v(t, gamma)
-                    } else {
-                        self.schedule.min_snr_weight(t, gamma)
-                    };
-                    w.sqrt() as f32
-                })
-                .collect()
-        });
         let (loss, grads) = {
             let g = Graph::new(&self.ps);
-            let pred = self.eps.forward(&g, &g.input(to_tensor(xt, b)), &t_in);
-            let loss = match root_w {
-                Some(rw) => {
-                    let mut target = target;
-                    for (row, &r) in target.chunks_mut(PIXELS).zip(&rw) {
-                        row.iter_mut().for_each(|v| *v *= r);
-                    }
-                    let rw = Tensor::from_shape_vec(ndarray::IxDyn(&[b, 1]), rw)
-                        .expect("one weight per image");
-                    let pred = g.mul(&pred, &g.input(rw));
-                    g.mse(&pred, &g.input(to_tensor(target, b)))
+            let mut pred = self.eps.forward(&g, &g.input(to_tensor(xt, b)), &t_in);
+            // Min-SNR-γ: mean of w·(ε̂ − ε)² as the squared error of √w·ε̂ against √w·ε (or v).
+            if let Some(gamma) = self.spec.min_snr {
+                let rw: Vec<f32> = ts
+                    .iter()
+                    .map(|&t| self.schedule.min_snr_weight(t, gamma, prediction).sqrt() as f32)
+                    .collect();
+                for (row, &r) in target.chunks_mut(PIXELS).zip(&rw) {
+                    row.iter_mut().for_each(|v| *v *= r);
                 }
-                None => g.mse(&pred, &g.input(to_tensor(target, b))),
-            };
+                let rw = Tensor::from_shape_vec(ndarray::IxDyn(&[b, 1]), rw)
+                    .expect("one weight per image");
+                pred = g.mul(&pred, &g.input(rw));
+            }
+            let loss = g.mse(&pred, &g.input(to_tensor(target, b)));
             (loss.item(), g.backward(&loss))
         };
         self.opt.set_lr(lr as f32);
