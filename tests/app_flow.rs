@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mllab::i18n::Lang;
 use mllab::lessons::Lesson;
-use mllab::models::{Metrics, Model};
+use mllab::models::{Finals, Finish, Metrics, Model, ModelError};
 use mllab::run::trainer::spawn_with;
 use mllab::run::visual::PanelUpdate;
 use mllab::run::{EventKind, FinishReason, RunConfig, RunEvent, RunStatus, Summary};
@@ -541,23 +541,23 @@ impl Model for PanicsAtStepThree {
         vec!["loss".into()]
     }
 
-    fn train_step(&mut self, step: u64, _lr: f64) -> Result<Metrics, String> {
+    fn train_step(&mut self, step: u64, _lr: f64) -> Result<Metrics, ModelError> {
         if step == 3 {
             panic!("this model breaks on purpose");
         }
         Ok(Metrics::from([("loss".to_string(), 1.0 / step as f64)]))
     }
 
-    fn evaluate(&mut self) -> Metrics {
-        Metrics::new()
+    fn evaluate(&mut self) -> Result<Metrics, ModelError> {
+        Ok(Metrics::new())
     }
 
-    fn snapshot(&mut self) -> Vec<PanelUpdate> {
-        Vec::new()
+    fn snapshot(&mut self) -> Result<Vec<PanelUpdate>, ModelError> {
+        Ok(Vec::new())
     }
 
-    fn summary(&mut self) -> BTreeMap<String, serde_json::Value> {
-        BTreeMap::new()
+    fn summary(&mut self, _finish: &mut Finish) -> Result<Finals, ModelError> {
+        Ok(Finals::new())
     }
 }
 

@@ -1,12 +1,11 @@
 //! The trainer thread obeys commands, and turns panics, errors and divergence into a failed
 //! run that names the step, without taking the caller down.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mllab::lessons::{Lesson, Override};
-use mllab::models::{Metrics, Model};
+use mllab::models::{Finals, Finish, Metrics, Model, ModelError};
 use mllab::run::trainer::{Builder, spawn_with};
 use mllab::run::visual::PanelUpdate;
 use mllab::run::{Command, EventKind, FinishReason, RunConfig, RunEvent, TrainerHandle, spawn};
@@ -56,36 +55,75 @@ fn wait_for(handle: &TrainerHandle, pred: impl Fn(&RunEvent) -> bool) -> RunEven
 struct Scripted {
     at_step: u64,
     what: &'static str,
+    /// The parameter `w`; "nan-param" spoils it.
+    w: f64,
 }
 
 impl Model for Scripted {
     fn charts(&self) -> Vec<String> {
         vec!["loss".into()]
     }
-    fn train_step(&mut self, step: u64, _lr: f64) -> Result<Metrics, String> {
+    fn train_step(&mut self, step: u64, _lr: f64) -> Result<Metrics, ModelError> {
         if step == self.at_step {
             match self.what {
                 "panic" => panic!("scripted crash"),
                 "error" => return Err("scripted error".into()),
                 "nan" => return Ok(Metrics::from([("loss".to_string(), f64::NAN)])),
+                "nan-param" => self.w = f64::NAN,
                 _ => {}
             }
         }
+        if self.what == "slow" {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         Ok(Metrics::from([("loss".to_string(), 1.0 / step as f64)]))
     }
-    fn evaluate(&mut self) -> Metrics {
-        Metrics::new()
+    fn nonfinite_parameter(&self) -> Option<String> {
+        (!self.w.is_finite()).then(|| "w".to_string())
     }
-    fn snapshot(&mut self) -> Vec<PanelUpdate> {
-        Vec::new()
+    fn evaluate(&mut self) -> Result<Metrics, ModelError> {
+        Ok(Metrics::from([("w".to_string(), self.w)]))
     }
-    fn summary(&mut self) -> BTreeMap<String, serde_json::Value> {
-        BTreeMap::new()
+    fn snapshot(&mut self) -> Result<Vec<PanelUpdate>, ModelError> {
+        Ok(Vec::new())
+    }
+    fn finish_estimate(&self) -> Option<f64> {
+        Some(30.0)
+    }
+    /// "score" scores 300 units of 10 ms each, reporting each; "nan-score" finds NaN samples.
+    fn summary(&mut self, finish: &mut Finish) -> Result<Finals, ModelError> {
+        assert!(self.w.is_finite(), "a summary is never computed over NaN");
+        match self.what {
+            "score" => {
+                for done in 1..=300 {
+                    if finish.cancelled() {
+                        return Ok(Finals::new());
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                    finish.progress("scoring 300 samples", done, 300);
+                }
+                Ok(Finals::from([(
+                    "score".to_string(),
+                    serde_json::json!(1.0),
+                )]))
+            }
+            "nan-score" => Err(ModelError::diverged("the final samples are not finite")),
+            _ => Ok(Finals::from([("w".to_string(), serde_json::json!(self.w))])),
+        }
+    }
+    fn artifacts(&mut self) -> Vec<(String, Vec<u8>)> {
+        vec![("weights.bin".to_string(), self.w.to_le_bytes().to_vec())]
     }
 }
 
 fn scripted(at_step: u64, what: &'static str) -> Builder {
-    Box::new(move || Ok(Box::new(Scripted { at_step, what }) as Box<dyn Model>))
+    Box::new(move || {
+        Ok(Box::new(Scripted {
+            at_step,
+            what,
+            w: 1.0,
+        }) as Box<dyn Model>)
+    })
 }
 
 fn failure_of(events: &[RunEvent]) -> (u64, String) {
@@ -255,7 +293,7 @@ fn a_nan_loss_is_reported_as_divergence_at_its_step() {
     let (step, reason) = failure_of(&collect(&h, Duration::from_secs(5)));
     assert_eq!(step, 6);
     assert!(
-        reason.starts_with("diverged at step 6: loss = NaN"),
+        reason.starts_with("diverged at step 6: `loss` is NaN"),
         "{reason}"
     );
 }
@@ -313,4 +351,146 @@ fn the_time_budget_ends_a_long_run() {
         }
     ));
     assert!(last.step < 10_000_000);
+}
+
+#[test]
+fn a_parameter_gone_nan_ends_the_run_as_diverged_with_the_last_finite_numbers() {
+    let h = spawn_with(
+        RunConfig {
+            run: 10,
+            lesson: lesson(&[("train.steps", "50"), ("train.eval_every", "1")]),
+            paced: false,
+            save: None,
+        },
+        scripted(7, "nan-param"),
+    );
+    let events = collect(&h, Duration::from_secs(5));
+    let (step, reason) = failure_of(&events);
+    assert_eq!(step, 7);
+    assert!(
+        reason.starts_with("diverged at step 7: the parameter `w` is not finite"),
+        "{reason}"
+    );
+    // The Scripted summary asserts it is never called over NaN; the run's numbers are the
+    // last finite ones it reported.
+    let Some(EventKind::Failed { metrics, .. }) = events.last().map(|e| &e.kind) else {
+        unreachable!()
+    };
+    assert_eq!(metrics["w"], serde_json::json!(1.0));
+    assert_eq!(metrics["loss"], serde_json::json!(1.0 / 6.0));
+}
+
+#[test]
+fn samples_found_nan_by_the_final_scoring_fail_the_run_as_diverged() {
+    let h = spawn_with(
+        RunConfig {
+            run: 11,
+            lesson: lesson(&[("train.steps", "5")]),
+            paced: false,
+            save: None,
+        },
+        scripted(0, "nan-score"),
+    );
+    let (step, reason) = failure_of(&collect(&h, Duration::from_secs(5)));
+    assert_eq!(step, 5);
+    assert!(
+        reason.starts_with("diverged at step 5: the final samples are not finite"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn the_final_scoring_reports_its_progress_and_can_be_skipped_and_says_so() {
+    let h = spawn_with(
+        RunConfig {
+            run: 12,
+            lesson: lesson(&[("train.steps", "5")]),
+            paced: false,
+            save: None,
+        },
+        scripted(0, "score"),
+    );
+    let estimate = wait_for(&h, |e| matches!(e.kind, EventKind::Estimate { .. }));
+    assert!(
+        matches!(estimate.kind, EventKind::Estimate { finish_seconds } if finish_seconds == 30.0)
+    );
+    let first = wait_for(&h, |e| {
+        matches!(e.kind, EventKind::Progress { done: 3, .. })
+    });
+    let EventKind::Progress { phase, total, .. } = &first.kind else {
+        unreachable!()
+    };
+    assert_eq!((phase.as_str(), *total), ("scoring 300 samples", 300));
+    let asked = Instant::now();
+    h.skip_scoring();
+    let events = collect(&h, Duration::from_secs(2));
+    assert!(
+        asked.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        asked.elapsed()
+    );
+    let Some(EventKind::Finished { reason, metrics }) = events.last().map(|e| &e.kind) else {
+        panic!("{:?}", events.last())
+    };
+    assert_eq!(*reason, FinishReason::AllSteps);
+    assert!(!metrics.contains_key("score"), "{metrics:?}");
+    assert!(events.iter().any(
+        |e| matches!(&e.kind, EventKind::Log { text } if text.starts_with("final scoring skipped"))
+    ));
+}
+
+#[test]
+fn an_interrupt_ends_the_run_as_interrupted_after_its_scoring() {
+    let h = spawn_with(
+        RunConfig {
+            run: 13,
+            lesson: lesson(&[("train.steps", "1000000"), ("train.pace", "100")]),
+            paced: true,
+            save: None,
+        },
+        scripted(0, "plain"),
+    );
+    wait_for(&h, |e| e.step >= 2);
+    h.send(Command::Interrupt);
+    let events = collect(&h, Duration::from_secs(5));
+    let Some(EventKind::Finished { reason, metrics }) = events.last().map(|e| &e.kind) else {
+        panic!("{:?}", events.last())
+    };
+    assert_eq!(*reason, FinishReason::Interrupted);
+    assert_eq!(
+        metrics["w"],
+        serde_json::json!(1.0),
+        "the summary was computed"
+    );
+}
+
+#[test]
+fn a_long_run_checkpoints_its_weights_into_the_save_before_it_ends() {
+    let root = tempfile::tempdir().unwrap();
+    let lesson = lesson(&[
+        ("train.steps", "1000000"),
+        ("train.checkpoint_seconds", "1"),
+    ]);
+    let save = mllab::saves::SaveWriter::create(root.path(), &lesson, 0).unwrap();
+    let dir = save.dir().to_path_buf();
+    let h = spawn_with(
+        RunConfig {
+            run: 14,
+            lesson,
+            paced: false,
+            save: Some(save),
+        },
+        scripted(0, "slow"),
+    );
+    let ev = wait_for(
+        &h,
+        |e| matches!(&e.kind, EventKind::Log { text } if text.starts_with("checkpoint: weights.bin")),
+    );
+    assert!(ev.step > 0 && ev.step < 1_000_000);
+    // Written atomically, and there while the run goes on.
+    assert_eq!(
+        std::fs::read(dir.join("weights.bin")).unwrap(),
+        1.0f64.to_le_bytes()
+    );
+    drop(h);
 }

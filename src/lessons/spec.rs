@@ -106,6 +106,7 @@ pub struct TrainFile {
     pub snapshot_every: Option<u64>,
     pub max_seconds: Option<f64>,
     pub pace: Option<f64>,
+    pub checkpoint_seconds: Option<f64>,
 }
 
 /// `train:` validated, every default filled in.
@@ -132,6 +133,14 @@ pub struct TrainSpec {
     /// Steps per second at most, in the TUI only, so that fast lessons can be watched; 0 = as
     /// fast as possible. Headless runs ignore it.
     pub pace: f64,
+    /// Seconds between checkpoints of the weights in the save (a killed run loses at most
+    /// this much training); 1 ≤ s ≤ 86,400, default 120.
+    #[serde(default = "default_checkpoint_seconds")]
+    pub checkpoint_seconds: f64,
+}
+
+fn default_checkpoint_seconds() -> f64 {
+    120.0
 }
 
 impl TrainSpec {
@@ -150,6 +159,7 @@ impl TrainSpec {
             snapshot_every: 10,
             max_seconds: 60.0,
             pace: 0.0,
+            checkpoint_seconds: default_checkpoint_seconds(),
         }
     }
 }
@@ -228,6 +238,16 @@ impl TrainFile {
             );
             ok = false;
         }
+        let checkpoint_seconds = self
+            .checkpoint_seconds
+            .unwrap_or_else(default_checkpoint_seconds);
+        ok &= ctx.check_positive(
+            "train.checkpoint_seconds",
+            checkpoint_seconds,
+            MAX_SECONDS,
+            "the checkpoint interval",
+            "120",
+        );
         ok.then_some(TrainSpec {
             steps,
             batch_size,
@@ -240,6 +260,7 @@ impl TrainFile {
             snapshot_every,
             max_seconds,
             pace,
+            checkpoint_seconds,
         })
     }
 }

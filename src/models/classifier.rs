@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::gaussian::{GenerativeModel, accuracy, sigmoid};
 use super::steps::{Batches, SmallOptimizer};
-use super::{Metrics, Model};
+use super::{Finals, Finish, Metrics, Model, ModelError};
 use crate::data::{ClassSet, Labelled};
 use crate::lessons::parse::Ctx;
 use crate::lessons::spec::TrainSpec;
@@ -284,7 +284,7 @@ impl Model for Generative {
         vec!["loss".into(), "test_loss".into()]
     }
 
-    fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, String> {
+    fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, ModelError> {
         let batch = self.batches.next_batch();
         let n = batch.len() as f64;
         let s = self.scale;
@@ -308,60 +308,66 @@ impl Model for Generative {
         Ok(Metrics::from([("loss".to_string(), loss / n)]))
     }
 
-    fn evaluate(&mut self) -> Metrics {
-        let mut m = Metrics::new();
-        if !self.data.test.is_empty() {
-            m.insert("test_loss".into(), self.cross_entropy(&self.data.test));
-        }
-        let [_, _, (tr, te)] = self.accuracies();
-        if let Some(v) = tr {
-            m.insert("logistic_train_acc".into(), v);
-        }
-        if let Some(v) = te {
-            m.insert("logistic_test_acc".into(), v);
-        }
-        m
+    fn evaluate(&mut self) -> Result<Metrics, ModelError> {
+        Ok({
+            let mut m = Metrics::new();
+            if !self.data.test.is_empty() {
+                m.insert("test_loss".into(), self.cross_entropy(&self.data.test));
+            }
+            let [_, _, (tr, te)] = self.accuracies();
+            if let Some(v) = tr {
+                m.insert("logistic_train_acc".into(), v);
+            }
+            if let Some(v) = te {
+                m.insert("logistic_test_acc".into(), v);
+            }
+            m
+        })
     }
 
-    fn snapshot(&mut self) -> Vec<PanelUpdate> {
-        vec![
-            PanelUpdate {
-                panel: "classes".into(),
-                part: "main".into(),
-                visual: Visual::Figure(self.figure()),
-            },
-            PanelUpdate {
-                panel: "accuracy".into(),
-                part: "main".into(),
-                visual: Visual::Table(self.table()),
-            },
-        ]
+    fn snapshot(&mut self) -> Result<Vec<PanelUpdate>, ModelError> {
+        Ok({
+            vec![
+                PanelUpdate {
+                    panel: "classes".into(),
+                    part: "main".into(),
+                    visual: Visual::Figure(self.figure()),
+                },
+                PanelUpdate {
+                    panel: "accuracy".into(),
+                    part: "main".into(),
+                    visual: Visual::Table(self.table()),
+                },
+            ]
+        })
     }
 
-    fn summary(&mut self) -> BTreeMap<String, serde_json::Value> {
-        let [(s_tr, s_te), (q_tr, q_te), (l_tr, l_te)] = self.accuracies();
-        let mut out = BTreeMap::new();
-        let mut shared = json!({"train_acc": s_tr, "test_acc": s_te});
-        if let Some((w, b)) = self.shared.linear_boundary() {
-            shared["w"] = json!(w);
-            shared["b"] = json!(b);
-        }
-        out.insert("shared_cov".to_string(), shared);
-        out.insert(
-            "separate_cov".to_string(),
-            json!({"train_acc": q_tr, "test_acc": q_te}),
-        );
-        let (w, b) = self.logistic_boundary();
-        out.insert(
-            "logistic".to_string(),
-            json!({"train_acc": l_tr, "test_acc": l_te, "w": w, "b": b}),
-        );
-        out.insert(
-            "loss".to_string(),
-            json!(self.cross_entropy(&self.data.train)),
-        );
-        out.insert("classes".to_string(), json!(self.data.names));
-        out
+    fn summary(&mut self, _finish: &mut Finish) -> Result<Finals, ModelError> {
+        Ok({
+            let [(s_tr, s_te), (q_tr, q_te), (l_tr, l_te)] = self.accuracies();
+            let mut out = BTreeMap::new();
+            let mut shared = json!({"train_acc": s_tr, "test_acc": s_te});
+            if let Some((w, b)) = self.shared.linear_boundary() {
+                shared["w"] = json!(w);
+                shared["b"] = json!(b);
+            }
+            out.insert("shared_cov".to_string(), shared);
+            out.insert(
+                "separate_cov".to_string(),
+                json!({"train_acc": q_tr, "test_acc": q_te}),
+            );
+            let (w, b) = self.logistic_boundary();
+            out.insert(
+                "logistic".to_string(),
+                json!({"train_acc": l_tr, "test_acc": l_te, "w": w, "b": b}),
+            );
+            out.insert(
+                "loss".to_string(),
+                json!(self.cross_entropy(&self.data.train)),
+            );
+            out.insert("classes".to_string(), json!(self.data.names));
+            out
+        })
     }
 }
 

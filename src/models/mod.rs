@@ -5,6 +5,7 @@
 //! terminals or files: it steps, measures, and describes what to draw.
 
 pub mod classifier;
+pub mod contract;
 pub mod ddpm;
 pub mod diffusion;
 pub mod diffusion2d;
@@ -13,17 +14,15 @@ pub mod polynomial;
 pub mod regression;
 pub mod steps;
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
 use crate::data::{ClassesSpec, CpSpec, DataShape, DataSpec, ToySpec};
 use crate::lessons::parse::{Ctx, did_you_mean, show_value};
 use crate::lessons::spec::{Optimizer, TrainDefaults, TrainSpec};
-use crate::run::visual::PanelUpdate;
 
 pub use classifier::ClassifierSpec;
+pub use contract::{Finals, Finish, Metrics, Model, ModelError, check_finite, finite, summarize};
 pub use ddpm::DdpmSpec;
 pub use diffusion2d::Diffusion2dSpec;
 pub use polynomial::PolynomialSpec;
@@ -41,39 +40,6 @@ impl Default for BuildEnv {
         BuildEnv {
             saves_root: std::env::temp_dir().join("mllab"),
         }
-    }
-}
-
-/// Named numbers measured at one moment.
-pub type Metrics = BTreeMap<String, f64>;
-
-/// A trainable model, as the trainer loop sees it.
-pub trait Model: Send {
-    /// Metric names the loss chart draws (the first is the training loss).
-    fn charts(&self) -> Vec<String>;
-
-    /// Panels to draw before the first step, such as a loss surface that never changes.
-    fn intro(&mut self) -> Vec<PanelUpdate> {
-        Vec::new()
-    }
-
-    /// One optimisation step at learning rate `lr`; returns at least `loss`.
-    /// An `Err` ends the run as failed with that message.
-    fn train_step(&mut self, step: u64, lr: f64) -> Result<Metrics, String>;
-
-    /// Metrics on held-out data (and anything too costly to measure every step).
-    fn evaluate(&mut self) -> Metrics;
-
-    /// Panels as they are now.
-    fn snapshot(&mut self) -> Vec<PanelUpdate>;
-
-    /// The final numbers for the run's summary.
-    fn summary(&mut self) -> BTreeMap<String, serde_json::Value>;
-
-    /// Files the save keeps besides the events, such as trained weights
-    /// (`("weights.safetensors", bytes)`); written when the run ends.
-    fn artifacts(&mut self) -> Vec<(String, Vec<u8>)> {
-        Vec::new()
     }
 }
 

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::steps::{Batches, SmallOptimizer};
-use super::{Metrics, Model};
+use super::{Finals, Finish, Metrics, Model, ModelError};
 use crate::data::CpSet;
 #[cfg(test)]
 use crate::data::CpSpec;
@@ -276,7 +276,7 @@ impl Model for LinearRegression {
         }]
     }
 
-    fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, String> {
+    fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, ModelError> {
         let batch = self.batches.next_batch();
         let n = batch.len() as f64;
         let (mut gb, mut gw, mut loss) = (0.0, 0.0, 0.0);
@@ -298,61 +298,67 @@ impl Model for LinearRegression {
         Ok(Metrics::from([("loss".to_string(), loss)]))
     }
 
-    fn evaluate(&mut self) -> Metrics {
-        let (b, w) = (self.b, self.w);
-        let mut m = Metrics::from([
-            (
-                "train_error".to_string(),
-                average_error(&self.data.train, b, w),
-            ),
-            ("b".to_string(), b),
-            ("w".to_string(), w),
-        ]);
-        // A CSV without test rows has no test numbers (not zeros).
-        if !self.data.test.is_empty() {
-            m.insert("test_loss".into(), mse(&self.data.test, b, w));
-            m.insert("test_error".into(), average_error(&self.data.test, b, w));
-        }
-        m
+    fn evaluate(&mut self) -> Result<Metrics, ModelError> {
+        Ok({
+            let (b, w) = (self.b, self.w);
+            let mut m = Metrics::from([
+                (
+                    "train_error".to_string(),
+                    average_error(&self.data.train, b, w),
+                ),
+                ("b".to_string(), b),
+                ("w".to_string(), w),
+            ]);
+            // A CSV without test rows has no test numbers (not zeros).
+            if !self.data.test.is_empty() {
+                m.insert("test_loss".into(), mse(&self.data.test, b, w));
+                m.insert("test_error".into(), average_error(&self.data.test, b, w));
+            }
+            m
+        })
     }
 
-    fn snapshot(&mut self) -> Vec<PanelUpdate> {
-        vec![
-            PanelUpdate {
-                panel: "fit".into(),
-                part: "main".into(),
-                visual: Visual::Figure(self.fit_figure()),
-            },
-            PanelUpdate {
-                panel: "surface".into(),
-                part: "path".into(),
-                visual: Visual::Figure(self.surface_path()),
-            },
-        ]
-    }
-
-    fn summary(&mut self) -> BTreeMap<String, serde_json::Value> {
-        let (b, w) = (self.b, self.w);
-        let num = |v: f64| serde_json::json!(v);
-        BTreeMap::from([
-            ("b".to_string(), num(b)),
-            ("w".to_string(), num(w)),
-            ("b_star".to_string(), num(self.optimum.0)),
-            ("w_star".to_string(), num(self.optimum.1)),
-            ("loss".to_string(), num(mse(&self.data.train, b, w))),
-            (
-                "train_error".to_string(),
-                num(average_error(&self.data.train, b, w)),
-            ),
-            (
-                "test_error".to_string(),
-                if self.data.test.is_empty() {
-                    serde_json::Value::Null
-                } else {
-                    num(average_error(&self.data.test, b, w))
+    fn snapshot(&mut self) -> Result<Vec<PanelUpdate>, ModelError> {
+        Ok({
+            vec![
+                PanelUpdate {
+                    panel: "fit".into(),
+                    part: "main".into(),
+                    visual: Visual::Figure(self.fit_figure()),
                 },
-            ),
-        ])
+                PanelUpdate {
+                    panel: "surface".into(),
+                    part: "path".into(),
+                    visual: Visual::Figure(self.surface_path()),
+                },
+            ]
+        })
+    }
+
+    fn summary(&mut self, _finish: &mut Finish) -> Result<Finals, ModelError> {
+        Ok({
+            let (b, w) = (self.b, self.w);
+            let num = |v: f64| serde_json::json!(v);
+            BTreeMap::from([
+                ("b".to_string(), num(b)),
+                ("w".to_string(), num(w)),
+                ("b_star".to_string(), num(self.optimum.0)),
+                ("w_star".to_string(), num(self.optimum.1)),
+                ("loss".to_string(), num(mse(&self.data.train, b, w))),
+                (
+                    "train_error".to_string(),
+                    num(average_error(&self.data.train, b, w)),
+                ),
+                (
+                    "test_error".to_string(),
+                    if self.data.test.is_empty() {
+                        serde_json::Value::Null
+                    } else {
+                        num(average_error(&self.data.test, b, w))
+                    },
+                ),
+            ])
+        })
     }
 }
 

@@ -39,13 +39,27 @@ pub enum EventKind {
         charts: Vec<String>,
     },
     /// Numbers measured at `step`.
-    Metrics { values: BTreeMap<String, f64> },
+    Metrics {
+        #[serde(with = "crate::run::num")]
+        values: BTreeMap<String, f64>,
+    },
     /// New content for a panel.
     Visual(PanelUpdate),
     /// A line for the log.
     Log { text: String },
     /// A command the trainer obeyed (recorded so a replay shows it).
     Command { command: Command },
+    /// Progress of the work after the last step (the final scoring): `done` of `total`.
+    Progress {
+        phase: String,
+        done: u64,
+        total: u64,
+    },
+    /// How long the final scoring is expected to take, from the model's own timings.
+    Estimate {
+        #[serde(with = "crate::run::num")]
+        finish_seconds: f64,
+    },
     /// The run ended normally (all steps, the time budget, or a stop).
     Finished {
         reason: FinishReason,
@@ -65,6 +79,8 @@ pub enum FinishReason {
     AllSteps,
     TimeBudget,
     Stopped,
+    /// Ctrl-C on a headless run: the results so far are kept.
+    Interrupted,
 }
 
 /// What the watcher asks of the trainer.
@@ -76,8 +92,11 @@ pub enum Command {
     /// One step while paused.
     Step,
     Stop,
+    /// Ctrl-C: stop like `Stop`, recorded as an interruption.
+    Interrupt,
     /// Multiply the learning rate by this factor from now on.
     ScaleLr {
+        #[serde(with = "crate::run::num")]
         factor: f64,
     },
 }

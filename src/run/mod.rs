@@ -5,7 +5,9 @@
 
 pub mod event;
 pub mod headless;
+pub mod num;
 pub mod summary;
+pub mod thinning;
 pub mod trainer;
 pub mod visual;
 

@@ -16,7 +16,8 @@ pub enum RunStatus {
     Stopped,
     /// Diverged or crashed.
     Failed,
-    /// The save ends without a finish (the process was killed): a replay shows what there is.
+    /// Interrupted by Ctrl-C (results so far kept), or the save ends without a finish (the
+    /// process was killed): a replay shows what there is.
     Interrupted,
 }
 
@@ -62,11 +63,7 @@ impl Summary {
                 }
                 EventKind::Finished { reason, metrics } => {
                     if let Some(s) = summary.as_mut() {
-                        s.status = if *reason == FinishReason::Stopped {
-                            RunStatus::Stopped
-                        } else {
-                            RunStatus::Finished
-                        };
+                        s.status = status_of(*reason);
                         s.reason = Some(reason_text(*reason).to_string());
                         final_metrics = Some(metrics.clone());
                     }
@@ -105,5 +102,15 @@ pub fn reason_text(r: FinishReason) -> &'static str {
         FinishReason::AllSteps => "all steps done",
         FinishReason::TimeBudget => "time budget spent",
         FinishReason::Stopped => "stopped",
+        FinishReason::Interrupted => "interrupted (Ctrl-C)",
+    }
+}
+
+/// The status of a run that ended without failing.
+pub fn status_of(reason: FinishReason) -> RunStatus {
+    match reason {
+        FinishReason::AllSteps | FinishReason::TimeBudget => RunStatus::Finished,
+        FinishReason::Stopped => RunStatus::Stopped,
+        FinishReason::Interrupted => RunStatus::Interrupted,
     }
 }

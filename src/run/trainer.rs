@@ -1,11 +1,21 @@
 //! The trainer thread: one generic loop that drives any `Model`.
 //!
-//! Commands come in on one channel (pause, resume, one step, stop, scale the learning rate);
-//! events go out on another and, when the run is saved, into the save as well. The channel out
-//! is unbounded and the loop never waits on it, so training never waits for drawing. Between
-//! steps the loop checks for commands and for cancellation. A model that panics, returns an
-//! error, or produces a loss that is not finite ends the run with a `Failed` event naming the
-//! step; the save keeps everything up to that point.
+//! Commands come in on one channel (pause, resume, one step, stop, interrupt, scale the
+//! learning rate); events go out on another and, when the run is saved, into the save as well.
+//! The channel out is unbounded and the loop never waits on it, so training never waits for
+//! drawing. Between steps the loop checks for commands and for cancellation.
+//!
+//! How a run ends:
+//! - A non-finite loss, metric, parameter or sample ends it as "diverged at step N": the
+//!   summary keeps the last finite numbers, no final score is computed over NaN, and the
+//!   diverged weights are not saved (the last checkpoint, if any, stays).
+//! - A model that panics or fails ends it as failed, naming the step.
+//! - Otherwise (all steps, the time budget, a stop, an interrupt) the model's final scoring
+//!   runs here, on the trainer thread, reporting `Progress` events; the watcher can skip it
+//!   with [`TrainerHandle::skip_scoring`], and the summary then says it was skipped.
+//!
+//! Weights are checkpointed every `train.checkpoint_seconds` (atomically), so a killed run
+//! loses at most that much training.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -16,9 +26,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::event::{Command, EventKind, FinishReason, RunEvent, RunId};
-use super::summary::{RunStatus, Summary, reason_text};
+use super::summary::{RunStatus, Summary, reason_text, status_of};
+use super::thinning::{Cadence, EVALS_PER_OCTAVE, SAVED_VISUAL_BYTES, SNAPSHOTS_PER_OCTAVE};
 use crate::lessons::Lesson;
-use crate::models::{BuildEnv, Metrics, Model};
+use crate::models::{BuildEnv, Finals, Finish, Metrics, Model, ModelError};
 use crate::saves::SaveWriter;
 
 /// Builds the model on the trainer thread (data generation can take a while).
@@ -40,6 +51,7 @@ pub struct TrainerHandle {
     commands: Sender<Command>,
     events: Receiver<RunEvent>,
     cancel: Arc<AtomicBool>,
+    skip: Arc<AtomicBool>,
     join: Option<JoinHandle<()>>,
 }
 
@@ -71,9 +83,17 @@ impl TrainerHandle {
         self.join.as_ref().is_none_or(|j| j.is_finished())
     }
 
-    /// Asks the trainer to stop and waits for the thread to end.
+    /// Skips the final scoring (now, or when it starts): the run ends without its scores and
+    /// its summary says so.
+    pub fn skip_scoring(&self) {
+        self.skip.store(true, Ordering::SeqCst);
+    }
+
+    /// Asks the trainer to stop at once, without the final scoring, and waits for the thread
+    /// to end. Never call it on a thread that must stay responsive while a run may be scoring.
     pub fn stop_and_join(&mut self) {
         self.cancel.store(true, Ordering::SeqCst);
+        self.skip.store(true, Ordering::SeqCst);
         let _ = self.commands.send(Command::Stop);
         if let Some(j) = self.join.take() {
             let _ = j.join();
@@ -112,12 +132,13 @@ pub fn spawn_with(config: RunConfig, build: Builder) -> TrainerHandle {
     let (cmd_tx, cmd_rx) = mpsc::channel();
     let (ev_tx, ev_rx) = mpsc::channel();
     let cancel = Arc::new(AtomicBool::new(false));
+    let skip = Arc::new(AtomicBool::new(false));
     let run = config.run;
-    let flag = cancel.clone();
+    let (flag, skip_flag) = (cancel.clone(), skip.clone());
     let join = std::thread::Builder::new()
         .name(format!("mllab-trainer-{run}"))
         .spawn(move || {
-            let mut t = Trainer::new(config, ev_tx, cmd_rx, flag);
+            let mut t = Trainer::new(config, ev_tx, cmd_rx, flag, skip_flag);
             t.run(build);
         })
         .ok();
@@ -126,6 +147,7 @@ pub fn spawn_with(config: RunConfig, build: Builder) -> TrainerHandle {
         commands: cmd_tx,
         events: ev_rx,
         cancel,
+        skip,
         join,
     }
 }
@@ -147,19 +169,29 @@ struct Trainer {
     paced: bool,
     save: Option<SaveWriter>,
     save_failed: bool,
+    /// Panel snapshots are no longer written to the save (it reached `SAVED_VISUAL_BYTES`).
+    visuals_capped: bool,
     events: Sender<RunEvent>,
     commands: Receiver<Command>,
     cancel: Arc<AtomicBool>,
+    skip: Arc<AtomicBool>,
     start: Instant,
     /// Time spent paused, which the time budget does not count.
     paused_for: Duration,
     step: u64,
     /// Time of the latest event, in seconds since the start.
     last_t: f64,
+    /// The latest finite value of every metric, for the summary of a run that diverged.
+    latest: Metrics,
+    last_checkpoint: Instant,
+    /// The learner skipped the final scoring.
+    scoring_skipped: bool,
 }
 
 enum Outcome {
     Finished(FinishReason),
+    /// A number went non-finite: the text says which, and at which step.
+    Diverged(String),
     Failed(String),
 }
 
@@ -169,6 +201,7 @@ impl Trainer {
         events: Sender<RunEvent>,
         commands: Receiver<Command>,
         cancel: Arc<AtomicBool>,
+        skip: Arc<AtomicBool>,
     ) -> Trainer {
         Trainer {
             run: config.run,
@@ -176,13 +209,18 @@ impl Trainer {
             paced: config.paced,
             save: config.save,
             save_failed: false,
+            visuals_capped: false,
             events,
             commands,
             cancel,
+            skip,
             start: Instant::now(),
             paused_for: Duration::ZERO,
             step: 0,
             last_t: 0.0,
+            latest: Metrics::new(),
+            last_checkpoint: Instant::now(),
+            scoring_skipped: false,
         }
     }
 
@@ -200,12 +238,45 @@ impl Trainer {
             step: self.step,
             kind,
         };
+        if let EventKind::Metrics { values } = &ev.kind {
+            for (k, v) in values {
+                if v.is_finite() {
+                    self.latest.insert(k.clone(), *v);
+                }
+            }
+        }
+        let skip_visual = self.visuals_capped && matches!(ev.kind, EventKind::Visual(_));
         if let Some(save) = self.save.as_mut()
+            && !skip_visual
             && let Err(e) = save.append(&ev)
         {
             self.fail_save(e);
         }
         ev
+    }
+
+    /// Emits a snapshot's panels; past the save's visual budget they still reach the watcher
+    /// but only the final snapshot (`last`) is written to the save.
+    fn emit_visuals(&mut self, updates: Vec<crate::run::visual::PanelUpdate>, last: bool) {
+        let over = self
+            .save
+            .as_ref()
+            .is_some_and(|s| s.event_bytes() >= SAVED_VISUAL_BYTES);
+        if over && !self.visuals_capped && !last {
+            self.visuals_capped = true;
+            self.emit(EventKind::Log {
+                text: format!(
+                    "the save holds {} MB of panel snapshots; later ones are shown but not saved (the final one is)",
+                    SAVED_VISUAL_BYTES >> 20
+                ),
+            });
+        }
+        if last {
+            self.visuals_capped = false;
+        }
+        for u in updates {
+            self.emit(EventKind::Visual(u));
+        }
     }
 
     fn flush(&mut self) {
@@ -247,41 +318,173 @@ impl Trainer {
         };
         let mut model = model;
         let outcome = self.train(model.as_mut());
-        let summary_metrics =
-            catch_unwind(AssertUnwindSafe(|| model.summary())).unwrap_or_default();
-        // Weights and other files go in before the summary, which marks the save complete.
-        let artifacts = catch_unwind(AssertUnwindSafe(|| model.artifacts())).unwrap_or_default();
-        for (name, bytes) in artifacts {
-            if let Some(save) = self.save.as_mut()
-                && let Err(e) = save.write_file(&name, &bytes)
-            {
-                self.emit(EventKind::Log {
-                    text: format!("warning: cannot write {name} in the save: {e}"),
-                });
+        let (outcome, finals) = match outcome {
+            Outcome::Finished(reason) => self.final_scoring(model.as_mut(), reason),
+            Outcome::Diverged(msg) => (Outcome::Diverged(msg), self.latest_as_finals()),
+            Outcome::Failed(msg) => {
+                // What the model can still say; a model that fails again says nothing.
+                let finals = self.score_quietly(model.as_mut());
+                (Outcome::Failed(msg), finals)
             }
+        };
+        // Weights and other files go in before the summary, which marks the save complete.
+        // Diverged weights are not worth keeping: the last checkpoint stays instead.
+        if !matches!(outcome, Outcome::Diverged(_)) {
+            self.write_artifacts(model.as_mut(), "");
         }
         let (status, reason_str) = match &outcome {
-            Outcome::Finished(r) => (
-                if *r == FinishReason::Stopped {
-                    RunStatus::Stopped
-                } else {
-                    RunStatus::Finished
-                },
-                reason_text(*r).to_string(),
-            ),
-            Outcome::Failed(msg) => (RunStatus::Failed, msg.clone()),
+            Outcome::Finished(r) => (status_of(*r), self.reason_with_skip(reason_text(*r))),
+            Outcome::Diverged(msg) | Outcome::Failed(msg) => (RunStatus::Failed, msg.clone()),
         };
         let last = match outcome {
             Outcome::Finished(reason) => EventKind::Finished {
                 reason,
-                metrics: summary_metrics.clone(),
+                metrics: finals.clone(),
             },
-            Outcome::Failed(reason) => EventKind::Failed {
+            Outcome::Diverged(reason) | Outcome::Failed(reason) => EventKind::Failed {
                 reason,
-                metrics: summary_metrics.clone(),
+                metrics: finals.clone(),
             },
         };
-        self.finish(last, status, reason_str, summary_metrics);
+        self.finish(last, status, reason_str, finals);
+    }
+
+    fn reason_with_skip(&self, reason: &str) -> String {
+        if self.scoring_skipped {
+            format!("{reason}; final scoring skipped")
+        } else {
+            reason.to_string()
+        }
+    }
+
+    /// The model's final scoring, with progress events and a way to skip it. A divergence
+    /// found here (the final samples are NaN) still ends the run as diverged.
+    fn final_scoring(&mut self, model: &mut dyn Model, reason: FinishReason) -> (Outcome, Finals) {
+        let skip = self.skip.clone();
+        let mut progress: Vec<(String, u64, u64)> = Vec::new();
+        let events = self.events.clone();
+        let run = self.run;
+        let start = self.start;
+        let step = self.step;
+        // Progress goes straight to the watcher (and is recorded after), so the scoring never
+        // waits on the save.
+        let mut report = |phase: &str, done: u64, total: u64| {
+            let _ = events.send(RunEvent {
+                run,
+                t: start.elapsed().as_secs_f64(),
+                step,
+                kind: EventKind::Progress {
+                    phase: phase.to_string(),
+                    done,
+                    total,
+                },
+            });
+            progress.push((phase.to_string(), done, total));
+        };
+        let (result, skipped) = {
+            let mut finish = Finish::new(&mut report, &skip);
+            let r = catch_unwind(AssertUnwindSafe(|| model.summary(&mut finish)));
+            (r, finish.skipped())
+        };
+        if let Some((phase, done, total)) = progress.last().cloned() {
+            // The save keeps where the scoring got to, once.
+            if let Some(save) = self.save.as_mut() {
+                let _ = save.append(&RunEvent {
+                    run,
+                    t: start.elapsed().as_secs_f64(),
+                    step,
+                    kind: EventKind::Progress { phase, done, total },
+                });
+            }
+        }
+        self.scoring_skipped = skipped;
+        if skipped {
+            self.emit(EventKind::Log {
+                text: "final scoring skipped: the summary has no final scores".into(),
+            });
+        }
+        match result {
+            Ok(Ok(finals)) => (Outcome::Finished(reason), finals),
+            Ok(Err(ModelError::Diverged(what))) => (
+                Outcome::Diverged(self.diverged_text(&what)),
+                self.latest_as_finals(),
+            ),
+            Ok(Err(ModelError::Failed(msg))) => (
+                Outcome::Failed(format!("the final scoring failed: {msg}")),
+                self.latest_as_finals(),
+            ),
+            Err(p) => (
+                Outcome::Failed(format!(
+                    "the model crashed in its final scoring: {}",
+                    panic_message(p.as_ref())
+                )),
+                self.latest_as_finals(),
+            ),
+        }
+    }
+
+    /// The summary of a run that failed for another reason than divergence, if the model can
+    /// still give one quickly (no scoring: it is skipped).
+    fn score_quietly(&mut self, model: &mut dyn Model) -> Finals {
+        if model.nonfinite_parameter().is_some() {
+            return self.latest_as_finals();
+        }
+        let skip = AtomicBool::new(true);
+        let mut report = |_: &str, _: u64, _: u64| {};
+        let mut finish = Finish::new(&mut report, &skip);
+        match catch_unwind(AssertUnwindSafe(|| model.summary(&mut finish))) {
+            Ok(Ok(f)) => f,
+            _ => self.latest_as_finals(),
+        }
+    }
+
+    fn latest_as_finals(&self) -> Finals {
+        self.latest
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+            .collect()
+    }
+
+    fn diverged_text(&self, what: &str) -> String {
+        diverged_at(self.step, what)
+    }
+
+    /// Writes the model's files (weights) into the save; `note` tells the log why.
+    fn write_artifacts(&mut self, model: &mut dyn Model, note: &str) {
+        if self.save.is_none() {
+            return;
+        }
+        let artifacts = catch_unwind(AssertUnwindSafe(|| model.artifacts())).unwrap_or_default();
+        let mut written = Vec::new();
+        for (name, bytes) in artifacts {
+            if let Some(save) = self.save.as_mut() {
+                match save.write_file(&name, &bytes) {
+                    Ok(()) => written.push(name),
+                    Err(e) => self.emit(EventKind::Log {
+                        text: format!("warning: cannot write {name} in the save: {e}"),
+                    }),
+                }
+            }
+        }
+        if !note.is_empty() && !written.is_empty() {
+            self.emit(EventKind::Log {
+                text: format!(
+                    "{note}: {} written at step {}",
+                    written.join(", "),
+                    self.step
+                ),
+            });
+        }
+    }
+
+    /// Writes a checkpoint of the weights when `train.checkpoint_seconds` have passed.
+    fn maybe_checkpoint(&mut self, model: &mut dyn Model) {
+        if self.save.is_some()
+            && self.last_checkpoint.elapsed().as_secs_f64() >= self.lesson.train.checkpoint_seconds
+        {
+            self.write_artifacts(model, "checkpoint");
+            self.last_checkpoint = Instant::now();
+        }
     }
 
     fn finish_without_model(&mut self, reason: String) {
@@ -330,6 +533,31 @@ impl Trainer {
         }
     }
 
+    /// Turns what a model step returned into the run's outcome, if it ends the run.
+    fn check_step(
+        &self,
+        step: u64,
+        r: Result<Result<Metrics, ModelError>, String>,
+        what: &str,
+    ) -> Result<Metrics, Outcome> {
+        match r {
+            Err(panic) => Err(Outcome::Failed(format!(
+                "the model crashed{what} at step {step}: {panic}"
+            ))),
+            Ok(Err(ModelError::Diverged(m))) => Err(Outcome::Diverged(diverged_at(step, &m))),
+            Ok(Err(ModelError::Failed(m))) => {
+                Err(Outcome::Failed(format!("failed{what} at step {step}: {m}")))
+            }
+            Ok(Ok(m)) => match m.iter().find(|(_, v)| !v.is_finite()) {
+                Some((name, value)) => Err(Outcome::Diverged(diverged_at(
+                    step,
+                    &format!("`{name}` is {value}"),
+                ))),
+                None => Ok(m),
+            },
+        }
+    }
+
     fn train(&mut self, model: &mut dyn Model) -> Outcome {
         let train = self.lesson.train.clone();
         let total = train.steps;
@@ -339,24 +567,32 @@ impl Trainer {
             total_steps: total,
             charts: model.charts(),
         });
-        if let Err(msg) = self
-            .guarded(|| {
-                let mut updates = model.intro();
-                updates.extend(model.snapshot());
-                (updates, model.evaluate())
-            })
-            .map(|(updates, metrics)| {
-                for u in updates {
-                    self.emit(EventKind::Visual(u));
-                }
+        let first = self.guarded(|| {
+            let mut updates = model.intro();
+            updates.extend(model.snapshot()?);
+            Ok::<_, ModelError>((updates, model.evaluate()?))
+        });
+        match first {
+            Err(panic) => {
+                return Outcome::Failed(format!(
+                    "the model crashed before the first step: {panic}"
+                ));
+            }
+            Ok(Err(ModelError::Diverged(m))) => return Outcome::Diverged(self.diverged_text(&m)),
+            Ok(Err(ModelError::Failed(m))) => {
+                return Outcome::Failed(format!("the model failed before the first step: {m}"));
+            }
+            Ok(Ok((updates, metrics))) => {
+                self.emit_visuals(updates, false);
                 self.emit(EventKind::Metrics { values: metrics });
-            })
-        {
-            return Outcome::Failed(format!("the model crashed before the first step: {msg}"));
+            }
         }
+        self.emit_estimate(model);
         self.flush();
 
         let log_every = (total / 1000).max(1);
+        let evals = Cadence::new(train.eval_every, EVALS_PER_OCTAVE);
+        let snapshots = Cadence::new(train.snapshot_every, SNAPSHOTS_PER_OCTAVE);
         let mut paused = false;
         let mut lr_scale = 1.0;
         let mut pace_origin = (Instant::now(), 0u64);
@@ -393,12 +629,14 @@ impl Trainer {
                     return Outcome::Finished(FinishReason::Stopped);
                 }
                 match received {
-                    Some(Command::Stop) => {
-                        self.emit(EventKind::Command {
-                            command: Command::Stop,
-                        });
+                    Some(c @ (Command::Stop | Command::Interrupt)) => {
+                        self.emit(EventKind::Command { command: c });
                         self.flush();
-                        return Outcome::Finished(FinishReason::Stopped);
+                        return Outcome::Finished(if c == Command::Stop {
+                            FinishReason::Stopped
+                        } else {
+                            FinishReason::Interrupted
+                        });
                     }
                     Some(c @ Command::Pause) => {
                         paused = true;
@@ -460,20 +698,20 @@ impl Trainer {
 
             let step = self.step + 1;
             let lr = train.schedule.lr(train.lr, step, total, train.warmup_steps) * lr_scale;
-            let metrics = match self.guarded(|| model.train_step(step, lr)) {
-                Err(panic) => {
-                    return Outcome::Failed(format!("the model crashed at step {step}: {panic}"));
+            let r = self.guarded(|| model.train_step(step, lr));
+            let metrics = match self.check_step(step, r, "") {
+                Ok(m) => m,
+                Err(Outcome::Diverged(msg)) => {
+                    self.step = step;
+                    return Outcome::Diverged(format!("{msg}; the learning rate was {lr:.3e}"));
                 }
-                Ok(Err(msg)) => return Outcome::Failed(format!("failed at step {step}: {msg}")),
-                Ok(Ok(m)) => m,
+                Err(o) => return o,
             };
             self.step = step;
-            if let Some((name, value)) = metrics.iter().find(|(_, v)| !v.is_finite()) {
-                self.emit(EventKind::Metrics {
-                    values: finite_only(&metrics),
-                });
-                return Outcome::Failed(format!(
-                    "diverged at step {step}: {name} = {value} (the learning rate {lr:.3e} is too large for this model; lower train.lr)"
+            if let Some(name) = model.nonfinite_parameter() {
+                return Outcome::Diverged(format!(
+                    "{}; the learning rate was {lr:.3e}",
+                    self.diverged_text(&format!("the parameter `{name}` is not finite"))
                 ));
             }
             let last = step == total;
@@ -482,33 +720,50 @@ impl Trainer {
                 values.insert("lr".into(), lr);
                 self.emit(EventKind::Metrics { values });
             }
-            if step.is_multiple_of(train.eval_every) || last || one_step {
-                match self.guarded(|| model.evaluate()) {
-                    Ok(values) => self.emit(EventKind::Metrics {
-                        values: finite_only(&values),
-                    }),
-                    Err(panic) => {
-                        return Outcome::Failed(format!(
-                            "the model crashed while evaluating at step {step}: {panic}"
-                        ));
-                    }
+            if evals.due(step) || last || one_step {
+                let r = self.guarded(|| model.evaluate());
+                match self.check_step(step, r, " while evaluating") {
+                    Ok(values) => self.emit(EventKind::Metrics { values }),
+                    Err(o) => return o,
                 }
             }
-            if step.is_multiple_of(train.snapshot_every) || last || one_step {
-                match self.guarded(|| model.snapshot()) {
-                    Ok(updates) => {
-                        for u in updates {
-                            self.emit(EventKind::Visual(u));
-                        }
-                    }
+            if snapshots.due(step) || last || one_step {
+                let r = self.guarded(|| model.snapshot());
+                match r {
                     Err(panic) => {
                         return Outcome::Failed(format!(
                             "the model crashed while drawing at step {step}: {panic}"
                         ));
                     }
+                    Ok(Err(ModelError::Diverged(m))) => {
+                        return Outcome::Diverged(self.diverged_text(&m));
+                    }
+                    Ok(Err(ModelError::Failed(m))) => {
+                        return Outcome::Failed(format!(
+                            "failed while drawing at step {step}: {m}"
+                        ));
+                    }
+                    Ok(Ok(updates)) => self.emit_visuals(updates, last),
                 }
+                self.emit_estimate(model);
             }
+            self.maybe_checkpoint(model);
             self.flush();
+        }
+    }
+
+    /// Tells the watcher how long the final scoring will take, as the model now reckons.
+    fn emit_estimate(&mut self, model: &dyn Model) {
+        if let Some(s) = model
+            .finish_estimate()
+            .filter(|s| s.is_finite() && *s > 0.0)
+        {
+            let _ = self.events.send(RunEvent {
+                run: self.run,
+                t: self.start.elapsed().as_secs_f64(),
+                step: self.step,
+                kind: EventKind::Estimate { finish_seconds: s },
+            });
         }
     }
 
@@ -532,9 +787,9 @@ impl Trainer {
     }
 }
 
-fn finite_only(m: &Metrics) -> Metrics {
-    m.iter()
-        .filter(|(_, v)| v.is_finite())
-        .map(|(k, v)| (k.clone(), *v))
-        .collect()
+/// "diverged at step N: what (how to fix it)".
+fn diverged_at(step: u64, what: &str) -> String {
+    format!(
+        "diverged at step {step}: {what} (lower train.lr, or check the data for extreme values)"
+    )
 }

@@ -27,24 +27,28 @@ pub enum Layer {
     Points {
         label: String,
         color: Color,
+        #[serde(with = "crate::run::num")]
         points: Vec<[f64; 2]>,
     },
     /// A polyline through the points in order.
     Line {
         label: String,
         color: Color,
+        #[serde(with = "crate::run::num")]
         points: Vec<[f64; 2]>,
     },
     /// Separate segments (contour lines, boundaries).
     Segments {
         label: String,
         color: Color,
+        #[serde(with = "crate::run::num")]
         segments: Vec<[[f64; 2]; 2]>,
     },
     /// One marked point with a symbol, such as the optimum.
     Marker {
         label: String,
         color: Color,
+        #[serde(with = "crate::run::num")]
         at: [f64; 2],
         symbol: String,
     },
@@ -75,7 +79,9 @@ impl Layer {
 pub struct Figure {
     pub x_label: String,
     pub y_label: String,
+    #[serde(with = "crate::run::num")]
     pub x_range: [f64; 2],
+    #[serde(with = "crate::run::num")]
     pub y_range: [f64; 2],
     pub layers: Vec<Layer>,
 }
@@ -90,6 +96,7 @@ pub struct Table {
 /// A bar chart: labelled values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bars {
+    #[serde(with = "crate::run::num")]
     pub bars: Vec<(String, f64)>,
 }
 

@@ -14,6 +14,8 @@ pub struct SaveWriter {
     dir: PathBuf,
     events: BufWriter<File>,
     pending: bool,
+    /// Bytes of events appended so far.
+    event_bytes: u64,
 }
 
 impl SaveWriter {
@@ -57,6 +59,7 @@ impl SaveWriter {
             dir,
             events: BufWriter::new(file),
             pending: false,
+            event_bytes: 0,
         })
     }
 
@@ -70,8 +73,14 @@ impl SaveWriter {
         let line = serde_json::to_string(event)?;
         self.events.write_all(line.as_bytes())?;
         self.events.write_all(b"\n")?;
+        self.event_bytes += line.len() as u64 + 1;
         self.pending = true;
         Ok(())
+    }
+
+    /// Bytes of events appended so far.
+    pub fn event_bytes(&self) -> u64 {
+        self.event_bytes
     }
 
     /// Hands every appended event to the operating system, so a kill cannot lose them.

@@ -132,6 +132,14 @@ impl ParamStore {
         self.params.iter().enumerate().map(|(i, p)| (ParamId(i), p))
     }
 
+    /// The name of the first parameter holding a NaN or an infinity, if any (a diverged run).
+    pub fn first_nonfinite(&self) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|p| p.value.iter().any(|v| !v.is_finite()))
+            .map(|p| p.name.as_str())
+    }
+
     /// Total number of scalar parameters.
     pub fn num_scalars(&self) -> usize {
         self.params.iter().map(|p| p.value.len()).sum()

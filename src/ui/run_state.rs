@@ -16,6 +16,12 @@ pub enum Status {
     Starting,
     Running,
     Paused,
+    /// Past the last step: the final scoring (`done` of `total`, once it reports).
+    Finishing {
+        phase: String,
+        done: u64,
+        total: u64,
+    },
     Finished(FinishReason),
     Failed(String),
 }
@@ -59,6 +65,15 @@ pub struct RunState {
     pub lr_scale: f64,
     /// Where the run is saved, if it is.
     pub save_dir: Option<String>,
+    /// The lesson's time budget, in seconds of training (pauses do not count).
+    pub max_seconds: f64,
+    /// Seconds spent paused so far, and when the current pause began.
+    paused_for: f64,
+    paused_at: Option<f64>,
+    /// Seconds the final scoring will take, as the model last reckoned.
+    pub finish_estimate: Option<f64>,
+    /// When the final scoring reported first, and how far it was then.
+    finishing_mark: Option<(f64, u64)>,
 }
 
 impl RunState {
@@ -82,6 +97,11 @@ impl RunState {
             rate_mark: (0.0, 0),
             lr_scale: 1.0,
             save_dir: None,
+            max_seconds: lesson.train.max_seconds,
+            paused_for: 0.0,
+            paused_at: None,
+            finish_estimate: None,
+            finishing_mark: None,
         }
     }
 
@@ -125,12 +145,45 @@ impl RunState {
             }
             EventKind::Log { text } => self.push_log(text.clone()),
             EventKind::Command { command } => match command {
-                Command::Pause => self.status = Status::Paused,
-                Command::Resume => self.status = Status::Running,
-                Command::Stop => self.push_log("stop requested".into()),
+                Command::Pause => {
+                    self.status = Status::Paused;
+                    self.paused_at = Some(ev.t);
+                }
+                Command::Resume => {
+                    self.status = Status::Running;
+                    if let Some(at) = self.paused_at.take() {
+                        self.paused_for += (ev.t - at).max(0.0);
+                    }
+                }
+                Command::Stop | Command::Interrupt => {
+                    self.push_log(
+                        if *command == Command::Stop {
+                            "stop requested"
+                        } else {
+                            "interrupted"
+                        }
+                        .into(),
+                    );
+                    self.status = Status::Finishing {
+                        phase: "finishing".into(),
+                        done: 0,
+                        total: 0,
+                    };
+                }
                 Command::Step => {}
                 Command::ScaleLr { factor } => self.lr_scale *= factor,
             },
+            EventKind::Progress { phase, done, total } => {
+                if *done == 0 || self.finishing_mark.is_none() {
+                    self.finishing_mark = Some((ev.t, *done));
+                }
+                self.status = Status::Finishing {
+                    phase: phase.clone(),
+                    done: *done,
+                    total: *total,
+                };
+            }
+            EventKind::Estimate { finish_seconds } => self.finish_estimate = Some(*finish_seconds),
             EventKind::Finished { reason, .. } => {
                 self.status = Status::Finished(*reason);
                 self.push_log(format!(
@@ -169,10 +222,33 @@ impl RunState {
         }
     }
 
-    /// Seconds left at the current rate, when it can be told.
+    /// Seconds left, when they can be told: the steps left at the current rate or the time
+    /// budget left, whichever ends training first, plus the final scoring.
     pub fn eta(&self) -> Option<f64> {
-        (self.rate > 0.0 && !self.status.is_over() && self.status != Status::Paused)
-            .then(|| self.total_steps.saturating_sub(self.step) as f64 / self.rate)
+        let finish = self.finish_estimate.unwrap_or(0.0);
+        match &self.status {
+            Status::Running if self.rate > 0.0 => {
+                let steps_left = self.total_steps.saturating_sub(self.step) as f64 / self.rate;
+                let budget_left = (self.max_seconds - (self.t - self.paused_for)).max(0.0);
+                Some(steps_left.min(budget_left) + finish)
+            }
+            Status::Finishing { done, total, .. } if *total > 0 && *done > 0 => {
+                // The scoring's own pace so far.
+                let per = self.finishing_rate()?;
+                Some((total - done) as f64 * per)
+            }
+            Status::Finishing { .. } => self.finish_estimate,
+            _ => None,
+        }
+    }
+
+    /// Seconds per unit of the final scoring, from when it began to the latest progress.
+    fn finishing_rate(&self) -> Option<f64> {
+        let (t0, d0) = self.finishing_mark?;
+        let Status::Finishing { done, .. } = &self.status else {
+            return None;
+        };
+        (*done > d0).then(|| (self.t - t0) / (*done - d0) as f64)
     }
 
     /// The newest log line.

@@ -30,7 +30,7 @@ pub use spec::{DdpmSpec, Net};
 
 use super::diffusion::{NoiseSchedule, Prediction, Sampler};
 use super::steps::Batches;
-use super::{Metrics, Model};
+use super::{Finals, Finish, Metrics, Model, ModelError, check_finite};
 use crate::lessons::spec::TrainSpec;
 use crate::metrics::judge::{Judge, JudgeScores};
 use crate::nn::{Adam, AdamConfig, Ema, Optimizer};
@@ -59,6 +59,8 @@ pub struct Ddpm {
     /// Held-out real digits in [0, 1] for the judge's comparison.
     real: Vec<f32>,
     last_grid: Vec<f32>,
+    /// Seconds one sample of the latest snapshot took (for the final scoring's ETA).
+    seconds_per_sample: Option<f64>,
     last_scores: Option<JudgeScores>,
     seed: u64,
     steps_done: u64,
@@ -89,6 +91,7 @@ impl Ddpm {
             judge: data.judge,
             real: data.real,
             last_grid: Vec::new(),
+            seconds_per_sample: None,
             last_scores: None,
             spec: spec.clone(),
             steps_done: 0,
@@ -119,10 +122,23 @@ impl Ddpm {
 
     /// Draws `n` samples in [0, 1] with the EMA weights; also returns `frames` snapshots of the
     /// first sample along the way (with their t).
-    fn sample(&mut self, n: usize, frames: usize) -> (Vec<f32>, Vec<(usize, Vec<f32>)>) {
+    /// Once `stop()` turns true the network is no longer run, so a cancelled batch ends within
+    /// one sampling step (its images are then worthless and must be dropped).
+    fn sample(
+        &mut self,
+        n: usize,
+        frames: usize,
+        stop: &dyn Fn() -> bool,
+    ) -> (Vec<f32>, Vec<(usize, Vec<f32>)>) {
         let weights = self.ema.averaged(&self.ps);
         let eps = &self.eps;
-        let net = |x: &[f32], t: &[f32]| eps.predict(&weights, x, t);
+        let net = |x: &[f32], t: &[f32]| {
+            if stop() {
+                vec![0.0; x.len()]
+            } else {
+                eps.predict(&weights, x, t)
+            }
+        };
         sample_with(
             &self.schedule,
             self.spec.sampler,
@@ -135,19 +151,33 @@ impl Ddpm {
         )
     }
 
-    /// Judge scores of `n` fresh samples.
-    fn score(&mut self, n: usize) -> Option<JudgeScores> {
+    /// Judge scores of `n` fresh samples, drawn in batches of 100 with progress reported to
+    /// `finish`; `None` without a judge, or when the learner skipped the scoring.
+    fn score(&mut self, n: usize, finish: &mut Finish) -> Result<Option<JudgeScores>, ModelError> {
         if self.judge.is_none() || n == 0 {
-            return None;
+            return Ok(None);
         }
+        let what = format!("scoring {n} samples");
         let mut all = Vec::with_capacity(n * PIXELS);
+        finish.progress(&what, 0, n as u64);
         while all.len() < n * PIXELS {
+            if finish.cancelled() {
+                return Ok(None);
+            }
             let k = (n - all.len() / PIXELS).min(100);
-            all.extend(self.sample(k, 0).0);
+            let batch = self.sample(k, 0, &|| finish.cancel_requested()).0;
+            if finish.cancelled() {
+                return Ok(None);
+            }
+            check_finite("the final samples", &batch)?;
+            all.extend(batch);
+            finish.progress(&what, (all.len() / PIXELS) as u64, n as u64);
         }
         let real_n = (self.real.len() / PIXELS).min(n);
-        let judge = self.judge.as_ref()?;
-        Some(judge.score(&all, &self.real[..real_n * PIXELS]))
+        Ok(self
+            .judge
+            .as_ref()
+            .map(|judge| judge.score(&all, &self.real[..real_n * PIXELS])))
     }
 }
 
@@ -160,7 +190,7 @@ impl Model for Ddpm {
         self.intro_panels()
     }
 
-    fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, String> {
+    fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, ModelError> {
         let batch = self.batches.next_batch();
         let b = batch.len();
         let t_max = self.schedule.steps();
@@ -214,7 +244,11 @@ impl Model for Ddpm {
         Ok(Metrics::from([("loss".to_string(), loss as f64)]))
     }
 
-    fn evaluate(&mut self) -> Metrics {
+    fn nonfinite_parameter(&self) -> Option<String> {
+        self.ps.first_nonfinite().map(str::to_string)
+    }
+
+    fn evaluate(&mut self) -> Result<Metrics, ModelError> {
         let mut m = Metrics::new();
         if let (Some(judge), false) = (&self.judge, self.last_grid.is_empty()) {
             let n = self.last_grid.len() / PIXELS;
@@ -226,17 +260,32 @@ impl Model for Ddpm {
             m.insert("class_entropy".into(), s.class_entropy);
             m.insert("junk".into(), s.junk);
         }
-        m
+        Ok(m)
     }
 
-    fn snapshot(&mut self) -> Vec<PanelUpdate> {
-        let (grid, film) = self.sample(self.spec.grid, 8);
+    fn snapshot(&mut self) -> Result<Vec<PanelUpdate>, ModelError> {
+        let started = std::time::Instant::now();
+        let (grid, film) = self.sample(self.spec.grid, 8, &|| false);
+        self.seconds_per_sample =
+            Some(started.elapsed().as_secs_f64() / (self.spec.grid.max(1)) as f64);
+        check_finite("the samples", &grid)?;
         let panels = self.sample_panels(&grid, film);
         self.last_grid = grid;
-        panels
+        Ok(panels)
     }
 
-    fn summary(&mut self) -> BTreeMap<String, serde_json::Value> {
+    fn finish_estimate(&self) -> Option<f64> {
+        let n = if self.judge.is_some() {
+            self.spec.judge_samples
+        } else {
+            0
+        };
+        // Batches of 100 share the network's fixed costs, so a sample in a batch is cheaper
+        // than one of the grid; this errs long.
+        self.seconds_per_sample.map(|s| s * n as f64)
+    }
+
+    fn summary(&mut self, finish: &mut Finish) -> Result<Finals, ModelError> {
         let mut s = BTreeMap::new();
         s.insert("parameters".into(), json!(self.ps.num_scalars()));
         s.insert("sampler".into(), json!(self.spec.sampler));
@@ -250,7 +299,7 @@ impl Model for Ddpm {
         if self.spec.sampler == Sampler::Ddim {
             s.insert("eta".into(), json!(self.spec.eta));
         }
-        if let Some(scores) = self.score(self.spec.judge_samples) {
+        if let Some(scores) = self.score(self.spec.judge_samples, finish)? {
             s.insert("judge_n".into(), json!(scores.n));
             s.insert("judge_confident".into(), json!(scores.confident));
             s.insert("judge_class_entropy".into(), json!(scores.class_entropy));
@@ -271,7 +320,7 @@ impl Model for Ddpm {
             self.last_scores = Some(scores);
         }
         s.insert("seed".into(), json!(self.seed));
-        s
+        Ok(s)
     }
 
     fn artifacts(&mut self) -> Vec<(String, Vec<u8>)> {
@@ -390,7 +439,7 @@ mod tests {
         );
         let (first, last) = first_and_last_loss(&mut m, 1);
         assert!(last < first * 0.8, "{first} → {last}");
-        let (x, _) = m.sample(2, 0);
+        let (x, _) = m.sample(2, 0, &|| false);
         assert_eq!(x.len(), 2 * PIXELS);
         assert!(x.iter().all(|v| (0.0..=1.0).contains(v)));
     }
@@ -398,7 +447,7 @@ mod tests {
     #[test]
     fn samples_are_images_in_the_unit_range_and_the_film_ends_at_t_zero() {
         let mut m = tiny(Net::Unet);
-        let (x, film) = m.sample(3, 4);
+        let (x, film) = m.sample(3, 4, &|| false);
         assert_eq!(x.len(), 3 * PIXELS);
         assert!(x.iter().all(|v| (0.0..=1.0).contains(v)));
         assert_eq!(
@@ -418,7 +467,7 @@ mod tests {
                 b.train_step(s, 2e-3).unwrap()
             );
         }
-        assert_eq!(a.sample(2, 0).0, b.sample(2, 0).0);
+        assert_eq!(a.sample(2, 0, &|| false).0, b.sample(2, 0, &|| false).0);
     }
 
     #[test]

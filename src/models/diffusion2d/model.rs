@@ -10,7 +10,7 @@ use serde_json::json;
 use super::panels::round3;
 use super::quality::{MMD_BANDWIDTH, SUMMARY_POINTS};
 use super::{Diffusion2d, gauss};
-use crate::models::{Metrics, Model};
+use crate::models::{Finals, Finish, Metrics, Model, ModelError};
 use crate::run::visual::{Color, Figure, Layer, PanelUpdate, Visual};
 use crate::tensor::{Graph, tensor};
 
@@ -93,7 +93,7 @@ impl Model for Diffusion2d {
         ]
     }
 
-    fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, String> {
+    fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, ModelError> {
         let batch = self.batches.next_batch();
         let b = batch.len();
         let big_t = self.schedule.steps();
@@ -108,9 +108,6 @@ impl Model for Diffusion2d {
             let l = g.mse(&pred, &target);
             (l.item() as f64, g.backward(&l))
         };
-        if !loss.is_finite() {
-            return Err(format!("the loss became {loss}; lower train.lr"));
-        }
         grads.clip_norm(CLIP_NORM);
         self.opt.set_lr(lr as f32);
         self.opt.step(&mut self.ps, &grads);
@@ -122,16 +119,23 @@ impl Model for Diffusion2d {
         Ok(Metrics::from([("loss".to_string(), loss)]))
     }
 
-    fn evaluate(&mut self) -> Metrics {
-        let eval = self.eval_loss();
-        let score = self.current().2;
-        Metrics::from([("eval_loss".to_string(), eval), ("mmd".to_string(), score)])
+    fn nonfinite_parameter(&self) -> Option<String> {
+        self.ps.first_nonfinite().map(str::to_string)
     }
 
-    fn snapshot(&mut self) -> Vec<PanelUpdate> {
+    fn evaluate(&mut self) -> Result<Metrics, ModelError> {
+        let eval = self.eval_loss();
+        let score = self.current()?.2;
+        Ok(Metrics::from([
+            ("eval_loss".to_string(), eval),
+            ("mmd".to_string(), score),
+        ]))
+    }
+
+    fn snapshot(&mut self) -> Result<Vec<PanelUpdate>, ModelError> {
         let (x_range, y_range) = self.plane();
         let (steps_now, score) = {
-            let c = self.current();
+            let c = self.current()?;
             (c.0, c.2)
         };
         let rev = &self.cached.as_ref().expect("filled by current()").1;
@@ -172,12 +176,12 @@ impl Model for Diffusion2d {
                 }],
             }),
         });
-        updates
+        Ok(updates)
     }
 
-    fn summary(&mut self) -> BTreeMap<String, serde_json::Value> {
+    fn summary(&mut self, _finish: &mut Finish) -> Result<Finals, ModelError> {
         let (floor, noise) = self.reference_mmds(SUMMARY_POINTS);
-        let score = self.final_mmd();
+        let score = self.final_mmd()?;
         let mut out = BTreeMap::new();
         out.insert("mmd".to_string(), json!(score));
         out.insert("mmd_data_floor".to_string(), json!(floor));
@@ -195,7 +199,7 @@ impl Model for Diffusion2d {
         out.insert("timesteps".to_string(), json!(self.spec.timesteps));
         out.insert("schedule".to_string(), json!(self.spec.schedule));
         out.insert("params".to_string(), json!(self.ps.num_scalars()));
-        out
+        Ok(out)
     }
 
     fn artifacts(&mut self) -> Vec<(String, Vec<u8>)> {
@@ -227,7 +231,7 @@ mod tests {
     fn snapshots_draw_every_panel_and_more_than_two_hundred_points_per_cloud() {
         let mut m = model(&small(), Toy::Checkerboard, 0);
         let mut updates = m.intro();
-        updates.extend(m.snapshot());
+        updates.extend(m.snapshot().unwrap());
         let panels: Vec<&str> = updates.iter().map(|u| u.panel.as_str()).collect();
         for p in ["forward", "reverse", "samples", "schedule"] {
             assert!(panels.contains(&p), "{p} missing from {panels:?}");
@@ -242,6 +246,6 @@ mod tests {
         assert!(matches!(&f.layers[0], Layer::Points { points, .. } if points.len() > 200));
         // Once trained a step, x_T is not sent again.
         m.train_step(1, 0.003).unwrap();
-        assert!(m.snapshot().iter().all(|u| u.part != "x_T"));
+        assert!(m.snapshot().unwrap().iter().all(|u| u.part != "x_T"));
     }
 }

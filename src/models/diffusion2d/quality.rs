@@ -3,6 +3,7 @@
 
 use super::Diffusion2d;
 use super::sampling::noise_points;
+use crate::models::{ModelError, check_finite};
 
 /// Width σ of the Gaussian kernel of the MMD; the toys' structure is a few tenths wide.
 pub const MMD_BANDWIDTH: f64 = 0.2;
@@ -31,7 +32,12 @@ pub fn mmd(a: &[[f32; 2]], b: &[[f32; 2]], sigma: f64) -> f64 {
         s / (p.len() * q.len()) as f64
     };
     let m2 = mean_k(a, a) + mean_k(b, b) - 2.0 * mean_k(a, b);
-    m2.max(0.0).sqrt()
+    // `f64::max` would turn a NaN (from NaN points) into 0, a perfect score.
+    if m2.is_nan() {
+        f64::NAN
+    } else {
+        m2.max(0.0).sqrt()
+    }
 }
 
 impl Diffusion2d {
@@ -48,9 +54,10 @@ impl Diffusion2d {
     }
 
     /// Samples for the summary's score (their own x_T, more points than the pictures).
-    pub fn final_mmd(&self) -> f64 {
+    pub fn final_mmd(&self) -> Result<f64, ModelError> {
         let rev = self.reverse(SUMMARY_POINTS, 1);
-        mmd(rev.last(), &self.held_out, MMD_BANDWIDTH)
+        check_finite("the final samples", rev.last().as_flattened())?;
+        Ok(mmd(rev.last(), &self.held_out, MMD_BANDWIDTH))
     }
 }
 
@@ -74,6 +81,13 @@ mod tests {
             floor < score && score - floor < 0.5 * (noise - floor),
             "want data {floor:.4} < samples {score:.4} < noise {noise:.4}, nearer the data"
         );
+    }
+
+    #[test]
+    fn points_that_are_not_numbers_have_no_distance_not_a_perfect_one() {
+        let a = Toy::Rings.sample(50, 5).0;
+        let nan = vec![[f32::NAN, f32::NAN]; 50];
+        assert!(mmd(&nan, &a, MMD_BANDWIDTH).is_nan());
     }
 
     #[test]

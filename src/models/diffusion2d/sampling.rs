@@ -8,6 +8,7 @@ use rand_pcg::Pcg64Mcg;
 use super::quality::{MMD_BANDWIDTH, mmd};
 use super::{Diffusion2d, gauss, pairs};
 use crate::models::diffusion::Sampler;
+use crate::models::{ModelError, check_finite};
 use crate::tensor::ParamStore;
 
 /// The frames of one run of the reverse process, and where they were taken.
@@ -85,14 +86,17 @@ impl Diffusion2d {
 
     /// The reverse run for the current weights and its MMD to the held-out data (cached until
     /// the next training step).
-    pub(super) fn current(&mut self) -> &(u64, Reverse, f64) {
+    /// The samples of the current weights and their MMD (computed once per step count), or
+    /// `Err(Diverged)` when a sample is not finite.
+    pub(super) fn current(&mut self) -> Result<&(u64, Reverse, f64), ModelError> {
         if self.cached.as_ref().map(|c| c.0) != Some(self.steps) {
             let rev = self.reverse(self.spec.samples, 0);
+            check_finite("the samples", rev.last().as_flattened())?;
             let n = self.spec.samples.min(self.held_out.len());
             let score = mmd(&rev.last()[..n], &self.held_out[..n], MMD_BANDWIDTH);
             self.cached = Some((self.steps, rev, score));
         }
-        self.cached.as_ref().expect("just filled")
+        Ok(self.cached.as_ref().expect("just filled"))
     }
 }
 

@@ -29,7 +29,7 @@ use fit::{Basis, Fit, Norm, mean_std};
 
 pub use spec::PolynomialSpec;
 
-use super::{Metrics, Model};
+use super::{Finals, Finish, Metrics, Model, ModelError};
 use crate::data::CpSet;
 use crate::lessons::spec::TrainSpec;
 use crate::run::visual::{PanelUpdate, Visual};
@@ -190,7 +190,7 @@ impl Model for Polynomials {
             .collect()
     }
 
-    fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, String> {
+    fn train_step(&mut self, _step: u64, lr: f64) -> Result<Metrics, ModelError> {
         let mut metrics = Metrics::new();
         let mut total = 0.0;
         for (i, (f, rows)) in self.fits.iter_mut().zip(&self.rows).enumerate() {
@@ -206,101 +206,107 @@ impl Model for Polynomials {
         Ok(metrics)
     }
 
-    fn evaluate(&mut self) -> Metrics {
-        let mut m = Metrics::new();
-        for f in self.degree_fits().iter().chain(self.species_fit()) {
-            let (tr, te) = self.errors(f);
-            if let Some(v) = tr {
-                m.insert(format!("train_error_{}", f.label), v);
+    fn evaluate(&mut self) -> Result<Metrics, ModelError> {
+        Ok({
+            let mut m = Metrics::new();
+            for f in self.degree_fits().iter().chain(self.species_fit()) {
+                let (tr, te) = self.errors(f);
+                if let Some(v) = tr {
+                    m.insert(format!("train_error_{}", f.label), v);
+                }
+                if let Some(v) = te {
+                    m.insert(format!("test_error_{}", f.label), v);
+                }
             }
-            if let Some(v) = te {
-                m.insert(format!("test_error_{}", f.label), v);
-            }
-        }
-        m
+            m
+        })
     }
 
-    fn snapshot(&mut self) -> Vec<PanelUpdate> {
-        let mut out = vec![
-            PanelUpdate {
-                panel: "fits".into(),
-                part: "main".into(),
-                visual: Visual::Figure(self.fits_figure()),
-            },
-            PanelUpdate {
-                panel: "errors".into(),
-                part: "main".into(),
-                visual: Visual::Table(self.table()),
-            },
-            PanelUpdate {
-                panel: "bars".into(),
-                part: "main".into(),
-                visual: Visual::Bars(self.bars()),
-            },
-        ];
-        if let Some(f) = self.species_fit() {
-            out.push(PanelUpdate {
-                panel: "species".into(),
-                part: "main".into(),
-                visual: Visual::Figure(self.species_figure(f)),
-            });
-        }
-        if !self.lambdas.is_empty() {
-            out.push(PanelUpdate {
-                panel: "lambda".into(),
-                part: "main".into(),
-                visual: Visual::Figure(self.lambda_figure()),
-            });
-        }
-        out
+    fn snapshot(&mut self) -> Result<Vec<PanelUpdate>, ModelError> {
+        Ok({
+            let mut out = vec![
+                PanelUpdate {
+                    panel: "fits".into(),
+                    part: "main".into(),
+                    visual: Visual::Figure(self.fits_figure()),
+                },
+                PanelUpdate {
+                    panel: "errors".into(),
+                    part: "main".into(),
+                    visual: Visual::Table(self.table()),
+                },
+                PanelUpdate {
+                    panel: "bars".into(),
+                    part: "main".into(),
+                    visual: Visual::Bars(self.bars()),
+                },
+            ];
+            if let Some(f) = self.species_fit() {
+                out.push(PanelUpdate {
+                    panel: "species".into(),
+                    part: "main".into(),
+                    visual: Visual::Figure(self.species_figure(f)),
+                });
+            }
+            if !self.lambdas.is_empty() {
+                out.push(PanelUpdate {
+                    panel: "lambda".into(),
+                    part: "main".into(),
+                    visual: Visual::Figure(self.lambda_figure()),
+                });
+            }
+            out
+        })
     }
 
-    fn summary(&mut self) -> BTreeMap<String, serde_json::Value> {
-        let list = |fits: &[Fit], test: bool| -> serde_json::Value {
-            fits.iter()
-                .map(|f| {
-                    let (tr, te) = self.errors(f);
-                    if test { te } else { tr }
-                })
-                .collect::<Vec<_>>()
-                .into()
-        };
-        let mut s = BTreeMap::new();
-        s.insert(
-            "degrees".into(),
-            self.degree_fits()
-                .iter()
-                .map(|f| f.label.trim_start_matches('d').parse::<u32>().unwrap_or(0))
-                .collect::<Vec<_>>()
-                .into(),
-        );
-        s.insert(
-            "train_error_by_degree".into(),
-            list(self.degree_fits(), false),
-        );
-        s.insert(
-            "test_error_by_degree".into(),
-            list(self.degree_fits(), true),
-        );
-        if let Some(f) = self.species_fit() {
-            let (tr, te) = self.errors(f);
-            s.insert("species_train_error".into(), serde_json::json!(tr));
-            s.insert("species_test_error".into(), serde_json::json!(te));
-        }
-        if !self.lambdas.is_empty() {
-            s.insert("sweep_degree".into(), self.sweep_degree.into());
-            s.insert("lambdas".into(), self.lambdas.clone().into());
+    fn summary(&mut self, _finish: &mut Finish) -> Result<Finals, ModelError> {
+        Ok({
+            let list = |fits: &[Fit], test: bool| -> serde_json::Value {
+                fits.iter()
+                    .map(|f| {
+                        let (tr, te) = self.errors(f);
+                        if test { te } else { tr }
+                    })
+                    .collect::<Vec<_>>()
+                    .into()
+            };
+            let mut s = BTreeMap::new();
             s.insert(
-                "train_error_by_lambda".into(),
-                list(self.sweep_fits(), false),
+                "degrees".into(),
+                self.degree_fits()
+                    .iter()
+                    .map(|f| f.label.trim_start_matches('d').parse::<u32>().unwrap_or(0))
+                    .collect::<Vec<_>>()
+                    .into(),
             );
-            s.insert("test_error_by_lambda".into(), list(self.sweep_fits(), true));
-        }
-        s.insert(
-            "closed_form_gap".into(),
-            serde_json::json!(self.closed_form_gap()),
-        );
-        s
+            s.insert(
+                "train_error_by_degree".into(),
+                list(self.degree_fits(), false),
+            );
+            s.insert(
+                "test_error_by_degree".into(),
+                list(self.degree_fits(), true),
+            );
+            if let Some(f) = self.species_fit() {
+                let (tr, te) = self.errors(f);
+                s.insert("species_train_error".into(), serde_json::json!(tr));
+                s.insert("species_test_error".into(), serde_json::json!(te));
+            }
+            if !self.lambdas.is_empty() {
+                s.insert("sweep_degree".into(), self.sweep_degree.into());
+                s.insert("lambdas".into(), self.lambdas.clone().into());
+                s.insert(
+                    "train_error_by_lambda".into(),
+                    list(self.sweep_fits(), false),
+                );
+                s.insert("test_error_by_lambda".into(), list(self.sweep_fits(), true));
+            }
+            s.insert(
+                "closed_form_gap".into(),
+                serde_json::json!(self.closed_form_gap()),
+            );
+            s
+        })
     }
 }
 
@@ -386,7 +392,7 @@ mod tests {
     #[test]
     fn training_error_never_rises_with_the_degree_but_test_error_does() {
         let mut m = default_run();
-        let s = m.summary();
+        let s = crate::models::summarize(&mut m).unwrap();
         let train: Vec<f64> = serde_json::from_value(s["train_error_by_degree"].clone()).unwrap();
         let test: Vec<f64> = serde_json::from_value(s["test_error_by_degree"].clone()).unwrap();
         // Least squares on nested models: the squared error cannot rise; the mean absolute
@@ -401,7 +407,7 @@ mod tests {
     #[test]
     fn a_larger_penalty_shrinks_the_fit_towards_the_mean() {
         let mut m = default_run();
-        let s = m.summary();
+        let s = crate::models::summarize(&mut m).unwrap();
         let train: Vec<f64> = serde_json::from_value(s["train_error_by_lambda"].clone()).unwrap();
         assert!(
             train.windows(2).all(|w| w[1] >= w[0] - 1e-6),
@@ -412,7 +418,7 @@ mod tests {
     #[test]
     fn the_species_model_fits_the_training_points_better_than_one_line() {
         let mut m = default_run();
-        let s = m.summary();
+        let s = crate::models::summarize(&mut m).unwrap();
         let species = s["species_train_error"].as_f64().unwrap();
         let line = s["train_error_by_degree"][0].as_f64().unwrap();
         assert!(species < line / 2.0, "{species} vs {line}");

@@ -65,6 +65,14 @@ fn status_lines(s: &RunState, lang: Lang, replay: bool, area: Rect, buf: &mut Bu
             lang.pick("⏸ paused", "⏸ 已暂停").to_string(),
             Style::new().yellow().bold(),
         ),
+        Status::Finishing { phase, done, total } => (
+            if *total > 0 {
+                format!("… {phase} {done}/{total}")
+            } else {
+                format!("… {phase}")
+            } + lang.pick(" (s: skip)", "（s 跳过）"),
+            Style::new().magenta().bold(),
+        ),
         Status::Finished(FinishReason::Stopped) => (
             lang.pick("■ stopped", "■ 已停止").to_string(),
             Style::new().yellow().bold(),
