@@ -139,8 +139,23 @@ enum Failure {
 
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
-        Failure::Other(format!("{e:#}"))
+        match e.downcast_ref::<BadInput>() {
+            Some(b) => Failure::BadInput(format!("mllab: {}", b.0)),
+            None => Failure::Other(format!("{e:#}")),
+        }
     }
+}
+
+pub use crate::input_error::BadInput;
+
+/// `--save-dir` must be writable before anything runs.
+fn writable_saves(dir: &Path) -> Result<(), Failure> {
+    crate::saves::ensure_writable(dir).map_err(|e| {
+        Failure::BadInput(format!(
+            "mllab: cannot write saves under {} ({e}); give a writable folder with --save-dir DIR",
+            dir.display()
+        ))
+    })
 }
 
 /// Parses the command line and runs it.
@@ -184,13 +199,15 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             set,
         }) => {
             let lesson = load_for_run(&lesson, &cli.lessons, steps, seconds, seed, &set)?;
+            writable_saves(&cli.save_dir)?;
             let tty = headless::stderr_is_terminal();
             let summary = headless::run(lesson, Some(&cli.save_dir), &mut std::io::stderr(), tty)?;
             println!("{}", summary.to_json_line());
-            Ok(if summary.status == RunStatus::Failed {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
+            Ok(match summary.status {
+                RunStatus::Failed => ExitCode::from(1),
+                // The shell's convention for a run ended by Ctrl-C.
+                RunStatus::Interrupted => ExitCode::from(130),
+                RunStatus::Finished | RunStatus::Stopped => ExitCode::SUCCESS,
             })
         }
         Some(Cmd::Run {
@@ -204,10 +221,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             let path = resolve(&lesson, &cli.lessons)
                 .map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
             let mut overrides = overrides(steps, seconds, seed, &set)?;
-            fit_warmup(&path, &mut overrides, steps);
+            quick_try(&path, &mut overrides, steps);
             // Validate before the screen opens, so errors print normally.
             Lesson::load_checked(&path, &overrides)
                 .map_err(|e| Failure::BadInput(e.to_string()))?;
+            writable_saves(&cli.save_dir)?;
             run_tui(TuiOptions {
                 lessons_dir: cli.lessons,
                 saves_dir: cli.save_dir,
@@ -348,35 +366,63 @@ fn load_for_run(
 ) -> Result<Lesson, Failure> {
     let path = resolve(name, dir).map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
     let mut overrides = overrides(steps, seconds, seed, set)?;
-    fit_warmup(&path, &mut overrides, steps);
+    quick_try(&path, &mut overrides, steps);
     Lesson::load_checked(&path, &overrides).map_err(|e| Failure::BadInput(e.to_string()))
 }
 
-/// A quick try (`--steps 30`) of a lesson that warms the learning rate up for longer than that
-/// would be refused; `--steps` on the command line shortens the warm-up to a tenth of the run
-/// instead, and says so. A warm-up the learner sets with `--set` is left alone (and checked).
-fn fit_warmup(path: &Path, overrides: &mut Vec<Override>, steps: Option<u64>) {
+/// A quick try (`--steps 30`) is made quick and valid, from the lesson file as written (no
+/// validation, so that it never invents an error that hides a real one):
+/// - a warm-up as long as the run would be refused; it is shortened to a tenth of the run;
+/// - a final score over `model.judge_samples` samples (ddpm: 500, about 45 s) would dwarf the
+///   run; it is scaled with the run, to no fewer than 50 samples.
+///
+/// Both are said on stderr; a value the learner sets with `--set` is left alone.
+fn quick_try(path: &Path, overrides: &mut Vec<Override>, steps: Option<u64>) {
     let Some(n) = steps else { return };
-    if overrides.iter().any(|o| o.key == "train.warmup_steps") {
+    let Some(tree) = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_yaml::from_str::<serde_yaml::Value>(&text).ok())
+    else {
         return;
-    }
-    let others: Vec<Override> = overrides
-        .iter()
-        .filter(|o| o.key != "train.steps")
-        .cloned()
-        .collect();
-    if let Ok(lesson) = Lesson::load(path, &others)
-        && lesson.train.warmup_steps >= n
-        && lesson.train.warmup_steps > 0
+    };
+    let get = |section: &str, key: &str| tree.get(section).and_then(|s| s.get(key)).cloned();
+    let set_by_learner = |overrides: &[Override], key: &str| overrides.iter().any(|o| o.key == key);
+    if !set_by_learner(overrides, "train.warmup_steps")
+        && let Some(warmup) = get("train", "warmup_steps").and_then(|v| v.as_u64())
+        && warmup >= n
+        && warmup > 0
     {
         eprintln!(
-            "mllab: --steps {n} is no longer than the lesson's {}-step warm-up; warming up for {} steps instead",
-            lesson.train.warmup_steps,
+            "mllab: --steps {n} is no longer than the lesson's {warmup}-step warm-up; warming up for {} steps instead",
             n / 10
         );
         overrides.push(Override::new("train.warmup_steps", n / 10));
     }
+    let lesson_steps = get("train", "steps").and_then(|v| v.as_u64());
+    let judged = get("model", "judge_samples")
+        .and_then(|v| v.as_u64())
+        .or((get("model", "kind")
+            .and_then(|v| v.as_str().map(str::to_string))
+            .as_deref()
+            == Some("ddpm"))
+        .then_some(500));
+    if !set_by_learner(overrides, "model.judge_samples")
+        && let (Some(full), Some(lesson_steps)) = (judged, lesson_steps)
+        && n < lesson_steps
+    {
+        let scaled = (full as f64 * n as f64 / lesson_steps as f64).round() as u64;
+        let scaled = scaled.max(QUICK_JUDGE_FLOOR).min(full);
+        if scaled < full {
+            eprintln!(
+                "mllab: a quick try of {n} of the lesson's {lesson_steps} steps scores {scaled} samples instead of {full} (--set model.judge_samples={full} for the full score)"
+            );
+            overrides.push(Override::new("model.judge_samples", scaled));
+        }
+    }
 }
+
+/// Fewest samples a quick try scores: enough for the judge's class shares to mean something.
+const QUICK_JUDGE_FLOOR: u64 = 50;
 
 fn list(dir: &Path, json: bool) -> Result<ExitCode, Failure> {
     let entries = scan(dir).map_err(|e| {

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod clock;
 pub mod data;
 pub mod i18n;
+pub mod input_error;
 pub mod lessons;
 pub mod linalg;
 pub mod metrics;

@@ -493,11 +493,10 @@ fn replaying_a_directory_that_is_not_a_save_exits_2() {
 // The TUI without a terminal
 
 #[test]
-fn the_tui_without_a_terminal_exits_non_zero_and_points_to_headless() {
+fn the_tui_without_a_terminal_exits_2_and_points_to_headless() {
     let lab = Lab::new(&[]);
     let out = lab.mllab::<&str>(&[]);
-    assert_ne!(out.code, Some(0), "{}", out.show());
-    assert!(out.code.is_some(), "killed by a signal:\n{}", out.show());
+    assert_eq!(out.code, Some(2), "{}", out.show());
     assert!(out.stderr.contains("--headless"), "{}", out.show());
     assert!(out.took < Duration::from_secs(2), "took {:?}", out.took);
 }
@@ -777,4 +776,246 @@ fn bench_with_an_unknown_name_lists_the_names() {
         "{}",
         out.show()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// how runs end: divergence, Ctrl-C, quick tries, bad save folders
+
+#[test]
+fn a_diffusion_run_whose_samples_turn_nan_is_diverged_with_exit_1_and_never_scored() {
+    let lab = Lab::new(&[]);
+    fs::copy(
+        repo().join("lessons/diffusion-2d.yaml"),
+        lab.lesson("diffusion-2d"),
+    )
+    .unwrap();
+    let out = lab.mllab(&[
+        "run",
+        "diffusion-2d",
+        "--headless",
+        "--steps",
+        "400",
+        "--set",
+        "train.lr=100",
+        "--set",
+        "train.eval_every=20",
+        "--set",
+        "train.snapshot_every=20",
+    ]);
+    assert_eq!(out.code, Some(1), "{}", out.show());
+    let s = out.json_line();
+    assert_eq!(s["status"], "failed", "{s}");
+    assert!(
+        s["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("diverged at step"),
+        "{s}"
+    );
+    // Before: exit 0 with "mmd": 0.0, a perfect score for NaN samples.
+    for scored in ["mmd_data_floor", "mmd_points"] {
+        assert!(s["metrics"].get(scored).is_none(), "{s}");
+    }
+    if let Some(mmd) = s["metrics"].get("mmd") {
+        assert!(mmd.as_f64().unwrap() > 0.0, "{s}");
+    }
+    // The save replays, NaN and all.
+    let replay = lab.mllab(&[
+        "replay".as_ref(),
+        save_dir(&lab, &s).as_os_str(),
+        "--headless".as_ref(),
+    ]);
+    assert_eq!(replay.code, Some(0), "{}", replay.show());
+    assert_eq!(replay.json_line()["status"], "failed");
+}
+
+/// Starts `mllab ARGS` in the lab and sends it SIGINT `times` times once its training has
+/// begun (a gap of `gap` between signals); returns what it left.
+#[cfg(unix)]
+fn interrupted(lab: &Lab, args: &[&str], times: usize, gap: Duration) -> Out {
+    let started = Instant::now();
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .arg("--lessons")
+        .arg(lab.lessons())
+        .arg("--save-dir")
+        .arg(lab.saves())
+        .current_dir(lab.dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut s = String::new();
+            pipe.read_to_string(&mut s).unwrap();
+            s
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    // Wait until training has begun: the event log holds the start.
+    let trained = || {
+        fs::read_dir(lab.saves())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|l| fs::read_dir(l.path()).into_iter().flatten().flatten())
+            .any(|d| {
+                fs::read_to_string(d.path().join("events.jsonl"))
+                    .is_ok_and(|t| t.contains("\"event\":\"started\""))
+            })
+    };
+    while !trained() {
+        assert!(started.elapsed() < DEADLINE, "the run never got going");
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(300));
+    for _ in 0..times {
+        let ok = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        thread::sleep(gap);
+    }
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < DEADLINE * 2,
+            "still running after Ctrl-C"
+        );
+        thread::sleep(Duration::from_millis(10));
+    };
+    Out {
+        code: status.code(),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+        took: started.elapsed(),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_ends_a_headless_run_with_its_json_line_summary_and_weights_and_exit_130() {
+    let lab = Lab::new(&[]);
+    fs::copy(repo().join("lessons/ddpm.yaml"), lab.lesson("ddpm")).unwrap();
+    let args = tiny_ddpm_run(
+        "1000000",
+        &[
+            "--set",
+            "train.warmup_steps=0",
+            "--set",
+            "model.judge_samples=20",
+        ],
+    );
+    let out = interrupted(&lab, &args, 1, Duration::ZERO);
+    assert_eq!(out.code, Some(130), "{}", out.show());
+    let s = out.json_line();
+    assert_eq!(s["status"], "interrupted", "{s}");
+    assert!(s["metrics"]["fid_judge"].as_f64().is_some(), "scored: {s}");
+    let save = save_dir(&lab, &s);
+    assert_eq!(
+        read_json(&save.join("summary.json"))["status"],
+        "interrupted"
+    );
+    // `mllab sample` works on the interrupted save.
+    let npy = lab.dir.path().join("s.npy");
+    let sampled = lab.mllab(&[
+        "sample".as_ref(),
+        save.as_os_str(),
+        "--n".as_ref(),
+        "2".as_ref(),
+        "--out".as_ref(),
+        npy.as_os_str(),
+    ]);
+    assert_eq!(sampled.code, Some(0), "{}", sampled.show());
+    assert_eq!(npy_shape(&npy), "(2, 28, 28)");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_skips_the_final_scoring_and_the_summary_says_so() {
+    let lab = Lab::new(&[]);
+    fs::copy(repo().join("lessons/ddpm.yaml"), lab.lesson("ddpm")).unwrap();
+    // 5,000 samples would take minutes to score.
+    let args = tiny_ddpm_run(
+        "1000000",
+        &[
+            "--set",
+            "train.warmup_steps=0",
+            "--set",
+            "model.judge_samples=5000",
+        ],
+    );
+    let out = interrupted(&lab, &args, 2, Duration::from_millis(300));
+    assert_eq!(out.code, Some(130), "{}", out.show());
+    let s = out.json_line();
+    assert!(
+        s["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("final scoring skipped"),
+        "{s}"
+    );
+    assert!(s["metrics"].get("fid_judge").is_none(), "{s}");
+    assert!(
+        out.stderr.contains("scoring 5000 samples"),
+        "{}",
+        out.show()
+    );
+    assert!(out.took < Duration::from_secs(15), "took {:?}", out.took);
+}
+
+#[test]
+fn a_quick_try_of_ddpm_scores_fewer_samples_and_says_so() {
+    let lab = Lab::new(&[]);
+    fs::copy(repo().join("lessons/ddpm.yaml"), lab.lesson("ddpm")).unwrap();
+    let run = lab.mllab(&tiny_ddpm_run("20", &[]));
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    assert!(
+        run.stderr
+            .contains("scores 50 samples instead of 500 (--set model.judge_samples=500"),
+        "{}",
+        run.show()
+    );
+    assert_eq!(run.json_line()["metrics"]["judge_n"], 50);
+    assert!(
+        run.stderr.contains("mllab: scoring 50 samples 50/50"),
+        "{}",
+        run.show()
+    );
+}
+
+#[test]
+fn a_quick_try_of_a_broken_lesson_reports_only_the_real_error() {
+    let lab = Lab::new(&[]);
+    let text = fs::read_to_string(repo().join("lessons/ddpm.yaml")).unwrap();
+    fs::write(
+        lab.lesson("ddpm"),
+        text.replace("timesteps: 1000", "timesteps: -5"),
+    )
+    .unwrap();
+    let out = lab.mllab(&["run", "ddpm", "--headless", "--steps", "20"]);
+    assert_eq!(out.code, Some(2), "{}", out.show());
+    assert!(out.stderr.contains("model.timesteps"), "{}", out.show());
+    assert!(!out.stderr.contains("train.warmup_steps"), "{}", out.show());
+}
+
+#[test]
+fn a_save_folder_that_cannot_be_written_is_refused_with_exit_2_before_the_run() {
+    let lab = Lab::new(&[]);
+    let file = lab.dir.path().join("a-file");
+    fs::write(&file, "").unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "regression-gd", "--headless", "--lessons"])
+        .arg(lab.lessons())
+        .arg("--save-dir")
+        .arg(file.join("saves"));
+    let out = run_with_deadline(cmd);
+    assert_eq!(out.code, Some(2), "{}", out.show());
+    assert!(out.stderr.contains("--save-dir"), "{}", out.show());
+    assert!(out.stdout.is_empty(), "{}", out.show());
 }

@@ -429,7 +429,10 @@ fn the_final_scoring_reports_its_progress_and_can_be_skipped_and_says_so() {
         "{:?}",
         asked.elapsed()
     );
-    let Some(EventKind::Finished { reason, metrics }) = events.last().map(|e| &e.kind) else {
+    let Some(EventKind::Finished {
+        reason, metrics, ..
+    }) = events.last().map(|e| &e.kind)
+    else {
         panic!("{:?}", events.last())
     };
     assert_eq!(*reason, FinishReason::AllSteps);
@@ -453,7 +456,10 @@ fn an_interrupt_ends_the_run_as_interrupted_after_its_scoring() {
     wait_for(&h, |e| e.step >= 2);
     h.send(Command::Interrupt);
     let events = collect(&h, Duration::from_secs(5));
-    let Some(EventKind::Finished { reason, metrics }) = events.last().map(|e| &e.kind) else {
+    let Some(EventKind::Finished {
+        reason, metrics, ..
+    }) = events.last().map(|e| &e.kind)
+    else {
         panic!("{:?}", events.last())
     };
     assert_eq!(*reason, FinishReason::Interrupted);

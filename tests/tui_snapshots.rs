@@ -325,6 +325,7 @@ fn app_in_replay(saves_root: &Path, steps: usize) -> App {
         EventKind::Finished {
             reason: FinishReason::AllSteps,
             metrics: BTreeMap::from([("loss".to_string(), serde_json::json!(900.0))]),
+            note: None,
         },
     ));
     for ev in &events {

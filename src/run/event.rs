@@ -64,6 +64,9 @@ pub enum EventKind {
     Finished {
         reason: FinishReason,
         metrics: BTreeMap<String, serde_json::Value>,
+        /// What the summary lacks, if anything ("final scoring skipped").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     /// The run could not go on: the loss diverged, or the model failed.
     Failed {

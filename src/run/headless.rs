@@ -1,14 +1,20 @@
 //! Headless runs: train without the TUI, show progress on stderr, print one JSON line.
 //!
 //! On a terminal, stderr shows a progress bar redrawn in place; otherwise (a pipe, CI) a plain
-//! line every tenth of the run or every five seconds. Stdout gets exactly one line: the summary.
+//! line every tenth of the run or every five seconds, and every step of the final scoring.
+//! Stdout gets exactly one line: the summary. Events are folded into the summary as they come,
+//! so a run of any length is watched in constant memory.
+//!
+//! Ctrl-C (or SIGTERM) ends the run cleanly: the first asks the trainer to stop (the final
+//! scoring still runs, the weights and summary are saved, the status is "interrupted"); the
+//! second skips the scoring; the third leaves at once.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::event::{EventKind, RunEvent};
-use super::summary::{RunStatus, Summary};
+use super::summary::{RunStatus, Summary, SummaryBuilder};
 use super::trainer::{RunConfig, spawn};
 use crate::lessons::Lesson;
 use crate::saves::SaveWriter;
@@ -38,7 +44,8 @@ pub fn run(
         paced: false,
         save,
     });
-    let mut events: Vec<RunEvent> = Vec::new();
+    let interrupts = interrupt::watch(handle.remote());
+    let mut summary = SummaryBuilder::default();
     let mut printer = Progress::new(tty);
     loop {
         match handle.recv_timeout(Duration::from_millis(200)) {
@@ -48,22 +55,26 @@ pub fn run(
                     EventKind::Finished { .. } | EventKind::Failed { .. }
                 );
                 printer.see(&ev, progress);
-                events.push(ev);
+                summary.see(&ev);
                 if end {
                     break;
                 }
             }
             None => {
                 if handle.is_done() {
-                    events.extend(handle.drain(usize::MAX));
+                    for ev in handle.drain(usize::MAX) {
+                        summary.see(&ev);
+                    }
                     break;
                 }
             }
         }
+        printer.interrupts(interrupts.count(), progress);
     }
+    interrupts.close();
     handle.stop_and_join();
     printer.done(progress);
-    let mut summary = Summary::from_events(&events).unwrap_or(Summary {
+    let mut summary = summary.build().unwrap_or(Summary {
         lesson: String::new(),
         seed,
         steps: 0,
@@ -74,12 +85,99 @@ pub fn run(
         save: None,
     });
     summary.save = save_dir;
+    if let Some(peak) = peak_rss_bytes() {
+        let _ = writeln!(progress, "mllab: peak memory {} MB", peak >> 20);
+    }
     Ok(summary)
 }
 
 /// Is stderr a terminal (for the progress bar)?
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
+}
+
+/// The most memory this process has held (its peak resident set), where the system says.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(unix)]
+mod interrupt {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::iterator::{Handle, Signals};
+
+    use crate::run::Command;
+    use crate::run::trainer::Remote;
+
+    /// Counts Ctrl-Cs and acts on each on a thread of its own.
+    pub struct Watch {
+        count: Arc<AtomicUsize>,
+        handle: Option<Handle>,
+    }
+
+    pub fn watch(remote: Remote) -> Watch {
+        let count = Arc::new(AtomicUsize::new(0));
+        let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) else {
+            return Watch {
+                count,
+                handle: None,
+            };
+        };
+        let handle = signals.handle();
+        let seen = count.clone();
+        std::thread::spawn(move || {
+            for _ in signals.forever() {
+                match seen.fetch_add(1, Ordering::SeqCst) + 1 {
+                    1 => remote.send(Command::Interrupt),
+                    2 => remote.skip_scoring(),
+                    _ => {
+                        eprintln!("\nmllab: interrupted three times; leaving without a summary");
+                        std::process::exit(130);
+                    }
+                }
+            }
+        });
+        Watch {
+            count,
+            handle: Some(handle),
+        }
+    }
+
+    impl Watch {
+        pub fn count(&self) -> usize {
+            self.count.load(Ordering::SeqCst)
+        }
+
+        pub fn close(&self) {
+            if let Some(h) = &self.handle {
+                h.close();
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+mod interrupt {
+    use crate::run::trainer::Remote;
+
+    pub struct Watch;
+
+    pub fn watch(_remote: Remote) -> Watch {
+        Watch
+    }
+
+    impl Watch {
+        pub fn count(&self) -> usize {
+            0
+        }
+        pub fn close(&self) {}
+    }
 }
 
 struct Progress {
@@ -90,6 +188,8 @@ struct Progress {
     last_fraction: f64,
     loss: Option<f64>,
     drew_bar: bool,
+    /// Interrupts already told about.
+    told: usize,
 }
 
 impl Progress {
@@ -103,6 +203,23 @@ impl Progress {
             last_fraction: 0.0,
             loss: None,
             drew_bar: false,
+            told: 0,
+        }
+    }
+
+    /// Says what each new Ctrl-C does.
+    fn interrupts(&mut self, count: usize, out: &mut dyn Write) {
+        while self.told < count {
+            self.told += 1;
+            self.clear_bar(out);
+            let text = match self.told {
+                1 => {
+                    "interrupted: finishing the run and saving it (Ctrl-C again skips the final scoring)"
+                }
+                2 => "skipping the final scoring (Ctrl-C again leaves at once, without a summary)",
+                _ => continue,
+            };
+            let _ = writeln!(out, "mllab: {text}");
         }
     }
 
@@ -132,6 +249,20 @@ impl Progress {
             EventKind::Failed { reason, .. } => {
                 self.clear_bar(out);
                 let _ = writeln!(out, "mllab: run failed: {reason}");
+            }
+            EventKind::Progress { phase, done, total } => {
+                if self.tty {
+                    let _ = write!(
+                        out,
+                        "\r{phase} {done}/{total}  {:.1} s (Ctrl-C skips)   ",
+                        self.started.elapsed().as_secs_f64()
+                    );
+                    let _ = out.flush();
+                    self.drew_bar = true;
+                } else {
+                    let _ = writeln!(out, "mllab: {phase} {done}/{total}  {:.1} s", ev.t);
+                }
+                return;
             }
             _ => {}
         }

@@ -38,61 +38,85 @@ pub struct Summary {
 impl Summary {
     /// Rebuilds the summary from a run's events (used when a save has no `summary.json`).
     pub fn from_events(events: &[RunEvent]) -> Option<Summary> {
-        let mut summary = None::<Summary>;
-        // The model's final numbers when the run ended; otherwise the last numbers it reported.
-        let mut last_metrics: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-        let mut final_metrics = None;
-        for ev in events {
-            match &ev.kind {
-                EventKind::Started { lesson, seed, .. } => {
-                    summary = Some(Summary {
-                        lesson: lesson.clone(),
-                        seed: *seed,
-                        steps: 0,
-                        seconds: 0.0,
-                        status: RunStatus::Interrupted,
-                        reason: None,
-                        metrics: BTreeMap::new(),
-                        save: None,
-                    });
-                }
-                EventKind::Metrics { values } => {
-                    for (k, v) in values {
-                        last_metrics.insert(k.clone(), serde_json::json!(v));
-                    }
-                }
-                EventKind::Finished { reason, metrics } => {
-                    if let Some(s) = summary.as_mut() {
-                        s.status = status_of(*reason);
-                        s.reason = Some(reason_text(*reason).to_string());
-                        final_metrics = Some(metrics.clone());
-                    }
-                }
-                EventKind::Failed { reason, metrics } => {
-                    if let Some(s) = summary.as_mut() {
-                        s.status = RunStatus::Failed;
-                        s.reason = Some(reason.clone());
-                        final_metrics = Some(metrics.clone());
-                    }
-                }
-                _ => {}
-            }
-            if let Some(s) = summary.as_mut() {
-                s.steps = ev.step;
-                s.seconds = ev.t;
-            }
-        }
-        let mut s = summary?;
-        s.metrics = match final_metrics {
-            Some(m) if !m.is_empty() => m,
-            _ => last_metrics,
-        };
-        Some(s)
+        let mut b = SummaryBuilder::default();
+        events.iter().for_each(|ev| b.see(ev));
+        b.build()
     }
 
     /// The single JSON line printed by headless runs.
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+    }
+}
+
+/// Folds a run's events, one at a time, into its summary, so that a run of any length is
+/// summarised in constant memory.
+#[derive(Default)]
+pub struct SummaryBuilder {
+    summary: Option<Summary>,
+    /// The last number of every metric the run reported.
+    last_metrics: BTreeMap<String, serde_json::Value>,
+    /// The model's final numbers, when the run ended.
+    final_metrics: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+impl SummaryBuilder {
+    pub fn see(&mut self, ev: &RunEvent) {
+        match &ev.kind {
+            EventKind::Started { lesson, seed, .. } => {
+                self.summary = Some(Summary {
+                    lesson: lesson.clone(),
+                    seed: *seed,
+                    steps: 0,
+                    seconds: 0.0,
+                    status: RunStatus::Interrupted,
+                    reason: None,
+                    metrics: BTreeMap::new(),
+                    save: None,
+                });
+            }
+            EventKind::Metrics { values } => {
+                for (k, v) in values {
+                    self.last_metrics.insert(k.clone(), serde_json::json!(v));
+                }
+            }
+            EventKind::Finished {
+                reason,
+                metrics,
+                note,
+            } => {
+                if let Some(s) = self.summary.as_mut() {
+                    s.status = status_of(*reason);
+                    s.reason = Some(match note {
+                        Some(n) => format!("{}; {n}", reason_text(*reason)),
+                        None => reason_text(*reason).to_string(),
+                    });
+                    self.final_metrics = Some(metrics.clone());
+                }
+            }
+            EventKind::Failed { reason, metrics } => {
+                if let Some(s) = self.summary.as_mut() {
+                    s.status = RunStatus::Failed;
+                    s.reason = Some(reason.clone());
+                    self.final_metrics = Some(metrics.clone());
+                }
+            }
+            _ => {}
+        }
+        if let Some(s) = self.summary.as_mut() {
+            s.steps = ev.step;
+            s.seconds = ev.t;
+        }
+    }
+
+    /// The summary so far (`None` before the run started).
+    pub fn build(self) -> Option<Summary> {
+        let mut s = self.summary?;
+        s.metrics = match self.final_metrics {
+            Some(m) if !m.is_empty() => m,
+            _ => self.last_metrics,
+        };
+        Some(s)
     }
 }
 

@@ -55,7 +55,32 @@ pub struct TrainerHandle {
     join: Option<JoinHandle<()>>,
 }
 
+/// What another thread (a signal handler) may do to a running trainer.
+#[derive(Clone)]
+pub struct Remote {
+    commands: Sender<Command>,
+    skip: Arc<AtomicBool>,
+}
+
+impl Remote {
+    pub fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+
+    pub fn skip_scoring(&self) {
+        self.skip.store(true, Ordering::SeqCst);
+    }
+}
+
 impl TrainerHandle {
+    /// A handle for other threads: commands and skipping the scoring, nothing that waits.
+    pub fn remote(&self) -> Remote {
+        Remote {
+            commands: self.commands.clone(),
+            skip: self.skip.clone(),
+        }
+    }
+
     /// Sends a command; a finished trainer ignores it.
     pub fn send(&self, command: Command) {
         let _ = self.commands.send(command);
@@ -340,6 +365,9 @@ impl Trainer {
             Outcome::Finished(reason) => EventKind::Finished {
                 reason,
                 metrics: finals.clone(),
+                note: self
+                    .scoring_skipped
+                    .then(|| "final scoring skipped".to_string()),
             },
             Outcome::Diverged(reason) | Outcome::Failed(reason) => EventKind::Failed {
                 reason,

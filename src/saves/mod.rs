@@ -16,7 +16,7 @@ pub mod writer;
 use serde::{Deserialize, Serialize};
 
 pub use reader::{LoadedSave, SaveError, SaveInfo, list_saves, load};
-pub use writer::SaveWriter;
+pub use writer::{SaveWriter, ensure_writable};
 
 /// The save format this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;

@@ -9,6 +9,15 @@ use crate::clock::UtcTime;
 use crate::lessons::Lesson;
 use crate::run::{RunEvent, Summary};
 
+/// Checks that saves can be written under `root` (creating it if need be), so that a bad
+/// `--save-dir` is refused before a run starts rather than found after it.
+pub fn ensure_writable(root: &Path) -> io::Result<()> {
+    fs::create_dir_all(root)?;
+    let probe = root.join(format!(".mllab-write-test-{}", std::process::id()));
+    fs::write(&probe, b"")?;
+    fs::remove_file(&probe)
+}
+
 /// An open save directory.
 pub struct SaveWriter {
     dir: PathBuf,

@@ -196,9 +196,10 @@ fn fresh_seed() -> u64 {
 /// Runs the TUI until the learner quits.
 pub fn run_tui(opts: TuiOptions) -> anyhow::Result<()> {
     if !stdout().is_terminal() {
-        anyhow::bail!(
-            "the TUI needs a terminal; to run a lesson without one use `mllab run LESSON --headless`"
-        );
+        return Err(crate::input_error::BadInput(
+            "the TUI needs a terminal; to run a lesson without one use `mllab run LESSON --headless`".into(),
+        )
+        .into());
     }
     let mut rt = Runtime::new(&opts);
     if let Some(path) = &opts.start {
