@@ -13,7 +13,7 @@ use mllab::lessons::Lesson;
 use mllab::models::{Finals, Finish, Metrics, Model, ModelError};
 use mllab::run::trainer::spawn_with;
 use mllab::run::visual::PanelUpdate;
-use mllab::run::{EventKind, FinishReason, RunConfig, RunEvent, RunStatus, Summary};
+use mllab::run::{Command, EventKind, FinishReason, RunConfig, RunEvent, RunStatus, Summary};
 use mllab::saves::{self, SaveWriter};
 use mllab::ui::app::{App, BrowserFocus, Effect, Msg};
 use mllab::ui::keymap::Screen;
@@ -148,9 +148,10 @@ impl Lab {
 
     /// Starts the selected lesson and waits until the trainer reports it running.
     fn start(&mut self) {
+        let effects = self.press(KeyCode::Enter);
         assert!(
-            self.press(KeyCode::Enter).is_empty(),
-            "the runtime carries out the start itself"
+            matches!(effects.as_slice(), [Effect::StartRun { .. }]),
+            "Enter starts a run: {effects:?}"
         );
         assert_eq!(self.app().screen, Screen::Run);
         assert!(
@@ -427,20 +428,30 @@ fn s_stops_a_run_and_its_save_says_stopped() {
 }
 
 #[test]
-fn leaving_a_live_run_with_q_stops_it_and_keeps_its_save() {
+fn q_on_a_live_run_stops_it_without_waiting_shows_the_end_and_q_again_goes_back() {
     let mut lab = Lab::new(&[("regression-gd.yaml", regression(2000, 200, 0))]);
     lab.start();
     assert!(lab.pump_until(3.0, |a| step(a) >= 5));
     let save_dir = PathBuf::from(lab.run().save_dir.clone().unwrap());
-    lab.press(KeyCode::Char('q'));
-    assert_eq!(lab.app().screen, Screen::Browser);
-    assert!(!lab.rt.training(), "q stops the trainer thread");
+    let asked = Instant::now();
+    assert_eq!(
+        lab.press(KeyCode::Char('q')),
+        vec![Effect::Command(Command::Stop)]
+    );
+    assert!(
+        asked.elapsed() < Duration::from_millis(50),
+        "a key never waits for the trainer"
+    );
+    assert_eq!(lab.app().screen, Screen::Run, "the end of the run is shown");
+    assert!(lab.wait_trainer_done(3.0));
     assert_eq!(
         status(lab.app()),
         Status::Finished(FinishReason::Stopped),
         "the run's last events were taken"
     );
     assert_eq!(read_summary(&save_dir).status, RunStatus::Stopped);
+    lab.press(KeyCode::Char('q'));
+    assert_eq!(lab.app().screen, Screen::Browser);
     let listed = &lab.app().browser.saves;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].dir, save_dir);
@@ -450,6 +461,39 @@ fn leaving_a_live_run_with_q_stops_it_and_keeps_its_save() {
         "the list is read after the run ended"
     );
     assert!(listed[0].steps >= 5);
+}
+
+#[test]
+fn q_or_s_during_the_final_scoring_skips_it() {
+    let mut lab = Lab::new(&[("regression-gd.yaml", regression(2000, 200, 0))]);
+    lab.start();
+    assert!(lab.pump_until(3.0, |a| step(a) >= 2));
+    // What the status line shows while a run is being scored.
+    let finishing = mllab::run::RunEvent {
+        run: lab.run().run,
+        t: 1.0,
+        step: 2,
+        kind: EventKind::Progress {
+            phase: "scoring 500 samples".into(),
+            done: 120,
+            total: 500,
+        },
+    };
+    lab.rt.app.update(Msg::Run(finishing));
+    assert!(matches!(
+        status(lab.app()),
+        Status::Finishing { done: 120, .. }
+    ));
+    assert_eq!(lab.press(KeyCode::Char('s')), vec![Effect::SkipScoring]);
+    assert_eq!(
+        lab.press(KeyCode::Char('q')),
+        vec![Effect::SkipScoring, Effect::StopRun]
+    );
+    assert_eq!(lab.app().screen, Screen::Browser);
+    assert!(
+        lab.wait_trainer_done(3.0),
+        "the stopped run ends in the background"
+    );
 }
 
 #[test]
@@ -510,20 +554,69 @@ fn ctrl_c_quits_from_the_browser_from_a_run_and_from_the_help() {
     assert_eq!(lab.ctrl_c(), vec![Effect::Quit]);
     assert!(lab.app().quit);
 
+    // From a live run, with the help open: the run is stopped and saved, then the program
+    // quits by itself.
     let mut lab = Lab::new(&[("regression-gd.yaml", regression(2000, 200, 0))]);
     lab.start();
     lab.press(KeyCode::Char('?'));
     assert!(lab.app().help);
-    assert_eq!(lab.ctrl_c(), vec![Effect::Quit]);
-    assert!(lab.app().quit);
+    assert_eq!(lab.ctrl_c(), vec![Effect::Command(Command::Stop)]);
+    assert!(!lab.app().quit);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut quit = false;
+    while !quit && Instant::now() < deadline {
+        quit = lab.rt.pump(10_000).1.contains(&Effect::Quit);
+    }
+    assert!(quit && lab.app().quit, "quits once the run has ended");
     lab.rt.shutdown();
     assert!(!lab.rt.training());
+
+    // Three Ctrl-C quit at once, skipping the scoring.
+    let mut lab = Lab::new(&[("regression-gd.yaml", regression(2000, 200, 0))]);
+    lab.start();
+    lab.ctrl_c();
+    assert_eq!(
+        lab.ctrl_c(),
+        vec![Effect::Command(Command::Stop), Effect::SkipScoring]
+    );
+    assert_eq!(lab.ctrl_c(), vec![Effect::SkipScoring, Effect::Quit]);
+    lab.rt.shutdown();
+    assert!(!lab.rt.training());
+}
+
+#[test]
+fn any_key_closes_the_help_and_does_nothing_else() {
+    let mut lab = Lab::new(&[
+        ("regression-gd.yaml", regression(300, 0, 0)),
+        (
+            "second.yaml",
+            regression(300, 0, 0).replace("id: regression-gd", "id: second"),
+        ),
+    ]);
+    for key in [
+        KeyCode::Char('x'),
+        KeyCode::Char('j'),
+        KeyCode::Enter,
+        KeyCode::Char('q'),
+    ] {
+        lab.press(KeyCode::Char('?'));
+        assert!(lab.app().help);
+        assert!(lab.press(key).is_empty(), "{key:?} only closes the help");
+        assert!(!lab.app().help, "{key:?} closes the help");
+        assert_eq!(lab.app().browser.selected, 0, "{key:?} moved the selection");
+        assert!(!lab.app().quit);
+    }
 }
 
 #[test]
 fn q_in_the_browser_quits_but_in_a_run_goes_back() {
     let mut lab = Lab::new(&[("regression-gd.yaml", regression(2000, 200, 0))]);
     lab.start();
+    assert_eq!(
+        lab.press(KeyCode::Char('q')),
+        vec![Effect::Command(Command::Stop)]
+    );
+    assert!(lab.wait_trainer_done(3.0));
     assert!(lab.press(KeyCode::Char('q')).is_empty());
     assert!(!lab.app().quit);
     assert_eq!(lab.app().screen, Screen::Browser);

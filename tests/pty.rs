@@ -193,7 +193,10 @@ fn the_binary_browses_runs_a_lesson_with_a_live_chart_and_quits_cleanly_in_a_rea
         "the run view says it is live:\n{screen}"
     );
 
-    // q goes back to the browser, q again quits and leaves the alternate screen.
+    // q stops the live run and shows how it ended; q again goes back to the browser, and
+    // q once more quits and leaves the alternate screen.
+    tmux.send("q");
+    tmux.wait_for("the stopped run", |s| s.contains("■ stopped"));
     tmux.send("q");
     tmux.wait_for("the browser again", |s| {
         s.contains("mllab · lessons") && !s.contains("┌ loss ")
@@ -292,6 +295,10 @@ fn e_opens_the_lesson_in_the_editor_and_the_next_run_uses_the_edited_values() {
     // Running it now uses the edited value.
     tmux.send("Enter");
     tmux.wait_for("a run of 77 steps", |s| s.contains("/77"));
+    tmux.send("q");
+    tmux.wait_for("the run's end", |s| {
+        s.contains("■ stopped") || s.contains("■ finished")
+    });
     tmux.send("q");
     tmux.wait_for("the browser again", |s| {
         s.contains("mllab · lessons") && !s.contains("┌ loss ")

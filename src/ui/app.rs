@@ -46,8 +46,11 @@ pub enum Effect {
         seed: SeedChoice,
     },
     Command(Command),
-    /// Stop the live run and wait for its thread.
+    /// Stop the live run without waiting for it: its final scoring goes on in the background
+    /// (reporting progress) and its save completes when it ends.
     StopRun,
+    /// Skip the final scoring of the live run: it ends without its scores, and says so.
+    SkipScoring,
     Edit(PathBuf),
     Replay(PathBuf),
     Quit,
@@ -83,6 +86,9 @@ pub struct App {
     pub screen: Screen,
     pub help: bool,
     pub quit: bool,
+    /// The learner asked to quit while a run was live: quit once it has ended. Counts the
+    /// asks (the second skips the scoring, the third quits at once).
+    pub quit_asked: u8,
     pub browser: BrowserState,
     pub run: Option<LiveRun>,
     pub replay: Option<ReplayState>,
@@ -104,6 +110,7 @@ impl App {
             screen: Screen::Browser,
             help: false,
             quit: false,
+            quit_asked: 0,
             browser: BrowserState {
                 entries,
                 selected: 0,
@@ -201,7 +208,17 @@ impl App {
                     return Vec::new();
                 }
                 self.dirty = true;
-                match action_for(self.screen, &key) {
+                let action = action_for(self.screen, &key);
+                // Any key closes the help, and does nothing else (Ctrl-C still quits).
+                let ctrl_c = key.code == ratatui::crossterm::event::KeyCode::Char('c')
+                    && key
+                        .modifiers
+                        .contains(ratatui::crossterm::event::KeyModifiers::CONTROL);
+                if self.help && !ctrl_c {
+                    self.help = false;
+                    return Vec::new();
+                }
+                match action {
                     Some(action) => {
                         self.message = None;
                         self.act(action)
@@ -222,10 +239,25 @@ impl App {
                 Vec::new()
             }
             Msg::Run(ev) => {
+                let ended = matches!(
+                    ev.kind,
+                    crate::run::EventKind::Finished { .. } | crate::run::EventKind::Failed { .. }
+                );
                 if let Some(run) = self.run.as_mut()
                     && run.state.apply(&ev)
                 {
                     self.dirty |= self.screen == Screen::Run;
+                    if ended {
+                        if self.quit_asked > 0 {
+                            self.quit = true;
+                            return vec![Effect::Quit];
+                        }
+                        // Its save is complete now.
+                        if self.screen == Screen::Browser {
+                            self.refresh_saves();
+                            self.dirty = true;
+                        }
+                    }
                 }
                 Vec::new()
             }
@@ -250,23 +282,62 @@ impl App {
                 self.lang = self.lang.toggled();
                 return Vec::new();
             }
-            Action::Quit => {
-                self.quit = true;
-                return vec![Effect::Quit];
-            }
+            Action::Quit => return self.ask_to_quit(),
             _ => {}
-        }
-        if self.help {
-            // Any other key closes the help first.
-            self.help = false;
-            if action == Action::Back {
-                return Vec::new();
-            }
         }
         match self.screen {
             Screen::Browser => self.act_browser(action),
             Screen::Run => self.act_run(action),
             Screen::Replay => self.act_replay(action),
+        }
+    }
+
+    /// The live run, if one is training or finishing.
+    fn live_status(&self) -> Option<&Status> {
+        self.run
+            .as_ref()
+            .map(|r| &r.state.status)
+            .filter(|s| !s.is_over())
+    }
+
+    /// Quitting never waits silently: with a live run the first ask stops it and quits when
+    /// its save is complete (the status line shows the scoring), the second skips the
+    /// scoring, the third quits at once (the run's thread is then stopped after the screen
+    /// is restored).
+    fn ask_to_quit(&mut self) -> Vec<Effect> {
+        if self.live_status().is_none() {
+            self.quit = true;
+            return vec![Effect::Quit];
+        }
+        self.quit_asked = self.quit_asked.saturating_add(1);
+        self.screen = Screen::Run;
+        match self.quit_asked {
+            1 => {
+                self.message = Some(
+                    self.lang
+                        .pick(
+                            "Quitting once the run is saved. Ctrl-C again skips the final scoring.",
+                            "运行保存后退出。再按 Ctrl-C 跳过最终评分。",
+                        )
+                        .to_string(),
+                );
+                vec![Effect::Command(Command::Stop)]
+            }
+            2 => {
+                self.message = Some(
+                    self.lang
+                        .pick(
+                            "Skipping the final scoring. Ctrl-C again quits at once.",
+                            "跳过最终评分。再按 Ctrl-C 立即退出。",
+                        )
+                        .to_string(),
+                );
+                vec![Effect::Command(Command::Stop), Effect::SkipScoring]
+            }
+            _ => {
+                self.quit = true;
+                vec![Effect::SkipScoring, Effect::Quit]
+            }
         }
     }
 
@@ -338,6 +409,7 @@ impl App {
         };
         let status = run.state.status.clone();
         let live = !status.is_over();
+        let finishing = matches!(status, Status::Finishing { .. });
         match action {
             Action::PauseResume if status == Status::Running => {
                 vec![Effect::Command(Command::Pause)]
@@ -346,6 +418,8 @@ impl App {
                 vec![Effect::Command(Command::Resume)]
             }
             Action::StepOnce if status == Status::Paused => vec![Effect::Command(Command::Step)],
+            // Stopping a run that is already in its final scoring skips the scoring.
+            Action::Stop if finishing => vec![Effect::SkipScoring],
             Action::Stop if live => vec![Effect::Command(Command::Stop)],
             Action::LrUp if live => vec![Effect::Command(Command::ScaleLr { factor: 2.0 })],
             Action::LrDown if live => vec![Effect::Command(Command::ScaleLr { factor: 0.5 })],
@@ -366,11 +440,24 @@ impl App {
                 self.image_mode = self.image_mode.toggled();
                 Vec::new()
             }
+            // q on a training run stops it and stays to show the final scoring; q again
+            // skips the scoring and goes back (the run ends in the background).
+            Action::Back if live && !finishing => {
+                self.message = Some(
+                    self.lang
+                        .pick(
+                            "Stopping: the run is scored and saved. q again skips the scoring.",
+                            "正在停止：评分并保存。再按 q 跳过评分。",
+                        )
+                        .to_string(),
+                );
+                vec![Effect::Command(Command::Stop)]
+            }
             Action::Back => {
                 self.screen = Screen::Browser;
                 self.refresh_saves();
-                if live {
-                    vec![Effect::StopRun]
+                if finishing {
+                    vec![Effect::SkipScoring, Effect::StopRun]
                 } else {
                     Vec::new()
                 }

@@ -52,6 +52,9 @@ pub struct TuiOptions {
 pub struct Runtime {
     pub app: App,
     trainer: Option<TrainerHandle>,
+    /// Trainers of runs the learner left, still finishing (scoring, saving) in the background.
+    /// They are never joined on this thread; finished ones are dropped as they end.
+    retired: Vec<TrainerHandle>,
     overrides: Vec<Override>,
     lessons_dir: PathBuf,
     saves_dir: PathBuf,
@@ -64,6 +67,7 @@ impl Runtime {
         Runtime {
             app: App::new(entries, &opts.saves_dir, opts.lang),
             trainer: None,
+            retired: Vec::new(),
             overrides: opts.overrides.clone(),
             lessons_dir: opts.lessons_dir.clone(),
             saves_dir: opts.saves_dir.clone(),
@@ -71,50 +75,62 @@ impl Runtime {
         }
     }
 
-    /// Feeds a message to the app and carries out its effects. Effects that need the terminal
-    /// (editing, quitting) are returned to the caller.
+    /// Feeds a message to the app and carries out its effects; returns them all. Those that
+    /// need the terminal (editing, quitting) are left to the caller.
     pub fn dispatch(&mut self, msg: Msg) -> Vec<Effect> {
         let effects = self.app.update(msg);
-        let mut for_terminal = Vec::new();
-        for e in effects {
+        for e in &effects {
             match e {
-                Effect::StartRun { path, seed } => self.start_run(&path, seed),
+                Effect::StartRun { path, seed } => self.start_run(path, *seed),
                 Effect::Command(c) => {
                     if let Some(t) = &self.trainer {
-                        t.send(c);
+                        t.send(c.clone());
                     }
                 }
-                Effect::StopRun => {
-                    self.stop_run();
-                    // The save list was read before the run ended; read it again.
-                    self.app.refresh_saves();
+                Effect::StopRun => self.retire(false),
+                Effect::SkipScoring => {
+                    if let Some(t) = &self.trainer {
+                        t.skip_scoring();
+                    }
                 }
-                Effect::Replay(dir) => self.open_replay(&dir),
-                Effect::Edit(_) | Effect::Quit => for_terminal.push(e),
+                Effect::Replay(dir) => self.open_replay(dir),
+                // Left to the terminal loop.
+                Effect::Edit(_) | Effect::Quit => {}
             }
         }
-        for_terminal
+        effects
     }
 
-    /// Moves up to `max` waiting trainer events into the app; returns how many.
-    pub fn pump(&mut self, max: usize) -> usize {
-        let Some(t) = &self.trainer else { return 0 };
-        let events = t.drain(max);
-        let n = events.len();
-        for ev in events {
-            self.app.update(Msg::Run(ev));
+    /// Moves up to `max` waiting trainer events into the app; returns how many, and the
+    /// effects they asked for (quit once the run has ended).
+    pub fn pump(&mut self, max: usize) -> (usize, Vec<Effect>) {
+        let mut events = Vec::new();
+        for t in self.retired.iter().chain(self.trainer.iter()) {
+            events.extend(t.drain(max));
         }
-        n
+        // Retired trainers that have ended and been drained are gone for good.
+        self.retired.retain(|t| !t.is_done());
+        let n = events.len();
+        let mut effects = Vec::new();
+        for ev in events {
+            effects.extend(self.app.update(Msg::Run(ev)));
+        }
+        (n, effects)
     }
 
-    /// True while a trainer thread is alive.
+    /// True while a trainer thread is alive (the live run's, or a stopped run's still
+    /// finishing in the background).
     pub fn training(&self) -> bool {
-        self.trainer.as_ref().is_some_and(|t| !t.is_done())
+        self.trainer
+            .iter()
+            .chain(&self.retired)
+            .any(|t| !t.is_done())
     }
 
     /// Loads the lesson afresh (so edits apply), opens a save and starts the trainer.
     pub fn start_run(&mut self, path: &Path, seed: SeedChoice) {
-        self.stop_run();
+        // The old run ends quickly, without its scoring: the new one needs the cores.
+        self.retire(true);
         let mut overrides = self.overrides.clone();
         match seed {
             SeedChoice::Lesson => {}
@@ -153,10 +169,25 @@ impl Runtime {
         }));
     }
 
-    /// Stops the live run, if any, and waits for its thread; its last events are kept.
-    pub fn stop_run(&mut self) {
-        if let Some(mut t) = self.trainer.take() {
+    /// Asks the live run to stop and moves its trainer to the background, without waiting:
+    /// its last events still arrive through [`pump`](Self::pump). `skip` also skips its
+    /// final scoring.
+    pub fn retire(&mut self, skip: bool) {
+        if let Some(t) = self.trainer.take() {
             t.send(Command::Stop);
+            if skip {
+                t.skip_scoring();
+            }
+            self.retired.push(t);
+        }
+    }
+
+    /// Stops the live run, if any, and waits for its thread; its last events are kept.
+    /// Only for the end of the program, after the screen is restored: it can take as long
+    /// as one step of the model.
+    pub fn stop_run(&mut self) {
+        self.retire(true);
+        for mut t in std::mem::take(&mut self.retired) {
             t.stop_and_join();
             for ev in t.drain(usize::MAX) {
                 self.app.update(Msg::Run(ev));
@@ -214,8 +245,10 @@ pub fn run_tui(opts: TuiOptions) -> anyhow::Result<()> {
     let mut tui = Tui::enter().context("cannot prepare the terminal")?;
     install_panic_hook();
     let result = event_loop(&mut rt, &mut tui);
-    rt.shutdown();
+    // The screen is restored first; a run still finishing is then stopped without its
+    // scoring (at most one model step), so quitting never leaves a frozen screen.
     drop(tui);
+    rt.shutdown();
     let _ = std::panic::take_hook();
     result
 }
@@ -227,7 +260,10 @@ fn event_loop(rt: &mut Runtime, tui: &mut Tui) -> anyhow::Result<()> {
         let now = Instant::now();
         rt.dispatch(Msg::Tick((now - last_tick).as_secs_f64()));
         last_tick = now;
-        rt.pump(5000);
+        let (_, effects) = rt.pump(5000);
+        if effects.contains(&Effect::Quit) {
+            return Ok(());
+        }
         let due = last_draw.is_none_or(|t| t.elapsed() >= Duration::from_millis(30));
         if rt.app.dirty && due {
             tui.terminal.draw(|f| f.render_widget(&rt.app, f.area()))?;
