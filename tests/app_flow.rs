@@ -719,7 +719,7 @@ fn a_model_that_panics_at_step_three_fails_its_run_and_the_save_says_failed() {
     let loaded = saves::load(&save_dir).unwrap();
     assert!(loaded.damage.is_none());
     assert!(matches!(
-        loaded.events.last().map(|e| &e.kind),
+        loaded.events.read_all().last().map(|e| e.kind.clone()),
         Some(EventKind::Failed { .. })
     ));
     assert_eq!(loaded.summary.status, RunStatus::Failed);

@@ -57,7 +57,7 @@ fn a_saved_run_replays_exactly_the_events_that_were_sent_live() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, live) = saved_run(tmp.path());
     let loaded = saves::load(&dir).unwrap();
-    assert_same(&loaded.events, &live);
+    assert_same(&loaded.events.read_all(), &live);
     assert_eq!(loaded.damage, None);
     assert_eq!(loaded.summary.status, RunStatus::Finished);
     assert_eq!(loaded.summary.steps, 300);
@@ -112,7 +112,7 @@ fn a_log_cut_mid_line_replays_up_to_the_cut_and_says_where() {
     std::fs::write(&events, &bytes[..cut]).unwrap();
     std::fs::remove_file(dir.join("summary.json")).unwrap();
     let loaded = saves::load(&dir).unwrap();
-    assert_same(&loaded.events, &live[..9]);
+    assert_same(&loaded.events.read_all(), &live[..9]);
     let damage = loaded.damage.unwrap();
     assert!(
         damage.contains("events.jsonl") && damage.contains(&format!("byte {}", line_starts[9])),
@@ -132,7 +132,7 @@ fn a_garbled_line_stops_the_replay_there_and_names_the_offset() {
     let offset: usize = lines[..3].iter().map(|l| l.len() + 1).sum();
     std::fs::write(&events, lines.join("\n") + "\n").unwrap();
     let loaded = saves::load(&dir).unwrap();
-    assert_same(&loaded.events, &live[..3]);
+    assert_same(&loaded.events.read_all(), &live[..3]);
     let damage = loaded.damage.unwrap();
     assert!(
         damage.contains(&format!("damaged at byte {offset}")) && damage.contains("line 4"),
@@ -245,7 +245,10 @@ fn a_run_killed_mid_way_leaves_a_save_that_replays() {
 
     let loaded = saves::load(&dir).unwrap();
     assert!(loaded.events.len() > 10);
-    assert!(matches!(loaded.events[0].kind, EventKind::Started { .. }));
+    assert!(matches!(
+        loaded.events.read_all()[0].kind,
+        EventKind::Started { .. }
+    ));
     assert_eq!(loaded.summary.status, RunStatus::Interrupted);
     assert!(loaded.summary.steps > 0);
 
@@ -258,4 +261,100 @@ fn a_run_killed_mid_way_leaves_a_save_that_replays() {
     let line = String::from_utf8(out.stdout).unwrap();
     let json: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
     assert_eq!(json["status"], "interrupted");
+}
+
+#[test]
+fn a_save_with_no_events_is_refused_whatever_its_summary_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, _) = saved_run(tmp.path());
+    let events = dir.join("events.jsonl");
+    // Empty, missing, and cut before the first line ended.
+    let first = std::fs::read(&events).unwrap();
+    for (what, content) in [
+        ("empty", Some(Vec::new())),
+        ("missing", None),
+        ("cut in its first line", Some(first[..40].to_vec())),
+    ] {
+        match &content {
+            Some(bytes) => std::fs::write(&events, bytes).unwrap(),
+            None => {
+                let _ = std::fs::remove_file(&events);
+            }
+        }
+        let err = saves::load(&dir).unwrap_err();
+        assert!(matches!(err, SaveError::NoEvents(_)), "{what}: {err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("events.jsonl") && msg.contains("no events recorded"),
+            "{what}: {msg}"
+        );
+    }
+}
+
+#[test]
+fn a_log_written_twice_is_refused_naming_the_line_where_the_second_run_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, live) = saved_run(tmp.path());
+    let events = dir.join("events.jsonl");
+    let text = std::fs::read_to_string(&events).unwrap();
+    std::fs::write(&events, format!("{text}{text}")).unwrap();
+    let msg = saves::load(&dir).unwrap_err().to_string();
+    assert!(
+        msg.contains("events.jsonl")
+            && msg.contains(&format!("line {} starts a second run", live.len() + 1)),
+        "{msg}"
+    );
+}
+
+#[test]
+fn events_after_the_end_or_a_step_going_back_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, live) = saved_run(tmp.path());
+    let events = dir.join("events.jsonl");
+    let text = std::fs::read_to_string(&events).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+
+    // A metrics line copied after the end.
+    let metrics = lines
+        .iter()
+        .find(|l| l.contains("\"event\":\"metrics\""))
+        .unwrap();
+    std::fs::write(&events, format!("{text}{metrics}\n")).unwrap();
+    let msg = saves::load(&dir).unwrap_err().to_string();
+    assert!(
+        msg.contains(&format!(
+            "line {} comes after the run ended",
+            live.len() + 1
+        )),
+        "{msg}"
+    );
+
+    // The last metrics line moved to just after the start.
+    let last_metrics = lines
+        .iter()
+        .rposition(|l| l.contains("\"event\":\"metrics\""))
+        .unwrap();
+    let mut moved: Vec<&str> = lines.clone();
+    let line = moved.remove(last_metrics);
+    moved.insert(1, line);
+    std::fs::write(&events, moved.join("\n") + "\n").unwrap();
+    let msg = saves::load(&dir).unwrap_err().to_string();
+    assert!(msg.contains("the step goes back"), "{msg}");
+}
+
+#[test]
+fn a_replay_reads_its_events_from_the_file_one_at_a_time_and_any_order_of_reads_agrees() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, live) = saved_run(tmp.path());
+    let mut log = saves::load(&dir).unwrap().events;
+    assert_eq!(log.len(), live.len());
+    // Backwards, then a jump, then forwards: every read is the event at that place.
+    for i in (0..live.len()).rev().step_by(7) {
+        assert!(log.get(i).as_ref() == Some(&live[i]), "event {i}");
+    }
+    for i in [3, 4, 5, 0, 1, live.len() - 1] {
+        assert!(log.get(i).as_ref() == Some(&live[i]), "event {i}");
+    }
+    assert_eq!(log.get(live.len()), None);
+    assert_eq!(log.time(2), Some(live[2].t));
 }

@@ -12,5 +12,5 @@ pub mod trainer;
 pub mod visual;
 
 pub use event::{Command, EventKind, FinishReason, RunEvent, RunId};
-pub use summary::{RunStatus, Summary};
+pub use summary::{RunStatus, Summary, SummaryBuilder};
 pub use trainer::{RunConfig, TrainerHandle, spawn};

@@ -10,12 +10,14 @@
 //! A run killed at any moment leaves a save whose complete lines replay. A finished save is
 //! never modified by mllab.
 
+pub mod log;
 pub mod reader;
 pub mod writer;
 
 use serde::{Deserialize, Serialize};
 
-pub use reader::{LoadedSave, SaveError, SaveInfo, list_saves, load};
+pub use log::EventLog;
+pub use reader::{LoadedSave, SaveError, SaveInfo, find, list_all, list_saves, load};
 pub use writer::{SaveWriter, ensure_writable};
 
 /// The save format this build writes and the newest it reads.

@@ -1,16 +1,20 @@
-//! Reads saves back: whole for replay, or just header and summary for listings.
+//! Reads saves back: header, lesson, summary and an indexed event log for replay, or just
+//! header and summary for listings.
 //!
 //! Damage is reported, not fatal: a save whose event log is cut short or garbled replays up
-//! to the damage, and the message names the file and the byte offset.
+//! to the damage, and the message names the file and the byte offset. A save that would lie
+//! is refused: a log with no events (whatever its summary says), or one that is not one run
+//! in order.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use super::log::{EventLog, LogProblem};
 use super::{EVENTS_FILE, FORMAT_VERSION, HEADER_FILE, Header, LESSON_FILE, SUMMARY_FILE};
 use crate::lessons::{Lesson, LessonErrors};
-use crate::run::{RunEvent, RunStatus, Summary};
+use crate::run::{RunStatus, Summary};
 
 /// Why a save cannot be opened at all.
 #[derive(Debug, Error)]
@@ -36,6 +40,12 @@ pub enum SaveError {
     BadHeader { path: PathBuf, message: String },
     #[error("{path}: the saved lesson is not valid:\n{errors}")]
     BadLesson { path: PathBuf, errors: LessonErrors },
+    #[error(
+        "{0}: no events recorded (the file is missing, empty, or cut before its first line ended); there is nothing to replay"
+    )]
+    NoEvents(PathBuf),
+    #[error("{0}")]
+    NotOneRun(String),
 }
 
 /// A save read back.
@@ -44,8 +54,8 @@ pub struct LoadedSave {
     pub dir: PathBuf,
     pub header: Header,
     pub lesson: Lesson,
-    /// Every complete event, in order, up to any damage.
-    pub events: Vec<RunEvent>,
+    /// Every complete event, in order, up to any damage; read from the file as needed.
+    pub events: EventLog,
     /// The recorded summary, or one rebuilt from the events when the run was interrupted.
     pub summary: Summary,
     /// What was wrong with the save, if anything, and where.
@@ -97,12 +107,14 @@ pub fn load(dir: &Path) -> Result<LoadedSave, SaveError> {
         })?;
 
     let events_path = dir.join(EVENTS_FILE);
-    let bytes = match fs::read(&events_path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(io_err(&events_path)(e)),
+    let scanned = match EventLog::scan(&events_path).map_err(io_err(&events_path))? {
+        Ok(s) => s,
+        Err(LogProblem::Empty) => return Err(SaveError::NoEvents(events_path)),
+        Err(LogProblem::NotOneRun(why)) => return Err(SaveError::NotOneRun(why)),
     };
-    let (events, mut damage) = parse_events(&bytes, &events_path);
+    let events = scanned.log;
+    let mut damage = scanned.damage;
+    let rebuilt = scanned.summary;
 
     let summary_path = dir.join(SUMMARY_FILE);
     let recorded = match fs::read_to_string(&summary_path) {
@@ -122,18 +134,16 @@ pub fn load(dir: &Path) -> Result<LoadedSave, SaveError> {
         },
         Err(_) => None,
     };
-    let summary = recorded
-        .or_else(|| Summary::from_events(&events))
-        .unwrap_or_else(|| Summary {
-            lesson: header.lesson.clone(),
-            seed: header.seed,
-            steps: 0,
-            seconds: 0.0,
-            status: RunStatus::Interrupted,
-            reason: Some("the run stopped before its first event".into()),
-            metrics: Default::default(),
-            save: None,
-        });
+    let summary = recorded.or(rebuilt).unwrap_or_else(|| Summary {
+        lesson: header.lesson.clone(),
+        seed: header.seed,
+        steps: 0,
+        seconds: 0.0,
+        status: RunStatus::Interrupted,
+        reason: Some("the run stopped before its first event".into()),
+        metrics: Default::default(),
+        save: None,
+    });
     let mut summary = summary;
     summary.save = Some(dir.display().to_string());
     Ok(LoadedSave {
@@ -144,39 +154,6 @@ pub fn load(dir: &Path) -> Result<LoadedSave, SaveError> {
         summary,
         damage,
     })
-}
-
-/// Parses complete lines; stops at the first damaged one and says where it is.
-pub fn parse_events(bytes: &[u8], path: &Path) -> (Vec<RunEvent>, Option<String>) {
-    let mut events = Vec::new();
-    let mut offset = 0usize;
-    while offset < bytes.len() {
-        let Some(len) = bytes[offset..].iter().position(|&b| b == b'\n') else {
-            let damage = format!(
-                "{}: cut short at byte {offset} (a line without its end: the run was interrupted while writing); replaying the {} events before it",
-                path.display(),
-                events.len()
-            );
-            return (events, Some(damage));
-        };
-        let line = &bytes[offset..offset + len];
-        if !line.iter().all(u8::is_ascii_whitespace) {
-            match serde_json::from_slice::<RunEvent>(line) {
-                Ok(ev) => events.push(ev),
-                Err(e) => {
-                    let damage = format!(
-                        "{}: damaged at byte {offset} (line {}: {e}); replaying the {} events before it",
-                        path.display(),
-                        events.len() + 1,
-                        events.len()
-                    );
-                    return (events, Some(damage));
-                }
-            }
-        }
-        offset += len + 1;
-    }
-    (events, None)
 }
 
 /// One save as the browser lists it.
@@ -220,6 +197,57 @@ pub fn list_saves(root: &Path, lesson_id: &str) -> Vec<SaveInfo> {
             }
         })
         .collect();
-    out.sort_by(|a, b| b.name.cmp(&a.name));
+    // Newest first: by the name's start time to the second, then by when the header was
+    // written (two runs in the same second).
+    let written = |s: &SaveInfo| {
+        fs::metadata(s.dir.join(HEADER_FILE))
+            .and_then(|m| m.modified())
+            .ok()
+    };
+    out.sort_by_cached_key(|s| {
+        let second = s.name.get(..15).unwrap_or(&s.name).to_string();
+        std::cmp::Reverse((second, written(s), s.name.clone()))
+    });
     out
+}
+
+/// Every save under `root`, lesson by lesson (by id), newest first within a lesson.
+pub fn list_all(root: &Path) -> Vec<(String, SaveInfo)> {
+    let Ok(read) = fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<String> = read
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    ids.sort();
+    ids.into_iter()
+        .flat_map(|id| {
+            list_saves(root, &id)
+                .into_iter()
+                .map(move |s| (id.clone(), s))
+        })
+        .collect()
+}
+
+/// The save a name stands for: a save directory as given, or a lesson id standing for that
+/// lesson's newest save under `root`.
+pub fn find(name: &Path, root: &Path) -> Result<PathBuf, String> {
+    if name.join(HEADER_FILE).is_file() || name.is_dir() {
+        return Ok(name.to_path_buf());
+    }
+    let id = name.to_string_lossy();
+    let is_id = !id.is_empty() && !id.contains(['/', '\\']) && !id.starts_with('.');
+    if is_id && let Some(newest) = list_saves(root, &id).into_iter().next() {
+        return Ok(newest.dir);
+    }
+    Err(if is_id {
+        format!(
+            "{id} is neither a save directory nor a lesson with saves under {} (run it first: mllab run {id} --headless; mllab saves lists the saves there are)",
+            root.display()
+        )
+    } else {
+        format!("{id}: no such save directory")
+    })
 }

@@ -1,8 +1,8 @@
 //! Replaying a saved run: a cursor over its events that feeds the same `RunState::apply` as a
-//! live run, on the recorded rhythm, faster or slower, or one event at a time.
+//! live run, on the recorded rhythm, faster or slower, or one event at a time. The events are
+//! read from the log as the cursor reaches them, never held all at once.
 
-use crate::run::RunEvent;
-use crate::saves::LoadedSave;
+use crate::saves::{EventLog, LoadedSave};
 
 use super::run_state::RunState;
 
@@ -14,7 +14,7 @@ const MIN_REPLAY_SECONDS: f64 = 8.0;
 
 pub struct ReplayState {
     pub dir: String,
-    pub events: Vec<RunEvent>,
+    pub events: EventLog,
     /// How many events have been applied.
     pub cursor: usize,
     pub playing: bool,
@@ -30,10 +30,11 @@ pub struct ReplayState {
 
 impl ReplayState {
     pub fn new(save: LoadedSave) -> ReplayState {
-        let run = save.events.first().map(|e| e.run).unwrap_or(0);
+        let mut events = save.events;
+        let run = events.get(0).map(|e| e.run).unwrap_or(0);
         let mut fresh = RunState::new(run, &save.lesson);
         fresh.save_dir = Some(save.dir.display().to_string());
-        let duration = save.events.last().map(|e| e.t).unwrap_or(0.0);
+        let duration = events.last_time().unwrap_or(0.0);
         let stretch = if duration > 0.0 && duration < MIN_REPLAY_SECONDS {
             duration / MIN_REPLAY_SECONDS
         } else {
@@ -41,7 +42,7 @@ impl ReplayState {
         };
         ReplayState {
             dir: save.dir.display().to_string(),
-            events: save.events,
+            events,
             cursor: 0,
             playing: true,
             speed: 1.0,
@@ -64,11 +65,14 @@ impl ReplayState {
         }
         self.clock += dt * self.speed * self.stretch;
         let mut changed = false;
-        while let Some(ev) = self.events.get(self.cursor) {
-            if ev.t > self.clock {
+        while let Some(t) = self.events.time(self.cursor) {
+            if t > self.clock {
                 break;
             }
-            self.state.apply(ev);
+            let Some(ev) = self.events.get(self.cursor) else {
+                break;
+            };
+            self.state.apply(&ev);
             self.cursor += 1;
             changed = true;
         }
@@ -88,7 +92,7 @@ impl ReplayState {
     pub fn next(&mut self) {
         self.playing = false;
         if let Some(ev) = self.events.get(self.cursor) {
-            self.state.apply(ev);
+            self.state.apply(&ev);
             self.clock = ev.t;
             self.cursor += 1;
         }
@@ -103,11 +107,18 @@ impl ReplayState {
     pub fn seek(&mut self, n: usize) {
         let n = n.min(self.events.len());
         self.state = self.fresh.clone();
-        for ev in &self.events[..n] {
-            self.state.apply(ev);
+        for i in 0..n {
+            match self.events.get(i) {
+                Some(ev) => self.state.apply(&ev),
+                None => break,
+            };
         }
         self.cursor = n;
-        self.clock = if n == 0 { 0.0 } else { self.events[n - 1].t };
+        self.clock = if n == 0 {
+            0.0
+        } else {
+            self.events.time(n - 1).unwrap_or(0.0)
+        };
     }
 
     pub fn faster(&mut self) {
