@@ -1,7 +1,9 @@
-//! The command line: `mllab` (the TUI), `list`, `check`, `run`, `replay`.
+//! The command line: `mllab` (the TUI), `list`, `check`, `run`, `replay`, `saves`, `data`,
+//! `sample`, `bench`.
 //!
-//! Exit codes: 0 ok, 1 the run failed (diverged, crashed), 2 bad input (a lesson with errors,
-//! an unknown lesson, a damaged save, a bad flag).
+//! Exit codes: 0 ok, 1 the run failed (diverged, crashed), 130 ended by Ctrl-C, 2 bad input (a
+//! lesson with errors, an unknown lesson, a damaged save, a bad flag, no terminal, an
+//! unwritable save folder).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -121,13 +123,22 @@ pub enum Cmd {
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
     },
-    /// Replay a saved run (a directory under saves/).
+    /// Replay a saved run: a directory under saves/, or a lesson id for its newest save.
     Replay {
-        #[arg(value_name = "SAVE")]
+        #[arg(value_name = "SAVE|LESSON")]
         save: PathBuf,
         /// No TUI: print the recorded summary as one JSON line.
         #[arg(long)]
         headless: bool,
+    },
+    /// List the saved runs (of one lesson, or all), newest first: path, status, steps, loss.
+    Saves {
+        /// A lesson id; all lessons when left out.
+        #[arg(value_name = "LESSON")]
+        lesson: Option<String>,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -311,13 +322,22 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Some(Cmd::Saves { lesson, json }) => {
+            list_saves(&cli.save_dir, lesson.as_deref(), json);
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Cmd::Replay { save, headless }) => {
+            let save = saves::find(&save, &cli.save_dir)
+                .map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
             let loaded =
                 saves::load(&save).map_err(|e| Failure::BadInput(format!("mllab: {e}")))?;
             if let Some(d) = &loaded.damage {
                 eprintln!("mllab: warning: {d}");
             }
             if headless {
+                if let Some(peak) = headless::peak_rss_bytes() {
+                    eprintln!("mllab: peak memory {} MB", peak >> 20);
+                }
                 println!("{}", loaded.summary.to_json_line());
                 return Ok(ExitCode::SUCCESS);
             }
@@ -331,6 +351,62 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `mllab saves`: a table, or one JSON document.
+fn list_saves(root: &Path, lesson: Option<&str>, json: bool) {
+    let rows: Vec<(String, saves::SaveInfo)> = match lesson {
+        Some(id) => saves::list_saves(root, id)
+            .into_iter()
+            .map(|s| (id.to_string(), s))
+            .collect(),
+        None => saves::list_all(root),
+    };
+    if json {
+        let doc: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(id, s)| {
+                serde_json::json!({
+                    "lesson": id,
+                    "path": s.dir.display().to_string(),
+                    "status": s.status,
+                    "steps": s.steps,
+                    "loss": s.loss,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(doc));
+        return;
+    }
+    if rows.is_empty() {
+        eprintln!(
+            "mllab: no saves under {}{}",
+            root.display(),
+            lesson.map(|l| format!(" for {l}")).unwrap_or_default()
+        );
+        return;
+    }
+    let width = rows
+        .iter()
+        .map(|(_, s)| s.dir.display().to_string().chars().count())
+        .max()
+        .unwrap_or(0);
+    println!(
+        "{:<width$}  {:<11}  {:>9}  {:>12}",
+        "save", "status", "steps", "loss"
+    );
+    for (_, s) in &rows {
+        let status = serde_json::to_value(s.status)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let loss = s.loss.map_or("-".to_string(), |l| format!("{l:.6}"));
+        println!(
+            "{:<width$}  {status:<11}  {:>9}  {loss:>12}",
+            s.dir.display(),
+            s.steps
+        );
     }
 }
 

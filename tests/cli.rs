@@ -477,6 +477,95 @@ fn a_headless_replay_prints_the_recorded_summary() {
 }
 
 #[test]
+fn replay_of_a_lesson_id_replays_its_newest_save_and_saves_lists_them_all() {
+    let lab = Lab::new(&[]);
+    // The second run's seed sorts first, so its name alone would not say it is the newest.
+    let first = lab.headless(&["--steps", "100", "--seed", "2"]).json_line();
+    let second = lab.headless(&["--steps", "200", "--seed", "1"]).json_line();
+    let replay = lab.mllab(&["replay", "regression-gd", "--headless"]);
+    assert_eq!(replay.code, Some(0), "{}", replay.show());
+    assert_eq!(
+        replay.json_line()["steps"],
+        200,
+        "the newest save is replayed"
+    );
+
+    let listed = lab.mllab(&["saves", "regression-gd", "--json"]);
+    assert_eq!(listed.code, Some(0), "{}", listed.show());
+    let doc: Value = serde_json::from_str(listed.stdout.trim()).unwrap();
+    let rows = doc.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (row, ran) in rows.iter().zip([&second, &first]) {
+        assert_eq!(row["lesson"], "regression-gd");
+        assert_eq!(row["steps"], ran["steps"]);
+        assert_eq!(row["status"], "finished");
+        assert_eq!(row["loss"], ran["metrics"]["loss"]);
+        assert_eq!(
+            lab.dir.path().join(row["path"].as_str().unwrap()),
+            save_dir(&lab, ran)
+        );
+    }
+    // As text: a header and one line per save, with its path, status, steps and loss.
+    let text = lab.mllab(&["saves"]);
+    let lines: Vec<&str> = text.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", text.show());
+    assert!(lines[0].contains("status") && lines[0].contains("loss"));
+    assert!(
+        lines[1].contains("finished") && lines[1].contains(" 200 "),
+        "{}",
+        text.show()
+    );
+
+    let none = lab.mllab(&["replay", "ddpm", "--headless"]);
+    assert_eq!(none.code, Some(2), "{}", none.show());
+    assert!(none.stderr.contains("mllab saves"), "{}", none.show());
+}
+
+/// The peak memory a headless command reports on stderr, in MB.
+fn peak_mb(out: &Out) -> Option<u64> {
+    out.stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("mllab: peak memory "))
+        .and_then(|l| l.trim_end_matches(" MB").parse().ok())
+}
+
+#[test]
+fn a_run_of_ten_million_steps_keeps_its_log_under_50_mb_and_replays_in_little_memory() {
+    let lab = Lab::new(&[]);
+    // Before: 472 MB of log in 3 s, and 767 MB of memory to replay it.
+    let ran = lab.headless(&["--steps", "10000000", "--seconds", "3"]);
+    assert_eq!(ran.code, Some(0), "{}", ran.show());
+    let dir = save_dir(&lab, &ran.json_line());
+    let bytes = fs::metadata(dir.join("events.jsonl")).unwrap().len();
+    assert!(bytes <= 50 << 20, "the log is {} MB", bytes >> 20);
+    let replay = lab.mllab(&["replay".as_ref(), dir.as_os_str(), "--headless".as_ref()]);
+    assert_eq!(replay.code, Some(0), "{}", replay.show());
+    if let Some(peak) = peak_mb(&replay) {
+        assert!(
+            peak < 64,
+            "replaying a {} MB log took {peak} MB",
+            bytes >> 20
+        );
+    }
+}
+
+#[test]
+fn replaying_a_save_whose_log_is_empty_says_no_events_recorded_and_exits_2() {
+    let lab = Lab::new(&[]);
+    let ran = lab.headless(&["--steps", "50"]).json_line();
+    let dir = save_dir(&lab, &ran);
+    fs::write(dir.join("events.jsonl"), b"").unwrap();
+    let out = lab.mllab(&["replay".as_ref(), dir.as_os_str(), "--headless".as_ref()]);
+    assert_eq!(out.code, Some(2), "{}", out.show());
+    assert!(out.stderr.contains("no events recorded"), "{}", out.show());
+    assert!(
+        out.stdout.is_empty(),
+        "no summary says finished: {}",
+        out.show()
+    );
+}
+
+#[test]
 fn replaying_a_directory_that_is_not_a_save_exits_2() {
     let lab = Lab::new(&[]);
     let out = lab.mllab(&[
@@ -726,6 +815,28 @@ fn sample_draws_digits_from_a_saved_ddpm_run() {
     let bad = eta("1.5");
     assert_eq!(bad.code, Some(2), "{}", bad.show());
     assert!(bad.stderr.contains("--eta 1.5"), "{}", bad.show());
+
+    // Weights with a NaN in them: refused, and nothing written (was 3,136 NaN and exit 0).
+    let weights = save.join("weights.safetensors");
+    let mut bytes = fs::read(&weights).unwrap();
+    let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    bytes[8 + header..8 + header + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    fs::write(&weights, &bytes).unwrap();
+    let nan_out = lab.dir.path().join("nan.npy");
+    let sampled = lab.mllab(&[
+        "sample".as_ref(),
+        save.as_os_str(),
+        "--out".as_ref(),
+        nan_out.as_os_str(),
+    ]);
+    assert_eq!(sampled.code, Some(2), "{}", sampled.show());
+    assert!(
+        sampled.stderr.contains("weights.safetensors")
+            && sampled.stderr.contains("NaN or infinite"),
+        "{}",
+        sampled.show()
+    );
+    assert!(!nan_out.exists(), "no file of NaN is written");
 }
 
 #[test]

@@ -84,7 +84,7 @@ impl Runtime {
                 Effect::StartRun { path, seed } => self.start_run(path, *seed),
                 Effect::Command(c) => {
                     if let Some(t) = &self.trainer {
-                        t.send(c.clone());
+                        t.send(*c);
                     }
                 }
                 Effect::StopRun => self.retire(false),

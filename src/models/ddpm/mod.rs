@@ -112,6 +112,12 @@ impl Ddpm {
         let mut ps = ParamStore::new();
         let eps = Eps::new(spec, &mut ps, &mut rng);
         crate::nn::load_into(&mut ps, weights).map_err(|e| e.to_string())?;
+        if let Some(name) = ps.first_nonfinite() {
+            return Err(format!(
+                "{}: the weights of `{name}` hold NaN or infinite values (the run diverged, or the file is damaged); nothing can be sampled from them. Run the lesson again, with a smaller train.lr",
+                weights.display()
+            ));
+        }
         let f = move |ps: &ParamStore, x: &[f32], t: &[f32]| eps.predict(ps, x, t);
         Ok((
             ps,

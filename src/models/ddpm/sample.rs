@@ -102,6 +102,13 @@ pub fn sample_save(
             .0,
         );
     }
+    if let Some(i) = all.iter().position(|v| !v.is_finite()) {
+        return Err(format!(
+            "sample {} of {n} turned NaN or infinite while being drawn from {}; nothing was written",
+            i / PIXELS + 1,
+            save.display()
+        ));
+    }
     let arr = ndarray::Array3::from_shape_vec((n, SIDE, SIDE), all).map_err(|e| e.to_string())?;
     ndarray_npy::write_npy(out, &arr).map_err(|e| format!("cannot write {}: {e}", out.display()))
 }
