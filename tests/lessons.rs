@@ -658,3 +658,110 @@ fn an_unknown_key_beside_kind_or_source_lists_them_among_the_allowed_keys() {
         "{data}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Files that are not a lesson's text: not regular, too large, not UTF-8.
+
+fn scratch_file(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    fs::write(&path, bytes).unwrap();
+    (dir, path)
+}
+
+/// The only error of loading `path`, whose message must not be the old catch-all.
+fn only_error(path: &Path) -> LessonError {
+    let errors = Lesson::load(path, &[]).unwrap_err();
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    let e = errors.0[0].clone();
+    assert!(!e.hint.contains("permissions"), "{e}");
+    assert!(!e.to_string().contains("at that line"), "{e}");
+    e
+}
+
+#[test]
+fn a_latin1_file_is_named_as_not_utf8_with_the_offset_of_its_first_bad_byte() {
+    let (_dir, path) = scratch_file("latin.yaml", b"id: caf\xe9\nchapter: 2\n");
+    let e = only_error(&path);
+    assert!(e.message.contains("not UTF-8"), "{e}");
+    assert!(e.message.contains("byte offset 7"), "{e}");
+    assert!(e.message.contains("0xE9"), "{e}");
+    assert!(e.message.contains("Latin-1"), "{e}");
+    assert_eq!((e.line, e.column), (Some(1), Some(8)), "{e}");
+}
+
+#[test]
+fn a_utf16_file_with_a_byte_order_mark_is_named_as_utf16() {
+    let mut bytes = vec![0xFF, 0xFE];
+    bytes.extend("id: x\n".encode_utf16().flat_map(|u| u.to_le_bytes()));
+    let (_dir, path) = scratch_file("utf16.yaml", &bytes);
+    let e = only_error(&path);
+    assert!(e.message.contains("UTF-16"), "{e}");
+    assert!(
+        e.message.contains("little-endian, with a byte-order mark"),
+        "{e}"
+    );
+    assert!(e.message.contains("byte offset 0"), "{e}");
+    assert!(e.hint.contains("UTF-8"), "{e}");
+}
+
+#[test]
+fn a_utf16_file_without_a_byte_order_mark_is_named_as_utf16() {
+    let bytes: Vec<u8> = "id: x\nchapter: 2\n"
+        .encode_utf16()
+        .flat_map(|u| u.to_be_bytes())
+        .collect();
+    let (_dir, path) = scratch_file("utf16.yaml", &bytes);
+    let e = only_error(&path);
+    assert!(e.message.contains("UTF-16"), "{e}");
+    assert!(
+        e.message.contains("big-endian, without a byte-order mark"),
+        "{e}"
+    );
+    assert!(e.message.contains("byte offset 0"), "{e}");
+}
+
+#[test]
+fn a_file_over_the_size_cap_is_refused_with_its_size_and_the_cap() {
+    let mut text = fs::read(fixture("valid", "tiny-line")).unwrap();
+    text.extend(std::iter::repeat_n(b'#', 1 << 20));
+    let (_dir, path) = scratch_file("huge.yaml", &text);
+    let e = only_error(&path);
+    assert!(e.message.contains(&format!("{} bytes", text.len())), "{e}");
+    assert!(e.message.contains("1048576 bytes (1 MiB)"), "{e}");
+}
+
+#[test]
+fn a_directory_given_as_a_lesson_is_named_as_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = only_error(dir.path());
+    assert!(e.message.contains("a directory, not a regular file"), "{e}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_given_as_a_lesson_is_refused_at_once_without_being_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || tx.send(Lesson::load(&path, &[])).unwrap());
+    let result = rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("loading a named pipe blocked");
+    let errors = result.unwrap_err();
+    assert!(
+        errors.0[0].message.contains("named pipe (FIFO)"),
+        "{errors}"
+    );
+    let err = resolve(fifo.to_str().unwrap(), dir.path()).unwrap();
+    assert_eq!(
+        err, fifo,
+        "resolving keeps the path, so that loading it says what it is"
+    );
+}

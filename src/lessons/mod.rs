@@ -9,6 +9,7 @@ pub mod error;
 pub mod locate;
 pub mod overrides;
 pub mod parse;
+pub mod read;
 pub mod registry;
 pub mod spec;
 
@@ -60,13 +61,7 @@ pub struct Lesson {
 impl Lesson {
     /// Reads and validates a lesson file, with `--set` overrides applied on top.
     pub fn load(path: &Path, overrides: &[Override]) -> Result<Lesson, LessonErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            LessonError::file(
-                path,
-                format!("cannot read the lesson file: {e}"),
-                "check the path and the file's permissions",
-            )
-        })?;
+        let text = read::read_lesson_text(path)?;
         Lesson::from_text(path, &text, overrides)
     }
 

@@ -59,6 +59,12 @@ pub fn resolve(name: &str, dir: &Path) -> Result<PathBuf, String> {
     if as_path.is_file() {
         return Ok(as_path.to_path_buf());
     }
+    if let Ok(meta) = std::fs::metadata(as_path)
+        && !meta.is_dir()
+    {
+        // A named pipe or a device: loading it says what it is, without reading it.
+        return Ok(as_path.to_path_buf());
+    }
     let entries = scan(dir)
         .map_err(|e| format!("cannot read the lessons directory {}: {e}", dir.display()))?;
     for e in &entries {
