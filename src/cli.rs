@@ -455,10 +455,8 @@ fn load_for_run(
 /// Both are said on stderr; a value the learner sets with `--set` is left alone.
 fn quick_try(path: &Path, overrides: &mut Vec<Override>, steps: Option<u64>) {
     let Some(n) = steps else { return };
-    let Some(tree) = std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| serde_yaml::from_str::<serde_yaml::Value>(&text).ok())
-    else {
+    // Read with the lesson loader's checks: a pipe, a huge file or deep nesting stops here too.
+    let Ok(tree) = crate::lessons::read_yaml(path) else {
         return;
     };
     let get = |section: &str, key: &str| tree.get(section).and_then(|s| s.get(key)).cloned();

@@ -765,3 +765,34 @@ fn a_named_pipe_given_as_a_lesson_is_refused_at_once_without_being_read() {
         "resolving keeps the path, so that loading it says what it is"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Nesting deep enough to stall the YAML parser.
+
+#[test]
+fn deep_nesting_is_refused_at_its_line_before_the_yaml_parser_runs() {
+    let n = 100_000;
+    for (shape, text) in [
+        (
+            "brackets",
+            format!("id: x\nmodel: {}{}\n", "[".repeat(n), "]".repeat(n)),
+        ),
+        (
+            "braces",
+            format!("id: x\nmodel: {}1{}\n", "{a: ".repeat(n), "}".repeat(n)),
+        ),
+        (
+            "list items",
+            format!("id: x\nmodel:\n{}a\n", "- ".repeat(n)),
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let errors = Lesson::from_text(Path::new("deep.yaml"), &text, &[]).unwrap_err();
+        let took = started.elapsed();
+        assert!(took.as_secs_f64() < 1.0, "{shape}: {took:?}");
+        assert_eq!(errors.0.len(), 1, "{shape}: {errors}");
+        let e = &errors.0[0];
+        assert!(e.message.contains("more than 64 levels"), "{shape}: {e}");
+        assert!(e.line.is_some_and(|l| l >= 2), "{shape}: {e}");
+    }
+}

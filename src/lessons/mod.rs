@@ -9,6 +9,7 @@ pub mod error;
 pub mod locate;
 pub mod overrides;
 pub mod parse;
+pub mod prescan;
 pub mod read;
 pub mod registry;
 pub mod spec;
@@ -72,17 +73,7 @@ impl Lesson {
         overrides: &[Override],
     ) -> Result<Lesson, LessonErrors> {
         let mut ctx = Ctx::new(path, text);
-        let mut root: Value = serde_yaml::from_str(text).map_err(|e| {
-            let mut err = LessonError::file(
-                path,
-                format!("this is not valid YAML: {e}"),
-                "fix the YAML syntax at that line (indentation, a missing colon or quote)",
-            );
-            if let Some(loc) = e.location() {
-                err = err.at(Some((loc.line(), loc.column())));
-            }
-            err
-        })?;
+        let mut root = yaml_tree(path, text)?;
         if !root.is_mapping() {
             return Err(LessonError::file(
                 path,
@@ -157,6 +148,40 @@ impl Lesson {
     pub fn chapter_name(&self, lang: crate::i18n::Lang) -> &'static str {
         chapter_name(self.chapter, lang)
     }
+}
+
+/// The YAML tree of a lesson file as written (no validation), read with the same checks as
+/// [`Lesson::load`]: a regular file under the size cap, UTF-8, not nested too deeply.
+pub fn read_yaml(path: &Path) -> Result<Value, LessonErrors> {
+    let text = read::read_lesson_text(path)?;
+    yaml_tree(path, &text)
+}
+
+/// Text to tree, refusing deep nesting before the YAML parser (quadratic in the depth) runs.
+fn yaml_tree(path: &Path, text: &str) -> Result<Value, LessonErrors> {
+    if let Some(position) = prescan::too_deep(text, prescan::MAX_DEPTH) {
+        return Err(LessonError::file(
+            path,
+            format!(
+                "the values here are nested more than {} levels deep; a lesson needs a few",
+                prescan::MAX_DEPTH
+            ),
+            "close the brackets `[` `{` or indent less: the lesson reference in README.md shows each section's shape",
+        )
+        .at(Some(position))
+        .into());
+    }
+    serde_yaml::from_str(text).map_err(|e| {
+        let mut err = LessonError::file(
+            path,
+            format!("this is not valid YAML: {e}"),
+            "fix the YAML syntax at that line (indentation, a missing colon or quote)",
+        );
+        if let Some(loc) = e.location() {
+            err = err.at(Some((loc.line(), loc.column())));
+        }
+        err.into()
+    })
 }
 
 /// The name of chapter `n`.
