@@ -796,3 +796,146 @@ fn deep_nesting_is_refused_at_its_line_before_the_yaml_parser_runs() {
         assert!(e.line.is_some_and(|l| l >= 2), "{shape}: {e}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// One document, each key once, no tags, numbers that fit: each said at its own line.
+
+#[test]
+fn a_duplicate_key_is_reported_at_the_duplicate_and_names_the_first() {
+    let e = assert_single_error("duplicate-key", "train.lr", "0.5", "lr: 0.5");
+    let (text, _) = invalid("duplicate-key");
+    let first = line_of(&text, "lr: 0.1");
+    assert!(
+        e.message
+            .contains(&format!("duplicate of the key at line {first}")),
+        "{e}"
+    );
+    assert!(
+        e.message.contains("`lr` is written twice in `train`"),
+        "{e}"
+    );
+}
+
+/// The lines of `text` that hold a key of a block mapping (not prose in a `|` block).
+fn key_lines(text: &str) -> Vec<usize> {
+    let mut lines = Vec::new();
+    let mut prose_deeper_than: Option<usize> = None;
+    for (i, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        if let Some(p) = prose_deeper_than {
+            if line.trim().is_empty() || indent > p {
+                continue;
+            }
+            prose_deeper_than = None;
+        }
+        let body = line.trim_start();
+        let Some((key, value)) = body.split_once(':') else {
+            continue;
+        };
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            continue;
+        }
+        if value.trim_start().starts_with('|') {
+            prose_deeper_than = Some(indent);
+        }
+        lines.push(i + 1);
+    }
+    lines
+}
+
+#[test]
+fn any_key_of_a_shipped_lesson_written_twice_is_reported_at_the_second() {
+    let mut tried = 0;
+    for name in [
+        "regression-gd",
+        "model-selection",
+        "generative-classifier",
+        "diffusion-2d",
+        "ddpm",
+    ] {
+        let path = repo().join(format!("lessons/{name}.yaml"));
+        let text = fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for n in key_lines(&text) {
+            let mut twice: Vec<&str> = lines.clone();
+            twice.insert(n, lines[n - 1]);
+            let errors = Lesson::from_text(&path, &twice.join("\n"), &[]).unwrap_err();
+            assert_eq!(errors.0.len(), 1, "line {n} of {name} twice:\n{errors}");
+            let e = &errors.0[0];
+            assert_eq!(e.line, Some(n + 1), "line {n} of {name} twice: {e}");
+            assert!(
+                e.message
+                    .contains(&format!("duplicate of the key at line {n}")),
+                "line {n} of {name} twice: {e}"
+            );
+            tried += 1;
+        }
+    }
+    assert!(tried > 100, "only {tried} keys tried");
+}
+
+#[test]
+fn a_duplicate_key_in_a_flow_mapping_is_reported_at_its_column() {
+    let path = fixture("valid", "tiny-line");
+    let text = fs::read_to_string(&path).unwrap().replace(
+        "panels: [loss, fit, surface]",
+        "panels: [loss]\n  x: {a: 1, a: 2}",
+    );
+    let errors = Lesson::from_text(&path, &text, &[]).unwrap_err();
+    let e = error_on(&errors, "view.x.a");
+    assert_eq!(e.line, Some(line_of(&text, "x: {a: 1, a: 2}")), "{e}");
+    assert_eq!(e.column, Some(13), "{e}");
+    assert!(e.message.contains("column 7"), "{e}");
+}
+
+#[test]
+fn a_second_yaml_document_is_named_with_the_line_where_it_starts() {
+    let (text, errors) = invalid("second-document");
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    let e = &errors.0[0];
+    let start = line_of(&text, "id: another-lesson") - 1;
+    assert_eq!(e.line, Some(start), "{e}");
+    assert!(
+        e.message.contains(&format!(
+            "a lesson is one YAML document; a second starts at line {start}"
+        )),
+        "{e}"
+    );
+    assert!(e.hint.contains("---"), "{e}");
+}
+
+#[test]
+fn a_yaml_tag_is_reported_at_its_value() {
+    let e = assert_single_error("tagged-value", "train.steps", "!big 300", "steps: !big 300");
+    assert!(e.message.contains("tag `!big`"), "{e}");
+    assert!(e.hint.contains("remove `!big`"), "{e}");
+}
+
+#[test]
+fn a_whole_number_past_64_bits_is_reported_at_its_key_in_plain_words() {
+    let e = assert_single_error(
+        "number-too-large",
+        "train.steps",
+        "18446744073709551616",
+        "steps: 18446744073709551616",
+    );
+    assert!(e.message.contains("too large"), "{e}");
+    assert!(!e.to_string().contains("u128"), "{e}");
+}
+
+#[test]
+fn a_message_without_a_line_does_not_point_at_one() {
+    // Aliases that repeat a list 9⁹ times: serde_yaml stops them without a position.
+    let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..9 {
+        let p = i - 1;
+        text += &format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        );
+    }
+    let errors = Lesson::from_text(Path::new("laughs.yaml"), &text, &[]).unwrap_err();
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    let e = &errors.0[0];
+    assert_eq!(e.line, None, "{e}");
+    assert!(!e.to_string().contains("at that line"), "{e}");
+}

@@ -4,6 +4,10 @@
 //! "did you mean", wrong types, values out of range, sizes that would exhaust memory), each
 //! placed at its file, line and column. Only a lesson without errors becomes a `Lesson`, so the
 //! rest of the program never sees an invalid one. This module never writes a lesson file.
+//!
+//! Before any of that, the file must be a small regular file of UTF-8 text (`read`), nested no
+//! deeper than a lesson needs (`prescan`), and one YAML document whose keys each appear once
+//! (`tree`): those problems are found before the YAML parser could stall or word them badly.
 
 pub mod error;
 pub mod locate;
@@ -13,6 +17,7 @@ pub mod prescan;
 pub mod read;
 pub mod registry;
 pub mod spec;
+pub mod tree;
 
 use std::path::{Path, PathBuf};
 
@@ -75,9 +80,17 @@ impl Lesson {
         let mut ctx = Ctx::new(path, text);
         let mut root = yaml_tree(path, text)?;
         if !root.is_mapping() {
+            let message = if root.is_null() {
+                "the file is empty: a lesson is a mapping of keys (id, title, model, …)".to_string()
+            } else {
+                format!(
+                    "a lesson file must be a mapping of keys (id, title, model, …), not {}",
+                    parse::show_value(&root)
+                )
+            };
             return Err(LessonError::file(
                 path,
-                "a lesson file must be a mapping of keys (id, title, model, …)",
+                message,
                 "start from one of the files in lessons/",
             )
             .into());
@@ -151,7 +164,8 @@ impl Lesson {
 }
 
 /// The YAML tree of a lesson file as written (no validation), read with the same checks as
-/// [`Lesson::load`]: a regular file under the size cap, UTF-8, not nested too deeply.
+/// [`Lesson::load`]: a regular file under the size cap, UTF-8, not nested too deeply, one
+/// document, no duplicate keys.
 pub fn read_yaml(path: &Path) -> Result<Value, LessonErrors> {
     let text = read::read_lesson_text(path)?;
     yaml_tree(path, &text)
@@ -171,17 +185,7 @@ fn yaml_tree(path: &Path, text: &str) -> Result<Value, LessonErrors> {
         .at(Some(position))
         .into());
     }
-    serde_yaml::from_str(text).map_err(|e| {
-        let mut err = LessonError::file(
-            path,
-            format!("this is not valid YAML: {e}"),
-            "fix the YAML syntax at that line (indentation, a missing colon or quote)",
-        );
-        if let Some(loc) = e.location() {
-            err = err.at(Some((loc.line(), loc.column())));
-        }
-        err.into()
-    })
+    tree::read_tree(path, text)
 }
 
 /// The name of chapter `n`.
