@@ -212,7 +212,7 @@ fn an_unknown_top_level_key_is_reported_with_the_allowed_keys() {
 #[test]
 fn a_word_where_a_number_belongs_is_a_type_error_on_that_key() {
     let e = assert_single_error("wrong-type", "train.steps", "\"ten\"", "steps: ten");
-    assert!(e.message.contains("expected a whole number"), "{e}");
+    assert!(e.message.contains("must be a whole number"), "{e}");
 }
 
 #[test]
@@ -938,4 +938,155 @@ fn a_message_without_a_line_does_not_point_at_one() {
     let e = &errors.0[0];
     assert_eq!(e.line, None, "{e}");
     assert!(!e.to_string().contains("at that line"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plain words: the key, what it takes and what was found, never serde's wording.
+
+#[test]
+fn a_number_where_a_choice_belongs_lists_the_choices_and_what_was_found() {
+    let e = assert_single_error(
+        "choice-given-a-number",
+        "train.optimizer",
+        "-1",
+        "optimizer: -1",
+    );
+    assert_eq!(
+        e.message,
+        "`train.optimizer` must be one of sgd, momentum, adagrad, adam, adamw (found -1)"
+    );
+    assert!(e.hint.contains("choose one of: sgd"), "{e}");
+}
+
+#[test]
+fn a_text_where_a_mapping_belongs_names_the_keys_it_takes() {
+    let e = assert_single_error(
+        "title-not-a-mapping",
+        "title",
+        "\"A tiny line\"",
+        "title: A tiny line",
+    );
+    assert_eq!(
+        e.message,
+        "`title` must be a mapping with the keys en, zh (found the text \"A tiny line\")"
+    );
+}
+
+#[test]
+fn a_bad_value_of_a_required_key_is_one_error_not_also_a_missing_key() {
+    let path = fixture("valid", "tiny-line");
+    let text = fs::read_to_string(&path)
+        .unwrap()
+        .replace("en: \"A tiny line\"", "en: [1, 2]");
+    let errors = Lesson::from_text(&path, &text, &[]).unwrap_err();
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    let e = error_on(&errors, "title.en");
+    assert_eq!(
+        e.message,
+        "`title.en` must be a text (found the list [1, 2])"
+    );
+}
+
+#[test]
+fn a_bad_item_of_a_list_is_named_with_its_position() {
+    let path = repo().join("lessons/ddpm.yaml");
+    let text = fs::read_to_string(&path).unwrap();
+    let text = text.replace("channels: [16, 32, 32]", "channels: [16, \"wide\", 32]");
+    let errors = Lesson::from_text(&path, &text, &[]).unwrap_err();
+    let e = error_on(&errors, "model.channels[1]");
+    assert_eq!(e.value.as_deref(), Some("\"wide\""), "{e}");
+    assert_eq!(e.line, Some(line_of(&text, "channels:")), "{e}");
+    assert!(
+        e.message
+            .contains("must be a whole number of 0 or more (found the text \"wide\")"),
+        "{e}"
+    );
+}
+
+/// Words of serde, serde_yaml or Rust that a learner must never read.
+const INTERNALS: &[&str] = &[
+    "invalid type",
+    "invalid value",
+    "invalid length",
+    "untagged",
+    "Value::",
+    "Tagged",
+    "u128",
+    "i128",
+    "u64",
+    "u32",
+    "usize",
+    "f64",
+    "any YAML value",
+    "newtype",
+    "struct ",
+    "variant",
+    ", expected",
+    "sequence",
+    "unit value",
+    "more than one document",
+];
+
+#[test]
+fn no_change_to_a_value_of_a_shipped_lesson_is_reported_in_rust_words() {
+    let mutations = [
+        "\"text\"",
+        "-1",
+        "-2.5",
+        "[1, 2]",
+        "{a: 1}",
+        "!foo 3",
+        "true",
+        "~",
+        "[]",
+        "{}",
+        "18446744073709551616",
+        "-9223372036854775809",
+        "1e400",
+        ".nan",
+        "-.inf",
+        "\"-1\"",
+        "!!int x",
+        "&anchor 3",
+        "*nowhere",
+        "[[[1]]]",
+    ];
+    let mut tried = 0;
+    for name in [
+        "regression-gd",
+        "model-selection",
+        "generative-classifier",
+        "diffusion-2d",
+        "ddpm",
+    ] {
+        let path = repo().join(format!("lessons/{name}.yaml"));
+        let text = fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for n in key_lines(&text) {
+            let (key, _) = lines[n - 1].split_once(':').unwrap();
+            for m in mutations {
+                let mut changed: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+                changed[n - 1] = format!("{key}: {m}");
+                let Err(errors) = Lesson::from_text(&path, &changed.join("\n"), &[]) else {
+                    continue;
+                };
+                for e in &errors.0 {
+                    let shown = e.to_string();
+                    for word in INTERNALS {
+                        assert!(
+                            !shown.contains(word),
+                            "`{word}` in the message for line {n} of {name} set to {m}:\n{shown}"
+                        );
+                    }
+                    assert!(!e.hint.is_empty(), "no fix: {shown}");
+                    assert!(
+                        !e.key.is_empty() || e.line.is_some(),
+                        "no key, no line: {shown}"
+                    );
+                }
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried > 1000, "only {tried} changes were rejected");
 }

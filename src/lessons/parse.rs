@@ -3,7 +3,12 @@
 //! `Ctx` carries the file name and text so that any error, found by serde or by a validator,
 //! can be placed at its line and column and can quote the bad value. Typed sections are read
 //! with `serde_path_to_error`, so a type error inside `train` names `train.lr`, and an unknown
-//! key gets a "did you mean …?" from the list of keys serde expected.
+//! key gets a "did you mean …?" from the list of keys serde expected. serde's own wording
+//! ("invalid type: integer `-1`, expected a Value::Tagged enum") never reaches the learner: it
+//! is read for what the key takes, and the message says that in plain words with the value
+//! found ("`train.optimizer` must be one of sgd, momentum, … (found -1)"). Where serde does not
+//! list the choices (enums, sections), the value is replaced by a probe and read again, and the
+//! "unknown variant/field" error that follows lists them.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -42,7 +47,10 @@ impl Ctx {
         hint: impl Into<String>,
     ) {
         let mut e = LessonError::key(&self.file, key, value, message, hint);
-        e.from_override = self.overridden.contains(key);
+        e.from_override = self.overridden.iter().any(|o| {
+            key.strip_prefix(o.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        });
         if !e.from_override {
             let segments = path_segments(key);
             let refs: Vec<&str> = segments.iter().map(String::as_str).collect();
@@ -68,6 +76,8 @@ impl Ctx {
         extra: &[&str],
     ) -> Option<T> {
         let mut work = value.clone();
+        // Keys already reported: once a bad value is taken out, serde may call it missing.
+        let mut reported: BTreeSet<String> = BTreeSet::new();
         for _ in 0..32 {
             match serde_path_to_error::deserialize::<_, T>(work.clone()) {
                 // After errors, the cleaned copy is still returned so that range checks can
@@ -75,6 +85,7 @@ impl Ctx {
                 Ok(t) => return Some(t),
                 Err(err) => {
                     let inner = err.inner().to_string();
+                    let steps = steps_of(err.path());
                     let sub = err.path().to_string();
                     let sub = if sub == "." { String::new() } else { sub };
                     let mut segments = path_segments(&sub);
@@ -97,19 +108,25 @@ impl Ctx {
                         self.error(&key, written, format!("unknown key `{field}`"), hint);
                     } else if let Some(field) = parse_missing_field(&inner) {
                         let key = join(prefix, &join(&segments.join("."), &field));
-                        self.error(
-                            &key,
-                            None,
-                            format!("the key `{field}` is missing"),
-                            "add it; see the lesson reference in README.md",
-                        );
+                        if !reported.contains(&key) {
+                            self.error(
+                                &key,
+                                None,
+                                format!("the key `{field}` is missing"),
+                                "add it; see the lesson reference in README.md",
+                            );
+                        }
                         return None;
                     } else {
-                        let key = join(prefix, &segments.join("."));
-                        let shown = lookup(&work, &segments).map(show_value);
-                        let (message, hint) = explain_type_error(&inner);
+                        let key = join(prefix, &sub);
+                        let found = lookup_steps(&work, &steps);
+                        let shown = found.map(show_value);
+                        let what = Expected::read::<T>(&work, &steps, &inner);
+                        let (message, hint) = what.explain(&key, found);
                         self.error(&key, shown, message, hint);
+                        reported.insert(key);
                     }
+                    reported.insert(join(prefix, &segments.join(".")));
                     if !remove_at(&mut work, &segments) {
                         return None;
                     }
@@ -209,16 +226,31 @@ fn remove_at(value: &mut Value, path: &[String]) -> bool {
         .is_some()
 }
 
-/// A value as a learner would write it.
+/// A value as a learner would write it, on one line: `"text"`, `-1`, `[1, 2]`, `{a: 1}`.
 pub fn show_value(v: &Value) -> String {
     match v {
         Value::String(s) => format!("{s:?}"),
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
         Value::Null => "null (empty)".to_string(),
-        other => serde_yaml::to_string(other)
-            .map(|s| s.trim().replace('\n', " "))
-            .unwrap_or_else(|_| "?".to_string()),
+        Value::Sequence(items) => {
+            let items: Vec<String> = items.iter().map(show_value).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Mapping(m) => {
+            let entries: Vec<String> = m
+                .iter()
+                .map(|(k, v)| {
+                    let k = k
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| show_value(k));
+                    format!("{k}: {}", show_value(v))
+                })
+                .collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+        Value::Tagged(t) => format!("{} {}", t.tag, show_value(&t.value)),
     }
 }
 
@@ -265,43 +297,218 @@ pub fn backticked(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Turns serde's wording into a message and a fix a learner can act on.
-fn explain_type_error(inner: &str) -> (String, String) {
-    if let Some(rest) = inner.strip_prefix("unknown variant `") {
-        let end = rest.find('`').unwrap_or(rest.len());
-        let given = &rest[..end];
-        let expected = backticked(rest.get(end + 1..).unwrap_or(""));
-        let hint = match did_you_mean(given, &expected) {
-            Some(best) => format!(
-                "did you mean `{best}`? Choose one of: {}",
-                expected.join(", ")
-            ),
-            None => format!("choose one of: {}", expected.join(", ")),
+/// One step of a key path: a key of a mapping or a position in a list.
+#[derive(Clone, Debug, PartialEq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn steps_of(path: &serde_path_to_error::Path) -> Vec<Step> {
+    path.iter()
+        .filter_map(|s| match s {
+            serde_path_to_error::Segment::Map { key } => Some(Step::Key(key.clone())),
+            serde_path_to_error::Segment::Seq { index } => Some(Step::Index(*index)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The value at a path that may go into lists.
+fn lookup_steps<'a>(value: &'a Value, steps: &[Step]) -> Option<&'a Value> {
+    let mut v = value;
+    for step in steps {
+        v = match step {
+            Step::Key(k) => v.as_mapping()?.get(Value::String(k.clone()))?,
+            Step::Index(i) => v.as_sequence()?.get(*i)?,
         };
-        return (format!("`{given}` is not one of the allowed choices"), hint);
     }
-    if let Some(pos) = inner.find(", expected ") {
-        let expected = &inner[pos + ", expected ".len()..];
-        let what = match expected {
-            e if e.contains("u64") || e.contains("u32") || e.contains("usize") => {
-                "a whole number of 0 or more"
+    Some(v)
+}
+
+/// A copy of `value` with the value at `steps` replaced.
+fn replaced(value: &Value, steps: &[Step], with: Value) -> Option<Value> {
+    let mut copy = value.clone();
+    let mut v = &mut copy;
+    for step in steps {
+        v = match step {
+            Step::Key(k) => v.as_mapping_mut()?.get_mut(Value::String(k.clone()))?,
+            Step::Index(i) => v.as_sequence_mut()?.get_mut(*i)?,
+        };
+    }
+    *v = with;
+    Some(copy)
+}
+
+/// What a key takes, in a learner's words, read from serde's "expected …".
+#[derive(Debug, PartialEq)]
+enum Expected {
+    /// One of these names.
+    OneOf(Vec<String>),
+    /// A mapping with (some of) these keys; empty when they could not be found.
+    Mapping(Vec<String>),
+    /// A list of exactly this many items.
+    ListOf(usize),
+    /// A plain kind: "a number", "a text", …
+    Kind(String),
+    /// Nothing serde said could be turned into words.
+    Unknown,
+}
+
+/// A name no lesson uses, to make serde list the allowed names.
+const PROBE: &str = "\u{1}";
+
+impl Expected {
+    /// Reads serde's message about the value at `steps`; for enums and structs, whose message
+    /// does not list the choices, `T` is read again with a probe in place of the value, and
+    /// the choices are taken from the "unknown variant/field" error that follows.
+    fn read<T: DeserializeOwned>(work: &Value, steps: &[Step], inner: &str) -> Expected {
+        if let Some(rest) = inner.strip_prefix("unknown variant `") {
+            let end = rest.find('`').unwrap_or(rest.len());
+            return Expected::OneOf(backticked(rest.get(end + 1..).unwrap_or("")));
+        }
+        let Some((_, expected)) = inner.split_once(", expected ") else {
+            return Expected::Unknown;
+        };
+        if let Some(n) = expected
+            .strip_prefix("an array of length ")
+            .or_else(|| expected.strip_prefix("a tuple of size "))
+            .and_then(|n| n.parse().ok())
+        {
+            return Expected::ListOf(n);
+        }
+        let probe = |with: Value| -> Vec<String> {
+            let Some(copy) = replaced(work, steps, with) else {
+                return Vec::new();
+            };
+            match serde_path_to_error::deserialize::<_, T>(copy) {
+                Err(e) if steps_of(e.path()).starts_with(steps) => {
+                    let msg = e.inner().to_string();
+                    match msg.split_once(&format!("`{PROBE}`")) {
+                        Some((_, rest)) => backticked(rest),
+                        None => Vec::new(),
+                    }
+                }
+                _ => Vec::new(),
             }
-            e if e.contains("f64") || e.contains("f32") => "a number",
-            e if e.contains("bool") => "true or false",
-            e if e.contains("string") => "a text",
-            e if e.contains("sequence") => "a list",
-            e if e.contains("struct") || e.contains("map") => "a mapping of keys",
-            e => e,
         };
-        return (
-            format!("{}; expected {what}", &inner[..pos]),
-            format!("write {what} here"),
-        );
+        let words = expected.trim_start_matches("a ").trim_start_matches("an ");
+        let first = words.split([' ', ':']).next().unwrap_or("");
+        match first {
+            _ if expected.contains("enum") || expected.contains("variant") => {
+                let names = probe(Value::String(PROBE.into()));
+                if names.is_empty() {
+                    Expected::Unknown
+                } else {
+                    Expected::OneOf(names)
+                }
+            }
+            "struct" | "map" | "mapping" => {
+                let mut m = serde_yaml::Mapping::new();
+                m.insert(Value::String(PROBE.into()), Value::Null);
+                Expected::Mapping(probe(Value::Mapping(m)))
+            }
+            "u8" => Expected::Kind("a whole number from 0 to 255".into()),
+            "u16" => Expected::Kind("a whole number from 0 to 65535".into()),
+            "u32" => Expected::Kind(format!("a whole number from 0 to {}", u32::MAX)),
+            "u64" | "usize" | "u128" => Expected::Kind("a whole number of 0 or more".into()),
+            "i8" | "i16" | "i32" | "i64" | "isize" | "i128" | "integer" => {
+                Expected::Kind("a whole number".into())
+            }
+            "f32" | "f64" | "float" => Expected::Kind("a number".into()),
+            "boolean" | "bool" => Expected::Kind("true or false".into()),
+            "string" | "str" | "path" | "character" | "char" => Expected::Kind("a text".into()),
+            "sequence" | "seq" | "list" | "array" | "tuple" => Expected::Kind("a list".into()),
+            "unit" | "null" => Expected::Kind("empty".into()),
+            _ => Expected::Unknown,
+        }
     }
-    (
-        inner.to_string(),
-        "see the lesson reference in README.md".to_string(),
-    )
+
+    /// The message and the fix for the value `found` at `key`.
+    fn explain(&self, key: &str, found: Option<&Value>) -> (String, String) {
+        let found_words = found.map(found_words);
+        let was = found_words
+            .as_ref()
+            .map(|w| format!(" (found {w})"))
+            .unwrap_or_default();
+        match self {
+            Expected::OneOf(names) => {
+                let given = found.and_then(Value::as_str).unwrap_or("");
+                let hint = match did_you_mean(given, names) {
+                    Some(best) => {
+                        format!("did you mean `{best}`? Choose one of: {}", names.join(", "))
+                    }
+                    None => format!("choose one of: {}", names.join(", ")),
+                };
+                (
+                    format!("`{key}` must be one of {}{was}", names.join(", ")),
+                    hint,
+                )
+            }
+            Expected::Mapping(keys) if keys.is_empty() => (
+                format!("`{key}` must be a mapping of keys{was}"),
+                "write the keys on the lines below it, indented, or as {key: value, …}".to_string(),
+            ),
+            Expected::Mapping(keys) => (
+                format!(
+                    "`{key}` must be a mapping with the keys {}{was}",
+                    keys.join(", ")
+                ),
+                format!(
+                    "write the keys you need on the lines below `{key}:`, indented, e.g. {}: …",
+                    keys[0]
+                ),
+            ),
+            Expected::ListOf(n) => {
+                let count = found
+                    .and_then(Value::as_sequence)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| format!(", {} items", s.len()))
+                    .unwrap_or_default();
+                (
+                    format!(
+                        "`{key}` must be a list of exactly {n} items{}",
+                        match &found_words {
+                            Some(w) => format!(" (found {w}{count})"),
+                            None => String::new(),
+                        }
+                    ),
+                    format!(
+                        "write {n} values in brackets, e.g. [{}]",
+                        vec!["…"; *n].join(", ")
+                    ),
+                )
+            }
+            Expected::Kind(what) => {
+                let quoted_number = found
+                    .and_then(Value::as_str)
+                    .filter(|s| s.trim().parse::<f64>().is_ok() && what.contains("number"));
+                let hint = match quoted_number {
+                    Some(s) => format!("write it without quotes: {}", s.trim()),
+                    None => format!("write {what} here"),
+                };
+                (format!("`{key}` must be {what}{was}"), hint)
+            }
+            Expected::Unknown => (
+                format!("`{key}` cannot take this value{was}"),
+                "see the lesson reference in README.md for what this key takes".to_string(),
+            ),
+        }
+    }
+}
+
+/// A found value with its kind: `-1`, `the text "ten"`, `the list [1, 2]`.
+fn found_words(v: &Value) -> String {
+    match v {
+        Value::String(_) => format!("the text {}", show_value(v)),
+        Value::Sequence(s) if s.is_empty() => "an empty list []".to_string(),
+        Value::Sequence(_) => format!("the list {}", show_value(v)),
+        Value::Mapping(m) if m.is_empty() => "an empty mapping {}".to_string(),
+        Value::Mapping(_) => format!("the mapping {}", show_value(v)),
+        Value::Null => "nothing: the value is empty".to_string(),
+        Value::Tagged(_) => format!("the tagged value {}", show_value(v)),
+        Value::Number(_) | Value::Bool(_) => show_value(v),
+    }
 }
 
 #[cfg(test)]
