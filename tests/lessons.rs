@@ -1090,3 +1090,58 @@ fn no_change_to_a_value_of_a_shipped_lesson_is_reported_in_rust_words() {
     }
     assert!(tried > 1000, "only {tried} changes were rejected");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Two files, one id.
+
+#[test]
+fn two_lessons_with_the_same_id_are_both_broken_and_name_each_other() {
+    let dir = lessons_dir();
+    fs::copy(fixture("valid", "tiny-line"), dir.path().join("copy.yaml")).unwrap();
+    let entries = scan(dir.path()).unwrap();
+    let (a, b) = (
+        dir.path().join("copy.yaml"),
+        dir.path().join("tiny-line.yml"),
+    );
+    for (this, other) in [(&a, &b), (&b, &a)] {
+        let entry = entries.iter().find(|e| e.path() == this).unwrap();
+        let Entry::Broken { errors, .. } = entry else {
+            panic!("{} was accepted with a shared id", this.display());
+        };
+        let e = error_on(errors, "id");
+        assert!(
+            e.message.contains(&other.display().to_string()),
+            "{} should name {}: {e}",
+            this.display(),
+            other.display()
+        );
+        assert_eq!(
+            e.line,
+            Some(line_of(&fs::read_to_string(this).unwrap(), "id:")),
+            "{e}"
+        );
+    }
+    assert!(
+        entries
+            .iter()
+            .any(|e| matches!(e, Entry::Ok(l) if l.id == "defaults-only"))
+    );
+}
+
+#[test]
+fn resolving_an_id_that_two_files_share_fails_naming_both() {
+    let dir = lessons_dir();
+    fs::copy(fixture("valid", "tiny-line"), dir.path().join("copy.yaml")).unwrap();
+    for name in ["tiny-line", "copy"] {
+        let err = resolve(name, dir.path()).unwrap_err();
+        assert!(
+            err.contains("copy.yaml") && err.contains("tiny-line.yml"),
+            "{err}"
+        );
+        assert!(err.contains("`tiny-line`"), "{err}");
+    }
+    assert_eq!(
+        resolve("defaults-only", dir.path()).unwrap(),
+        dir.path().join("defaults-only.yaml")
+    );
+}

@@ -1,10 +1,13 @@
 //! The lessons found in a directory: valid ones and broken ones side by side.
 //!
-//! The browser lists both; a broken lesson is shown with its errors, never hidden.
+//! The browser lists both; a broken lesson is shown with its errors, never hidden. Two files
+//! with the same `id` are both broken: the id names the lesson's saves folder and what `run`
+//! picks, so neither may be chosen silently over the other.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{Lesson, LessonErrors};
+use super::{Lesson, LessonError, LessonErrors};
 
 /// One `*.yaml` file under the lessons directory.
 #[derive(Clone, Debug)]
@@ -37,6 +40,25 @@ impl Entry {
 
 /// Reads every `.yaml`/`.yml` file in `dir` (not recursive), sorted by chapter and order.
 pub fn scan(dir: &Path) -> std::io::Result<Vec<Entry>> {
+    let mut entries = load_all(dir)?;
+    let shared = shared_ids(&entries);
+    for entry in &mut entries {
+        if let Entry::Ok(l) = entry
+            && let Some(paths) = shared.get(&l.id)
+        {
+            let others: Vec<&PathBuf> = paths.iter().filter(|p| *p != l.path()).collect();
+            *entry = Entry::Broken {
+                path: l.path().to_path_buf(),
+                errors: LessonErrors(vec![same_id_error(l, &others)]),
+            };
+        }
+    }
+    entries.sort_by_key(Entry::sort_key);
+    Ok(entries)
+}
+
+/// Every lesson file of `dir`, each checked on its own.
+fn load_all(dir: &Path) -> std::io::Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for item in std::fs::read_dir(dir)? {
         let path = item?.path();
@@ -49,8 +71,43 @@ pub fn scan(dir: &Path) -> std::io::Result<Vec<Entry>> {
             Err(errors) => Entry::Broken { path, errors },
         });
     }
-    entries.sort_by_key(Entry::sort_key);
+    // Sorted by file name, so that messages list the files in the same order every time.
+    entries.sort_by(|a, b| a.path().cmp(b.path()));
     Ok(entries)
+}
+
+/// The ids that more than one valid lesson has, with their files.
+fn shared_ids(entries: &[Entry]) -> BTreeMap<String, Vec<PathBuf>> {
+    let mut by_id: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    for e in entries {
+        if let Entry::Ok(l) = e {
+            by_id
+                .entry(l.id.clone())
+                .or_default()
+                .push(l.path().to_path_buf());
+        }
+    }
+    by_id.retain(|_, paths| paths.len() > 1);
+    by_id
+}
+
+fn same_id_error(lesson: &Lesson, others: &[&PathBuf]) -> LessonError {
+    let others: Vec<String> = others.iter().map(|p| p.display().to_string()).collect();
+    let line = super::read::read_lesson_text(lesson.path())
+        .ok()
+        .and_then(|text| super::locate::locate(&text, &["id"]));
+    LessonError::key(
+        lesson.path(),
+        "id",
+        Some(format!("{:?}", lesson.id)),
+        format!(
+            "the id `{}` is also the id of {}; lessons with one id would share a saves folder",
+            lesson.id,
+            others.join(" and ")
+        ),
+        "give each lesson its own id (and keep the file name the same as the id)",
+    )
+    .at(line)
 }
 
 /// Finds a lesson by file path or by id among the files in `dir`.
@@ -65,26 +122,47 @@ pub fn resolve(name: &str, dir: &Path) -> Result<PathBuf, String> {
         // A named pipe or a device: loading it says what it is, without reading it.
         return Ok(as_path.to_path_buf());
     }
-    let entries = scan(dir)
+    let mut entries = load_all(dir)
         .map_err(|e| format!("cannot read the lessons directory {}: {e}", dir.display()))?;
+    let shared = shared_ids(&entries);
+    entries.sort_by_key(Entry::sort_key);
+    let refuse_shared = |id: &str| -> Result<(), String> {
+        match shared.get(id) {
+            Some(paths) => {
+                let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                Err(format!(
+                    "the lesson id `{id}` is used by {} files: {}. Give each lesson its own id",
+                    paths.len(),
+                    paths.join(" and ")
+                ))
+            }
+            None => Ok(()),
+        }
+    };
+    refuse_shared(name)?;
     for e in &entries {
         if let Entry::Ok(l) = e
             && l.id == name
         {
             return Ok(l.path().to_path_buf());
         }
+    }
+    for e in &entries {
         let stem = e
             .path()
             .file_stem()
             .map(|s| s.to_string_lossy().to_string());
         if stem.as_deref() == Some(name) {
+            if let Entry::Ok(l) = e {
+                refuse_shared(&l.id)?;
+            }
             return Ok(e.path().to_path_buf());
         }
     }
     let ids: Vec<String> = entries
         .iter()
         .filter_map(|e| match e {
-            Entry::Ok(l) => Some(l.id.clone()),
+            Entry::Ok(l) if !shared.contains_key(&l.id) => Some(l.id.clone()),
             _ => None,
         })
         .collect();
