@@ -165,7 +165,7 @@ fn the_largest_allowed_data_set_is_accepted_and_fits_the_memory_limit() {
     // The memory check cannot fire for linear regression within the allowed ranges: 2,000,000
     // CP points are a few dozen MB. The range check on data.train is what stops huge sizes.
     let l = valid("largest-data");
-    let need = l.model.estimated_bytes(&l.data, &l.train);
+    let need = l.model.memory(&l.data, &l.train).total();
     assert!(
         need > 2_000_000 * 16,
         "the estimate should count every point: {need}"

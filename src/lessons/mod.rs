@@ -304,18 +304,26 @@ fn check_root(ctx: &mut Ctx, root: &Value, path: &Path) -> Option<Lesson> {
     let view = view_file.and_then(|v| v.check(ctx, model.panels()));
 
     let (data, train) = (data?, train?);
-    let need = model.estimated_bytes(&data, &train);
+    let plan = model.memory(&data, &train);
+    let need = plan.total();
     if need > MEMORY_LIMIT_BYTES {
-        let (key, value) = model.largest_size_key(&data, &train);
+        let (key, value) = plan
+            .driver()
+            .map(|p| (p.key.clone(), p.value.clone()))
+            .unwrap_or_default();
         ctx.error(
             &key,
             Some(value),
             format!(
-                "these sizes would need about {:.1} GiB of memory, more than the {} GiB a lesson may use",
+                "these sizes would need about {:.1} GiB of memory ({}), more than the {} GiB a lesson may use",
                 need as f64 / (1u64 << 30) as f64,
+                plan.describe(),
                 MEMORY_LIMIT_BYTES >> 30
             ),
-            "make the model, the batch or the data set smaller",
+            match plan.keys_by_size().get(1) {
+                Some(next) => format!("make `{key}` smaller, or `{next}`"),
+                None => format!("make `{key}` smaller"),
+            },
         );
         return None;
     }

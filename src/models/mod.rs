@@ -10,6 +10,7 @@ pub mod ddpm;
 pub mod diffusion;
 pub mod diffusion2d;
 pub mod gaussian;
+pub mod memory;
 pub mod polynomial;
 pub mod regression;
 pub mod steps;
@@ -25,8 +26,23 @@ pub use classifier::ClassifierSpec;
 pub use contract::{Finals, Finish, Metrics, Model, ModelError, check_finite, finite, summarize};
 pub use ddpm::DdpmSpec;
 pub use diffusion2d::Diffusion2dSpec;
+pub use memory::MemoryPlan;
 pub use polynomial::PolynomialSpec;
 pub use regression::LinearRegressionSpec;
+
+/// The data key whose size drives the data's memory, with its value.
+fn data_size_key(data: &DataSpec) -> (String, String) {
+    match data {
+        DataSpec::Cp(c) if c.train >= c.test => ("data.train".into(), c.train.to_string()),
+        DataSpec::Cp(c) => ("data.test".into(), c.test.to_string()),
+        DataSpec::Classes(c) => ("data.train".into(), format!("{:?}", c.train)),
+        DataSpec::Csv(c) => ("data.path".into(), c.path.display().to_string()),
+        DataSpec::Toy(t) => ("data.n".into(), t.n.to_string()),
+        DataSpec::Digits(d) if d.train >= d.test => ("data.train".into(), d.train.to_string()),
+        DataSpec::Digits(d) => ("data.test".into(), d.test.to_string()),
+        DataSpec::Idx(i) => ("data.images".into(), i.images.display().to_string()),
+    }
+}
 
 /// Where a model may keep things between runs (the judge's cache).
 #[derive(Clone, Debug)]
@@ -251,36 +267,101 @@ impl ModelSpec {
         )
     }
 
-    /// Memory the run would need, estimated before anything is allocated.
-    pub fn estimated_bytes(&self, data: &DataSpec, _train: &TrainSpec) -> u64 {
+    /// The memory a run of this model would hold, part by part, planned before anything is
+    /// allocated (see [`memory::MemoryPlan`]).
+    pub fn memory(&self, data: &DataSpec, train: &TrainSpec) -> MemoryPlan {
+        let mut plan = MemoryPlan::new();
+        let (dkey, dvalue) = data_size_key(data);
         let d = data.estimated_bytes();
+        let batch = train.batch_size as u64;
         match self {
-            ModelSpec::LinearRegression(_) => d + regression::SURFACE_BYTES,
-            // Each fit keeps its design matrix: up to 2·20 features per example.
+            // Measured: about 150 bytes a point in all, 24 of them the data itself; the rest
+            // are the fit panel's points on their way to the screen and the save.
+            ModelSpec::LinearRegression(_) => {
+                plan.add(
+                    "the data and the fit panel's points",
+                    &dkey,
+                    &dvalue,
+                    d * 13 / 2,
+                );
+                plan.add("the loss surface", "", "", regression::SURFACE_BYTES);
+            }
+            // Each fit keeps its features, its predictions and the panel's curve points:
+            // about 100 bytes an example per fit (measured: 1,210 bytes a point for 12 fits).
             ModelSpec::PolynomialRegression(p) => {
-                d * (1 + (p.degrees.len() + p.lambdas.len() + 1) as u64 * 40 / 3)
+                plan.add("the data", &dkey, &dvalue, d);
+                let fits = (p.degrees.len() + p.lambdas.len() + 1) as u64;
+                plan.add("the fits' design matrices", &dkey, &dvalue, d * fits * 4);
             }
-            ModelSpec::GenerativeClassifier(_) => d * 4 + classifier::GRID_BYTES,
-            ModelSpec::Diffusion2d(m) => d + m.estimated_bytes(_train.batch_size),
-            // Weights, Adam's two moments, the EMA copy; activations of a batch (≈ 60 floats a
-            // pixel through a U-Net, forward and backward).
+            // The points, their class copies, and the scatter panel's points (measured: about
+            // 260 bytes a point).
+            ModelSpec::GenerativeClassifier(_) => {
+                plan.add("the data and its copies", &dkey, &dvalue, d * 11);
+                plan.add("the boundary grid", "", "", classifier::GRID_BYTES);
+            }
+            ModelSpec::Diffusion2d(m) => {
+                plan.add("the data", &dkey, &dvalue, d);
+                m.plan_memory(train.batch_size, &mut plan);
+            }
             ModelSpec::Ddpm(m) => {
-                d + m.parameter_count() * 4 * 5 + _train.batch_size as u64 * 784 * 4 * 60
+                plan.add("the data", &dkey, &dvalue, d);
+                let channels = format!("{:?}", m.channels);
+                let (size_key, size_value) = match m.net {
+                    ddpm::Net::Unet => ("model.channels", channels),
+                    ddpm::Net::Mlp => ("model.width", m.width.to_string()),
+                };
+                // Weights, their gradients, Adam's two moments, the EMA copy, the averaged
+                // copy sampling uses, the bytes of a checkpoint.
+                plan.add(
+                    "the weights, gradients and optimizer state",
+                    size_key,
+                    &size_value,
+                    m.parameter_count() * memory::F32 * 7,
+                );
+                plan.add(
+                    "the activations a training step keeps",
+                    "train.batch_size",
+                    batch,
+                    batch * m.floats_per_image() * memory::F32,
+                );
+                if m.attention > 0 {
+                    plan.add(
+                        "attention's maps",
+                        "model.attention",
+                        m.attention,
+                        batch * m.attention_floats_per_image() * memory::F32,
+                    );
+                }
+                // Sampling runs in batches of 100 (the live grid, the final score).
+                let sampling = m.grid.max(m.judge_samples.min(100)) as u64;
+                plan.add(
+                    "a sampling batch",
+                    size_key,
+                    &size_value,
+                    sampling * m.inference_floats_per_image() * memory::F32,
+                );
+                if m.judge_samples > 0 || m.grid > 0 {
+                    // Its reference digits in [0, 1], their features, its training batches.
+                    let test = match data {
+                        DataSpec::Digits(dg) => dg.test as u64,
+                        _ => 10_000,
+                    };
+                    plan.add(
+                        "the judge and its reference digits",
+                        "model.judge_samples",
+                        m.judge_samples,
+                        test * 784 * memory::F32 + (8 << 20),
+                    );
+                    plan.add(
+                        "the scored samples",
+                        "model.judge_samples",
+                        m.judge_samples,
+                        m.judge_samples as u64 * 784 * memory::F32 * 2,
+                    );
+                }
             }
         }
-    }
-
-    /// The size setting most responsible for the memory estimate, for the error message.
-    pub fn largest_size_key(&self, data: &DataSpec, _train: &TrainSpec) -> (String, String) {
-        match data {
-            DataSpec::Cp(c) if c.train >= c.test => ("data.train".into(), c.train.to_string()),
-            DataSpec::Cp(c) => ("data.test".into(), c.test.to_string()),
-            DataSpec::Classes(c) => ("data.train".into(), format!("{:?}", c.train)),
-            DataSpec::Csv(c) => ("data.path".into(), c.path.display().to_string()),
-            DataSpec::Toy(t) => ("data.n".into(), t.n.to_string()),
-            DataSpec::Digits(d) => ("data.train".into(), d.train.to_string()),
-            DataSpec::Idx(i) => ("data.images".into(), i.images.display().to_string()),
-        }
+        plan
     }
 
     /// Builds the model for a run; this is where data is generated or read and weights set.

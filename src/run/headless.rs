@@ -28,6 +28,7 @@ pub fn run(
     tty: bool,
 ) -> anyhow::Result<Summary> {
     let seed = lesson.train.seed;
+    let plan = lesson.model.memory(&lesson.data, &lesson.train);
     let save = match save_root {
         Some(root) => Some(SaveWriter::create(root, &lesson, seed).map_err(|e| {
             anyhow::anyhow!(
@@ -86,7 +87,13 @@ pub fn run(
     });
     summary.save = save_dir;
     if let Some(peak) = peak_rss_bytes() {
-        let _ = writeln!(progress, "mllab: peak memory {} MB", peak >> 20);
+        let _ = writeln!(
+            progress,
+            "mllab: peak memory {} MB (planned {} MB: {})",
+            peak >> 20,
+            plan.total() >> 20,
+            plan.describe()
+        );
     }
     Ok(summary)
 }

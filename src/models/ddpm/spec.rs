@@ -168,6 +168,50 @@ impl DdpmSpec {
     }
 
     /// Parameters, roughly, for the memory estimate.
+    /// Floats one training image keeps on the tape through a step, counted from the
+    /// network's code: every op's output that backward reads (the GroupNorm+SiLU and
+    /// conv+bias+residual ops are fused, one output each), level by level.
+    pub fn floats_per_image(&self) -> u64 {
+        let px = PIXELS as u64;
+        match self.net {
+            Net::Unet => {
+                let [c0, c1, c2] = self.channels.map(|c| c as u64);
+                let skip = |a: u64, b: u64| if a != b { b } else { 0 };
+                // 28×28: input conv, the down block, the up block's upsampled input, concat
+                // and its norm, its four outputs, the output norm.
+                let l28 = 12 * c0 + 3 * c1;
+                // 14×14: the stride-2 conv, the down block, the up block on (c2 + c1).
+                let l14 = 2 * c0 + 9 * c1 + skip(c0, c1) + 3 * c2;
+                // 7×7: the stride-2 conv, the down block, the middle block, the up block on
+                // 2·c2; with attention, its norm, q·k·v, output, projection and residual.
+                let attention = if self.attention > 0 { 10 * c2 } else { 0 };
+                let l7 = 2 * c1 + 15 * c2 + skip(c1, c2) + attention;
+                l28 * px + l14 * (px / 4) + l7 * (px / 16) + 3 * px
+            }
+            // Input layer, then per block its two layers, the time projection, the SiLUs and
+            // the residual sum; the output; the loss's target and difference.
+            Net::Mlp => self.width as u64 * (2 + 6 * self.blocks as u64) + 3 * px,
+        }
+    }
+
+    /// Attention's maps per training image: scores and softmax for every head, over the 49
+    /// pixels of the middle.
+    pub fn attention_floats_per_image(&self) -> u64 {
+        if self.net == Net::Unet && self.attention > 0 {
+            self.attention as u64 * 49 * 49 * 3
+        } else {
+            0
+        }
+    }
+
+    /// The widest activation of one image at inference (what sampling holds per image).
+    pub fn inference_floats_per_image(&self) -> u64 {
+        match self.net {
+            Net::Unet => self.channels[0] as u64 * PIXELS as u64 * 6,
+            Net::Mlp => self.width as u64 * 6 + PIXELS as u64 * 4,
+        }
+    }
+
     pub fn parameter_count(&self) -> u64 {
         match self.net {
             Net::Unet => {

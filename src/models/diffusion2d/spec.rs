@@ -142,14 +142,35 @@ impl Diffusion2dSpec {
         }
     }
 
-    /// Bytes the network, its optimizer state and one sampling batch take (roughly).
-    pub fn estimated_bytes(&self, batch: usize) -> u64 {
+    /// Adds the network's parts to a run's memory plan.
+    pub fn plan_memory(&self, batch: usize, plan: &mut crate::models::MemoryPlan) {
         let h = self.hidden as u64;
         let params = (2 + 3 * EMB as u64) * h + self.layers as u64 * h * h + 2 * h;
-        let acts = (batch.max(self.samples).max(SUMMARY_POINTS) as u64)
-            * (h * (2 * self.layers as u64 + 4) + 3 * EMB as u64);
-        // Weights, gradients, two Adam moments and the EMA copy; activations kept for backward.
-        params * 4 * 6 + acts * 4 * 2
+        // Weights, gradients, two Adam moments and the EMA copy.
+        plan.add(
+            "the weights, gradients and optimizer state",
+            "model.hidden",
+            self.hidden,
+            params * 4 * 6,
+        );
+        // The activations kept for backward, or a batch of samples drawn, whichever is larger.
+        let per_point = h * (2 * self.layers as u64 + 4) + 3 * EMB as u64;
+        let (key, value, points) = if batch >= self.samples.max(SUMMARY_POINTS) {
+            ("train.batch_size", batch, batch)
+        } else if self.samples >= SUMMARY_POINTS {
+            ("model.samples", self.samples, self.samples)
+        } else {
+            ("model.samples", self.samples, SUMMARY_POINTS)
+        };
+        plan.add(
+            "the activations of a batch",
+            key,
+            value,
+            points as u64 * per_point * 4 * 2,
+        );
+        // The reverse filmstrips, the density grid and the points of the live panels, on
+        // their way to the screen and the save (measured: 16–20 MB whatever the sizes).
+        plan.add("the live panels", "", "", 18 << 20);
     }
 }
 
