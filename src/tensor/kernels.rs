@@ -350,9 +350,33 @@ pub fn max16(a: &[f32]) -> f32 {
         .fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m })
 }
 
+/// The widest elementwise code allowed: `MLLAB_SIMD=avx2` (or `scalar`) caps it, so that an
+/// AVX-512 machine can measure what an AVX2 one runs. Read once.
+#[cfg(target_arch = "x86_64")]
+fn simd_cap() -> u8 {
+    static CAP: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *CAP.get_or_init(|| match std::env::var("MLLAB_SIMD").as_deref() {
+        Ok("scalar") => 0,
+        Ok("avx2") => 1,
+        _ => 2,
+    })
+}
+
 #[cfg(target_arch = "x86_64")]
 #[doc(hidden)]
 pub fn has_avx512() -> bool {
+    simd_cap() >= 2 && cpu_has_avx512()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[doc(hidden)]
+pub fn has_avx2() -> bool {
+    simd_cap() >= 1 && cpu_has_avx2()
+}
+
+/// The CPU has AVX-512 (F, VL, BW, DQ) and FMA.
+#[cfg(target_arch = "x86_64")]
+pub fn cpu_has_avx512() -> bool {
     is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512vl")
         && is_x86_feature_detected!("avx512bw")
@@ -360,9 +384,9 @@ pub fn has_avx512() -> bool {
         && is_x86_feature_detected!("fma")
 }
 
+/// The CPU has AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
-#[doc(hidden)]
-pub fn has_avx2() -> bool {
+pub fn cpu_has_avx2() -> bool {
     is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
 }
 

@@ -19,6 +19,7 @@
 //! assert_eq!(grads.get(w).unwrap().as_slice().unwrap(), &[2.0, 5.0]); // ∂(w·x)/∂w = x
 //! ```
 
+pub mod cpu;
 pub mod grad_check;
 pub mod graph;
 pub mod kernels;
