@@ -306,6 +306,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                 }
                 crate::tensor::set_num_threads(t);
             }
+            eprintln!("mllab: {}", crate::tensor::cpu::kernels());
             let results = crate::bench::run_with(filter.as_deref(), |r| {
                 if json {
                     println!("{}", serde_json::to_string(r).unwrap_or_default());
@@ -550,7 +551,12 @@ fn check(files: &[PathBuf]) -> ExitCode {
     let mut total_errors = 0;
     for f in files {
         match Lesson::load_checked(f, &[]) {
-            Ok(l) => println!("ok    {} ({})", f.display(), l.id),
+            Ok(l) => println!(
+                "ok    {} ({}; memory plan {} MB)",
+                f.display(),
+                l.id,
+                l.model.memory(&l.data, &l.train).total() >> 20
+            ),
             Err(errors) => {
                 bad_files += 1;
                 total_errors += errors.0.len();

@@ -566,6 +566,50 @@ fn replaying_a_save_whose_log_is_empty_says_no_events_recorded_and_exits_2() {
 }
 
 #[test]
+fn the_readmes_headless_example_is_what_the_command_really_prints() {
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let block = readme
+        .split("$ mllab run regression-gd --headless\n")
+        .nth(1)
+        .expect("the README shows a headless run");
+    let block = &block[..block.find("```").unwrap()];
+    let shown: Value = serde_json::from_str(block.lines().find(|l| l.starts_with('{')).unwrap())
+        .expect("the README's summary line is JSON");
+    let run = Lab::new(&[]).headless(&[]);
+    assert_eq!(run.code, Some(0), "{}", run.show());
+    let real = run.json_line();
+    for key in ["lesson", "seed", "steps", "status", "reason"] {
+        assert_eq!(shown[key], real[key], "{key}");
+    }
+    let (shown_m, real_m) = (
+        shown["metrics"].as_object().unwrap(),
+        real["metrics"].as_object().unwrap(),
+    );
+    assert_eq!(
+        shown_m.keys().collect::<Vec<_>>(),
+        real_m.keys().collect::<Vec<_>>(),
+        "the README shows the metrics the run reports, and only those"
+    );
+    for (k, v) in shown_m {
+        let (a, b) = (v.as_f64().unwrap(), real_m[k].as_f64().unwrap());
+        // Exact on the machine that wrote it; the last bits may differ with the vector kernels.
+        assert!(
+            (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+            "{k}: README {a}, run {b}"
+        );
+    }
+    // Every progress line shown is one the run prints, up to the numbers that vary.
+    let words = |l: &str| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+    for line in block.lines().filter(|l| l.starts_with("mllab: ")) {
+        assert!(
+            run.stderr.lines().any(|r| words(r) == words(line)),
+            "the README shows `{line}`, the run printed:\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
 fn replaying_a_directory_that_is_not_a_save_exits_2() {
     let lab = Lab::new(&[]);
     let out = lab.mllab(&[
