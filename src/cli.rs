@@ -549,14 +549,30 @@ fn list(dir: &Path, json: bool) -> Result<ExitCode, Failure> {
 fn check(files: &[PathBuf]) -> ExitCode {
     let mut bad_files = 0;
     let mut total_errors = 0;
+    // The first file given for each id: two lessons may not share one (nor its saves folder).
+    let mut ids: Vec<(String, PathBuf)> = Vec::new();
     for f in files {
         match Lesson::load_checked(f, &[]) {
-            Ok(l) => println!(
-                "ok    {} ({}; memory plan {} MB)",
-                f.display(),
-                l.id,
-                l.model.memory(&l.data, &l.train).total() >> 20
-            ),
+            Ok(l) => {
+                if let Some((_, first)) = ids.iter().find(|(id, _)| *id == l.id) {
+                    bad_files += 1;
+                    total_errors += 1;
+                    eprintln!(
+                        "error {}: `id` = {}: {} has the same id; two lessons would share a saves folder\n    fix: give one of them another id",
+                        f.display(),
+                        l.id,
+                        first.display()
+                    );
+                    continue;
+                }
+                ids.push((l.id.clone(), f.clone()));
+                println!(
+                    "ok    {} ({}; memory plan {} MB)",
+                    f.display(),
+                    l.id,
+                    l.model.memory(&l.data, &l.train).total() >> 20
+                );
+            }
             Err(errors) => {
                 bad_files += 1;
                 total_errors += errors.0.len();

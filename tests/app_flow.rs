@@ -464,6 +464,27 @@ fn q_on_a_live_run_stops_it_without_waiting_shows_the_end_and_q_again_goes_back(
 }
 
 #[test]
+fn a_second_q_before_the_stopped_run_has_ended_skips_its_scoring_and_goes_back() {
+    let mut lab = Lab::new(&[("regression-gd.yaml", regression(2000, 200, 0))]);
+    lab.start();
+    assert!(lab.pump_until(3.0, |a| step(a) >= 2));
+    // No event has been taken since the first q: the run may still look like it is training.
+    assert_eq!(
+        lab.press(KeyCode::Char('q')),
+        vec![Effect::Command(Command::Stop)]
+    );
+    assert_eq!(
+        lab.press(KeyCode::Char('q')),
+        vec![Effect::SkipScoring, Effect::StopRun]
+    );
+    assert_eq!(lab.app().screen, Screen::Browser);
+    assert!(
+        lab.wait_trainer_done(3.0),
+        "the stopped run ends in the background"
+    );
+}
+
+#[test]
 fn q_or_s_during_the_final_scoring_skips_it() {
     let mut lab = Lab::new(&[("regression-gd.yaml", regression(2000, 200, 0))]);
     lab.start();

@@ -610,6 +610,25 @@ fn the_readmes_headless_example_is_what_the_command_really_prints() {
 }
 
 #[test]
+fn check_of_two_files_with_the_same_id_names_both_and_exits_2() {
+    let lab = Lab::new(&[]);
+    let copy = lab.lessons().join("copy.yaml");
+    fs::copy(lab.lesson("regression-gd"), &copy).unwrap();
+    let out = lab.mllab(&[
+        "check".as_ref(),
+        lab.lesson("regression-gd").as_os_str(),
+        copy.as_os_str(),
+    ]);
+    assert_eq!(out.code, Some(2), "{}", out.show());
+    assert!(
+        out.stderr.contains("copy.yaml")
+            && out.stderr.contains("regression-gd.yaml has the same id"),
+        "{}",
+        out.show()
+    );
+}
+
+#[test]
 fn replaying_a_directory_that_is_not_a_save_exits_2() {
     let lab = Lab::new(&[]);
     let out = lab.mllab(&[

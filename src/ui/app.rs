@@ -78,6 +78,9 @@ pub struct BrowserState {
 pub struct LiveRun {
     pub state: RunState,
     pub path: PathBuf,
+    /// The learner asked this run to stop (it may still be training its last step, or
+    /// scoring): a second ask skips the scoring.
+    pub stop_asked: bool,
 }
 
 /// The whole UI state.
@@ -176,6 +179,7 @@ impl App {
         self.run = Some(LiveRun {
             state,
             path: path.to_path_buf(),
+            stop_asked: false,
         });
         self.screen = Screen::Run;
         self.zoom = 0;
@@ -402,6 +406,12 @@ impl App {
         Vec::new()
     }
 
+    fn mark_stop_asked(&mut self) {
+        if let Some(r) = self.run.as_mut() {
+            r.stop_asked = true;
+        }
+    }
+
     fn act_run(&mut self, action: Action) -> Vec<Effect> {
         let Some(run) = self.run.as_ref() else {
             self.screen = Screen::Browser;
@@ -410,6 +420,8 @@ impl App {
         let status = run.state.status.clone();
         let live = !status.is_over();
         let finishing = matches!(status, Status::Finishing { .. });
+        // Asked to stop already (its last step or its scoring may still be running).
+        let stopping = live && (finishing || run.stop_asked);
         match action {
             Action::PauseResume if status == Status::Running => {
                 vec![Effect::Command(Command::Pause)]
@@ -419,8 +431,11 @@ impl App {
             }
             Action::StepOnce if status == Status::Paused => vec![Effect::Command(Command::Step)],
             // Stopping a run that is already in its final scoring skips the scoring.
-            Action::Stop if finishing => vec![Effect::SkipScoring],
-            Action::Stop if live => vec![Effect::Command(Command::Stop)],
+            Action::Stop if stopping => vec![Effect::SkipScoring],
+            Action::Stop if live => {
+                self.mark_stop_asked();
+                vec![Effect::Command(Command::Stop)]
+            }
             Action::LrUp if live => vec![Effect::Command(Command::ScaleLr { factor: 2.0 })],
             Action::LrDown if live => vec![Effect::Command(Command::ScaleLr { factor: 0.5 })],
             Action::Rerun => vec![Effect::StartRun {
@@ -442,7 +457,8 @@ impl App {
             }
             // q on a training run stops it and stays to show the final scoring; q again
             // skips the scoring and goes back (the run ends in the background).
-            Action::Back if live && !finishing => {
+            Action::Back if live && !stopping => {
+                self.mark_stop_asked();
                 self.message = Some(
                     self.lang
                         .pick(
@@ -456,7 +472,7 @@ impl App {
             Action::Back => {
                 self.screen = Screen::Browser;
                 self.refresh_saves();
-                if finishing {
+                if stopping {
                     vec![Effect::SkipScoring, Effect::StopRun]
                 } else {
                     Vec::new()
