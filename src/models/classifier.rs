@@ -23,7 +23,9 @@ use super::{Finals, Finish, Metrics, Model, ModelError};
 use crate::data::{ClassSet, Labelled};
 use crate::lessons::parse::Ctx;
 use crate::lessons::spec::TrainSpec;
-use crate::run::visual::{Color, Figure, Layer, PanelUpdate, Table, Visual, contour_segments};
+use crate::run::visual::{
+    Color, Figure, Layer, PanelUpdate, Table, Visual, contour_segments, shown_points,
+};
 
 /// Grid for the separate-covariance (quadratic) boundary.
 const GRID: usize = 60;
@@ -241,13 +243,15 @@ impl Generative {
             layers.push(Layer::Points {
                 label: self.data.names[c].clone(),
                 color: CLASS_COLORS[c],
-                points: self
-                    .data
-                    .train
-                    .iter()
-                    .filter(|p| p.class == c)
-                    .map(|p| p.x)
-                    .collect(),
+                points: shown_points(
+                    self.data
+                        .train
+                        .iter()
+                        .filter(|p| p.class == c)
+                        .map(|p| p.x)
+                        .collect::<Vec<_>>()
+                        .into_iter(),
+                ),
             });
         }
         Figure {

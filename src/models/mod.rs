@@ -275,15 +275,10 @@ impl ModelSpec {
         let d = data.estimated_bytes();
         let batch = train.batch_size as u64;
         match self {
-            // Measured: about 150 bytes a point in all, 24 of them the data itself; the rest
-            // are the fit panel's points on their way to the screen and the save.
+            // The points and one working copy (measured: about 30 bytes a point; the fit panel
+            // shows at most `visual::MAX_SHOWN_POINTS` of them).
             ModelSpec::LinearRegression(_) => {
-                plan.add(
-                    "the data and the fit panel's points",
-                    &dkey,
-                    &dvalue,
-                    d * 13 / 2,
-                );
+                plan.add("the data", &dkey, &dvalue, d * 5 / 4);
                 plan.add("the loss surface", "", "", regression::SURFACE_BYTES);
             }
             // Each fit keeps its features, its predictions and the panel's curve points:
@@ -293,10 +288,9 @@ impl ModelSpec {
                 let fits = (p.degrees.len() + p.lambdas.len() + 1) as u64;
                 plan.add("the fits' design matrices", &dkey, &dvalue, d * fits * 4);
             }
-            // The points, their class copies, and the scatter panel's points (measured: about
-            // 260 bytes a point).
+            // The points and their per-class copies (measured: about 180 bytes a point).
             ModelSpec::GenerativeClassifier(_) => {
-                plan.add("the data and its copies", &dkey, &dvalue, d * 11);
+                plan.add("the data and its copies", &dkey, &dvalue, d * 8);
                 plan.add("the boundary grid", "", "", classifier::GRID_BYTES);
             }
             ModelSpec::Diffusion2d(m) => {

@@ -25,7 +25,9 @@ use crate::data::CpSpec;
 use crate::data::cp::CpPoint;
 use crate::lessons::parse::Ctx;
 use crate::lessons::spec::TrainSpec;
-use crate::run::visual::{Color, Figure, Layer, PanelUpdate, Visual, contour_segments};
+use crate::run::visual::{
+    Color, Figure, Layer, PanelUpdate, Visual, contour_segments, shown_points,
+};
 
 /// Grid resolution of the loss surface, per axis.
 const GRID: usize = 48;
@@ -104,12 +106,12 @@ pub(crate) fn cp_scatter(set: &CpSet) -> Vec<Layer> {
         Layer::Points {
             label: "train".into(),
             color: Color::Cyan,
-            points: set.train.iter().map(|p| [p.x, p.y]).collect(),
+            points: shown_points(set.train.iter().map(|p| [p.x, p.y])),
         },
         Layer::Points {
             label: "test".into(),
             color: Color::Magenta,
-            points: set.test.iter().map(|p| [p.x, p.y]).collect(),
+            points: shown_points(set.test.iter().map(|p| [p.x, p.y])),
         },
     ]
 }

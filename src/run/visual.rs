@@ -171,6 +171,27 @@ pub struct PanelUpdate {
     pub visual: Visual,
 }
 
+/// Most points a scatter layer carries: a panel of a few hundred by a few hundred braille dots
+/// shows no more, and the screen, the save and the memory should not carry a million.
+pub const MAX_SHOWN_POINTS: usize = 4000;
+
+/// The points of a scatter as shown: all of them up to [`MAX_SHOWN_POINTS`], else that many
+/// spread evenly over the whole set (the same ones every time).
+pub fn shown_points(points: impl ExactSizeIterator<Item = [f64; 2]>) -> Vec<[f64; 2]> {
+    let n = points.len();
+    if n <= MAX_SHOWN_POINTS {
+        return points.collect();
+    }
+    let mut out = Vec::with_capacity(MAX_SHOWN_POINTS);
+    for (i, p) in points.enumerate() {
+        // Point i is kept when it is the first at or past the next even mark.
+        if out.len() < MAX_SHOWN_POINTS && i == out.len() * n / MAX_SHOWN_POINTS {
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// Contour segments of a scalar field sampled on a regular grid (marching squares).
 ///
 /// `values[j * nx + i]` is the field at `(x0 + i·dx, y0 + j·dy)`.
@@ -224,6 +245,22 @@ pub fn contour_segments(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scatter_shows_every_point_of_a_small_set_and_an_even_spread_of_a_huge_one() {
+        let small: Vec<[f64; 2]> = (0..100).map(|i| [i as f64, 0.0]).collect();
+        assert_eq!(shown_points(small.clone().into_iter()), small);
+        let n = 1_000_003;
+        let huge = shown_points((0..n).map(|i| [i as f64, 0.0]));
+        assert_eq!(huge.len(), MAX_SHOWN_POINTS);
+        assert_eq!(huge[0][0], 0.0);
+        // Evenly spread: consecutive kept points are n / MAX apart, give or take one.
+        let gap = n as f64 / MAX_SHOWN_POINTS as f64;
+        for w in huge.windows(2) {
+            assert!((w[1][0] - w[0][0] - gap).abs() <= 1.0, "{:?}", w);
+        }
+        assert!(huge.last().unwrap()[0] > (n as f64) - 2.0 * gap);
+    }
 
     #[test]
     fn a_circle_contour_stays_on_the_circle() {

@@ -4,7 +4,7 @@
 use super::Polynomials;
 use super::fit::Fit;
 use crate::data::cp::CpPoint;
-use crate::run::visual::{Bars, Color, Figure, Layer, Table};
+use crate::run::visual::{Bars, Color, Figure, Layer, Table, shown_points};
 
 const CURVE_COLORS: [Color; 8] = [
     Color::Yellow,
@@ -41,12 +41,12 @@ impl Polynomials {
             Layer::Points {
                 label: "train".into(),
                 color: Color::Cyan,
-                points: self.data.train.iter().map(|p| [p.x, p.y]).collect(),
+                points: shown_points(self.data.train.iter().map(|p| [p.x, p.y])),
             },
             Layer::Points {
                 label: "test".into(),
                 color: Color::Magenta,
-                points: self.data.test.iter().map(|p| [p.x, p.y]).collect(),
+                points: shown_points(self.data.test.iter().map(|p| [p.x, p.y])),
             },
         ]
     }
@@ -98,7 +98,7 @@ impl Polynomials {
             layers.push(Layer::Points {
                 label: String::new(),
                 color,
-                points: pts,
+                points: shown_points(pts.into_iter()),
             });
         }
         cp_figure(x_range, y_range, layers)
