@@ -129,6 +129,10 @@ fn the_wide_ddpm_that_grew_to_15_gb_is_refused_at_the_batch_size_with_the_parts_
         .unwrap_or_else(|| panic!("no memory error in:\n{text}"));
     assert_eq!(e.key, "train.batch_size", "{text}");
     assert!(
+        e.hint.contains("`model.channels`"),
+        "the fix names the other key the activations grow with: {text}"
+    );
+    assert!(
         e.message.contains("the activations a training step keeps")
             && e.message.contains("attention's maps"),
         "{text}"

@@ -320,7 +320,7 @@ fn check_root(ctx: &mut Ctx, root: &Value, path: &Path) -> Option<Lesson> {
                 plan.describe(),
                 MEMORY_LIMIT_BYTES >> 30
             ),
-            match plan.keys_by_size().get(1) {
+            match plan.keys_by_size().iter().find(|k| **k != key) {
                 Some(next) => format!("make `{key}` smaller, or `{next}`"),
                 None => format!("make `{key}` smaller"),
             },

@@ -22,6 +22,8 @@ pub struct Part {
     /// The lesson key that drives this part's size, and its value as written.
     pub key: String,
     pub value: String,
+    /// A second key the part grows with (the activations grow with the batch and the width).
+    pub also: Option<String>,
     pub bytes: u64,
 }
 
@@ -45,6 +47,7 @@ impl MemoryPlan {
                 what: "the program itself",
                 key: String::new(),
                 value: String::new(),
+                also: None,
                 bytes: BASELINE_BYTES,
             }],
         }
@@ -56,8 +59,24 @@ impl MemoryPlan {
             what,
             key: key.to_string(),
             value: value.to_string(),
+            also: None,
             bytes,
         });
+    }
+
+    /// Adds a part driven by `key` that also grows with `also`.
+    pub fn add_shared(
+        &mut self,
+        what: &'static str,
+        key: &str,
+        value: impl ToString,
+        also: &str,
+        bytes: u64,
+    ) {
+        self.add(what, key, value, bytes);
+        if let Some(p) = self.parts.last_mut() {
+            p.also = Some(also.to_string());
+        }
     }
 
     /// Adds every part of `other`, except its baseline.
@@ -82,9 +101,11 @@ impl MemoryPlan {
     pub fn keys_by_size(&self) -> Vec<String> {
         let mut keys: Vec<(String, u64)> = Vec::new();
         for p in self.parts.iter().filter(|p| !p.key.is_empty()) {
-            match keys.iter_mut().find(|(k, _)| *k == p.key) {
-                Some((_, b)) => *b += p.bytes,
-                None => keys.push((p.key.clone(), p.bytes)),
+            for key in std::iter::once(&p.key).chain(&p.also) {
+                match keys.iter_mut().find(|(k, _)| k == key) {
+                    Some((_, b)) => *b += p.bytes,
+                    None => keys.push((key.clone(), p.bytes)),
+                }
             }
         }
         keys.sort_by_key(|(_, b)| std::cmp::Reverse(*b));

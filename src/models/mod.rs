@@ -312,10 +312,11 @@ impl ModelSpec {
                     &size_value,
                     m.parameter_count() * memory::F32 * 7,
                 );
-                plan.add(
+                plan.add_shared(
                     "the activations a training step keeps",
                     "train.batch_size",
                     batch,
+                    size_key,
                     batch * m.floats_per_image() * memory::F32,
                 );
                 if m.attention > 0 {
