@@ -1,7 +1,7 @@
 //! Neural-network building blocks on the tensor engine: layers (`layers`), composite blocks
 //! (`blocks`: MLP, residual, causal attention, transformer block, time embedding), a small
-//! U-Net (`unet`), initialization (`init`), optimizers (`optim`), learning-rate schedules
-//! (`schedule`), weight averaging (`ema`) and safetensors saves (`io`).
+//! U-Net (`unet`), initialization (`init`), optimizers (`optim`), weight averaging (`ema`) and
+//! safetensors saves (`io`). (Learning-rate schedules are the lesson's `train.schedule`.)
 //!
 //! A model is a plain struct of layers holding `ParamId`s into one `ParamStore`; it is `Send`,
 //! so it can live on a trainer thread. A training step builds a `Graph`, runs `forward`, calls
@@ -45,7 +45,6 @@ pub mod init;
 pub mod io;
 pub mod layers;
 pub mod optim;
-pub mod schedule;
 pub mod unet;
 
 pub use blocks::{
@@ -55,5 +54,4 @@ pub use ema::Ema;
 pub use io::{WeightsError, load, load_into, save, to_bytes};
 pub use layers::{Activation, Conv2d, Embedding, GroupNorm, LayerNorm, Linear};
 pub use optim::{Adam, AdamConfig, Optimizer, Sgd};
-pub use schedule::Schedule;
 pub use unet::{TinyUnet, UnetConfig};
