@@ -15,6 +15,15 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The lessons shipped in `lessons/`.
+const SHIPPED: [&str; 5] = [
+    "regression-gd",
+    "model-selection",
+    "generative-classifier",
+    "diffusion-2d",
+    "ddpm",
+];
+
 fn fixture(kind: &str, name: &str) -> PathBuf {
     repo()
         .join("tests/fixtures/lessons")
@@ -846,13 +855,7 @@ fn key_lines(text: &str) -> Vec<usize> {
 #[test]
 fn any_key_of_a_shipped_lesson_written_twice_is_reported_at_the_second() {
     let mut tried = 0;
-    for name in [
-        "regression-gd",
-        "model-selection",
-        "generative-classifier",
-        "diffusion-2d",
-        "ddpm",
-    ] {
+    for name in SHIPPED {
         let path = repo().join(format!("lessons/{name}.yaml"));
         let text = fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -1052,13 +1055,7 @@ fn no_change_to_a_value_of_a_shipped_lesson_is_reported_in_rust_words() {
         "[[[1]]]",
     ];
     let mut tried = 0;
-    for name in [
-        "regression-gd",
-        "model-selection",
-        "generative-classifier",
-        "diffusion-2d",
-        "ddpm",
-    ] {
+    for name in SHIPPED {
         let path = repo().join(format!("lessons/{name}.yaml"));
         let text = fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();

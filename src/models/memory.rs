@@ -79,12 +79,6 @@ impl MemoryPlan {
         }
     }
 
-    /// Adds every part of `other`, except its baseline.
-    pub fn extend(&mut self, other: MemoryPlan) {
-        self.parts
-            .extend(other.parts.into_iter().filter(|p| !p.key.is_empty()));
-    }
-
     pub fn total(&self) -> u64 {
         self.parts.iter().map(|p| p.bytes).sum()
     }
@@ -148,9 +142,7 @@ mod tests {
         let mut plan = MemoryPlan::new();
         plan.add("data", "data.train", 1000, 10 << 20);
         plan.add("activations", "train.batch_size", 4096, 3 << 30);
-        let mut other = MemoryPlan::new();
-        other.add("judge", "model.judge_samples", 500, 5 << 20);
-        plan.extend(other);
+        plan.add("judge", "model.judge_samples", 500, 5 << 20);
         assert_eq!(plan.driver().unwrap().key, "train.batch_size");
         assert_eq!(
             plan.total(),

@@ -36,13 +36,6 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Rebuilds the summary from a run's events (used when a save has no `summary.json`).
-    pub fn from_events(events: &[RunEvent]) -> Option<Summary> {
-        let mut b = SummaryBuilder::default();
-        events.iter().for_each(|ev| b.see(ev));
-        b.build()
-    }
-
     /// The single JSON line printed by headless runs.
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
