@@ -288,9 +288,9 @@ impl ModelSpec {
                 let fits = (p.degrees.len() + p.lambdas.len() + 1) as u64;
                 plan.add("the fits' design matrices", &dkey, &dvalue, d * fits * 4);
             }
-            // The points and their per-class copies (measured: about 180 bytes a point).
+            // The points and their per-class copies (measured: about 120 bytes a point).
             ModelSpec::GenerativeClassifier(_) => {
-                plan.add("the data and its copies", &dkey, &dvalue, d * 8);
+                plan.add("the data and its copies", &dkey, &dvalue, d * 6);
                 plan.add("the boundary grid", "", "", classifier::GRID_BYTES);
             }
             ModelSpec::Diffusion2d(m) => {
