@@ -18,6 +18,7 @@
 pub mod bench;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod data;
 pub mod i18n;
 pub mod input_error;
@@ -30,6 +31,7 @@ pub mod run;
 pub mod saves;
 pub mod tensor;
 pub mod ui;
+pub mod visual;
 
 /// Training allocates and frees many tensors of a few megabytes each step. With the system
 /// allocator each of those is a fresh `mmap`, and every page is faulted in and zeroed again:

@@ -12,13 +12,13 @@ use mllab::i18n::Lang;
 use mllab::lessons::Lesson;
 use mllab::models::{Finals, Finish, Metrics, Model, ModelError};
 use mllab::run::trainer::spawn_with;
-use mllab::run::visual::PanelUpdate;
 use mllab::run::{Command, EventKind, FinishReason, RunConfig, RunEvent, RunStatus, Summary};
 use mllab::saves::{self, SaveWriter};
 use mllab::ui::app::{App, BrowserFocus, Effect, Msg};
 use mllab::ui::keymap::Screen;
 use mllab::ui::run_state::{RunState, Status};
 use mllab::ui::{Runtime, TuiOptions};
+use mllab::visual::PanelUpdate;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tempfile::TempDir;
 
@@ -686,7 +686,8 @@ fn a_model_that_panics_at_step_three_fails_its_run_and_the_save_says_failed() {
             run: 7,
             lesson: lesson.clone(),
             paced: false,
-            save: Some(save),
+            save: Some(Box::new(save)),
+            cache_dir: None,
         },
         Box::new(|| Ok(Box::new(PanicsAtStepThree) as Box<dyn Model>)),
     );

@@ -24,7 +24,8 @@ fn saved_run(root: &Path) -> (PathBuf, Vec<RunEvent>) {
         run: 1,
         lesson: l,
         paced: false,
-        save: Some(save),
+        save: Some(Box::new(save)),
+        cache_dir: None,
     });
     let mut events = Vec::new();
     let until = Instant::now() + Duration::from_secs(10);

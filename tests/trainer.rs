@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use mllab::lessons::{Lesson, Override};
 use mllab::models::{Finals, Finish, Metrics, Model, ModelError};
 use mllab::run::trainer::{Builder, spawn_with};
-use mllab::run::visual::PanelUpdate;
 use mllab::run::{Command, EventKind, FinishReason, RunConfig, RunEvent, TrainerHandle, spawn};
+use mllab::visual::PanelUpdate;
 
 fn lesson(overrides: &[(&str, &str)]) -> Lesson {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/regression-gd.yaml");
@@ -140,6 +140,7 @@ fn a_full_run_starts_reports_metrics_and_finishes_after_all_steps() {
         lesson: lesson(&[("train.steps", "200")]),
         paced: false,
         save: None,
+        cache_dir: None,
     });
     let events = collect(&h, Duration::from_secs(10));
     assert!(matches!(
@@ -181,6 +182,7 @@ fn pause_holds_the_step_one_step_advances_it_by_one_and_resume_goes_on() {
         lesson: lesson(&[("train.steps", "100000"), ("train.pace", "500")]),
         paced: true,
         save: None,
+        cache_dir: None,
     });
     wait_for(&h, |e| e.step >= 5);
     h.send(Command::Pause);
@@ -221,6 +223,7 @@ fn scaling_the_learning_rate_is_recorded_and_changes_the_rate_used() {
         lesson: lesson(&[("train.steps", "100000"), ("train.pace", "1000")]),
         paced: true,
         save: None,
+        cache_dir: None,
     });
     wait_for(&h, |e| e.step >= 2);
     h.send(Command::ScaleLr { factor: 0.5 });
@@ -250,6 +253,7 @@ fn a_panicking_model_ends_the_run_as_failed_at_that_step() {
             lesson: lesson(&[("train.steps", "50")]),
             paced: false,
             save: None,
+            cache_dir: None,
         },
         scripted(4, "panic"),
     );
@@ -269,6 +273,7 @@ fn a_model_error_ends_the_run_with_its_message() {
             lesson: lesson(&[("train.steps", "50")]),
             paced: false,
             save: None,
+            cache_dir: None,
         },
         scripted(9, "error"),
     );
@@ -287,6 +292,7 @@ fn a_nan_loss_is_reported_as_divergence_at_its_step() {
             lesson: lesson(&[("train.steps", "50")]),
             paced: false,
             save: None,
+            cache_dir: None,
         },
         scripted(6, "nan"),
     );
@@ -307,6 +313,7 @@ fn a_model_that_cannot_be_built_fails_before_the_first_step() {
             lesson: lesson(&[]),
             paced: false,
             save: None,
+            cache_dir: None,
         },
         build,
     );
@@ -322,6 +329,7 @@ fn dropping_the_handle_stops_and_joins_the_thread() {
         lesson: lesson(&[("train.steps", "10000000"), ("train.pace", "10")]),
         paced: true,
         save: None,
+        cache_dir: None,
     });
     wait_for(&h, |e| matches!(e.kind, EventKind::Started { .. }));
     let t = Instant::now();
@@ -340,6 +348,7 @@ fn the_time_budget_ends_a_long_run() {
         lesson: lesson(&[("train.steps", "10000000"), ("train.max_seconds", "0.2")]),
         paced: false,
         save: None,
+        cache_dir: None,
     });
     let events = collect(&h, Duration::from_secs(10));
     let last = events.last().unwrap();
@@ -361,6 +370,7 @@ fn a_parameter_gone_nan_ends_the_run_as_diverged_with_the_last_finite_numbers() 
             lesson: lesson(&[("train.steps", "50"), ("train.eval_every", "1")]),
             paced: false,
             save: None,
+            cache_dir: None,
         },
         scripted(7, "nan-param"),
     );
@@ -388,6 +398,7 @@ fn samples_found_nan_by_the_final_scoring_fail_the_run_as_diverged() {
             lesson: lesson(&[("train.steps", "5")]),
             paced: false,
             save: None,
+            cache_dir: None,
         },
         scripted(0, "nan-score"),
     );
@@ -407,6 +418,7 @@ fn the_final_scoring_reports_its_progress_and_can_be_skipped_and_says_so() {
             lesson: lesson(&[("train.steps", "5")]),
             paced: false,
             save: None,
+            cache_dir: None,
         },
         scripted(0, "score"),
     );
@@ -450,6 +462,7 @@ fn an_interrupt_ends_the_run_as_interrupted_after_its_scoring() {
             lesson: lesson(&[("train.steps", "1000000"), ("train.pace", "100")]),
             paced: true,
             save: None,
+            cache_dir: None,
         },
         scripted(0, "plain"),
     );
@@ -484,7 +497,8 @@ fn a_long_run_checkpoints_its_weights_into_the_save_before_it_ends() {
             run: 14,
             lesson,
             paced: false,
-            save: Some(save),
+            save: Some(Box::new(save)),
+            cache_dir: None,
         },
         scripted(0, "slow"),
     );

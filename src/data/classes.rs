@@ -10,7 +10,7 @@ use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
-use crate::lessons::parse::Ctx;
+use crate::config::parse::Ctx;
 
 /// Names of the two classes of the generated set.
 pub const CLASS_NAMES: [&str; 2] = ["water", "normal"];

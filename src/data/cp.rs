@@ -10,7 +10,7 @@ use rand_distr::{Distribution, Normal};
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
-use crate::lessons::parse::Ctx;
+use crate::config::parse::Ctx;
 
 /// Species names, and their growth factor and curvature: y ≈ a·x·(1 + c·x/1000).
 pub const SPECIES: [(&str, f64, f64); 4] = [

@@ -23,7 +23,7 @@ pub fn dataset(name: &str, n: usize, seed: u64) -> Result<(ArrayD<f32>, Array1<u
         return Ok((x, Array1::from(labels)));
     }
     let toy = Toy::from_name(name).ok_or_else(|| {
-        let hint = crate::lessons::parse::did_you_mean(
+        let hint = crate::config::parse::did_you_mean(
             name,
             &names().iter().map(|s| s.to_string()).collect::<Vec<_>>(),
         )

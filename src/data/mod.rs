@@ -14,7 +14,7 @@ pub mod toyset;
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
-use crate::lessons::parse::Ctx;
+use crate::config::parse::Ctx;
 use crate::models::ModelSpec;
 
 pub use classes::{ClassSet, ClassesSpec, Labelled};
@@ -164,7 +164,7 @@ impl DataSpec {
         let Some(map) = value.as_mapping() else {
             ctx.error(
                 "data",
-                Some(crate::lessons::parse::show_value(value)),
+                Some(crate::config::parse::show_value(value)),
                 "`data` must be a mapping with a `source`",
                 "write e.g. data: {source: cp}",
             );
@@ -176,7 +176,7 @@ impl DataSpec {
             Some(other) => {
                 ctx.error(
                     "data.source",
-                    Some(crate::lessons::parse::show_value(other)),
+                    Some(crate::config::parse::show_value(other)),
                     "the data source must be a name",
                     "write e.g. source: cp",
                 );
@@ -250,7 +250,7 @@ impl DataSpec {
                     .iter()
                     .map(|s| s.to_string())
                     .collect();
-                let hint = match crate::lessons::parse::did_you_mean(other, &allowed) {
+                let hint = match crate::config::parse::did_you_mean(other, &allowed) {
                     Some(best) => format!("did you mean `{best}`? Sources: {}", allowed.join(", ")),
                     None => format!("sources: {}", allowed.join(", ")),
                 };

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::toys::{TOYS, Toy};
-use crate::lessons::parse::{Ctx, did_you_mean};
+use crate::config::parse::{Ctx, did_you_mean};
 
 /// Points the set may hold at most.
 pub const MAX_POINTS: usize = 1_000_000;

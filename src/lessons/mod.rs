@@ -9,14 +9,10 @@
 //! deeper than a lesson needs (`prescan`), and one YAML document whose keys each appear once
 //! (`tree`): those problems are found before the YAML parser could stall or word them badly.
 
-pub mod error;
-pub mod locate;
 pub mod overrides;
-pub mod parse;
 pub mod prescan;
 pub mod read;
 pub mod registry;
-pub mod spec;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
@@ -24,13 +20,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_yaml::Value;
 
-pub use error::{LessonError, LessonErrors};
+pub use crate::config::error::{LessonError, LessonErrors};
+pub use crate::config::spec::{I18nText, Optimizer, Schedule, TrainSpec, ViewSpec};
 pub use overrides::Override;
-pub use spec::{I18nText, Optimizer, Schedule, TrainSpec, ViewSpec};
 
+use crate::config::parse::{self, Ctx};
+use crate::config::spec;
 use crate::data::DataSpec;
 use crate::models::ModelSpec;
-use parse::Ctx;
 
 /// The course's chapters: number, English and Chinese name.
 pub const CHAPTERS: &[(u32, &str, &str)] = &[

@@ -10,7 +10,7 @@ use std::fs::{File, Metadata, OpenOptions};
 use std::io::Read;
 use std::path::Path;
 
-use super::error::{LessonError, LessonErrors};
+use crate::config::error::{LessonError, LessonErrors};
 
 /// Lessons are a few kilobytes; a file larger than this is not one.
 pub const MAX_LESSON_BYTES: u64 = 1 << 20;

@@ -95,7 +95,7 @@ fn same_id_error(lesson: &Lesson, others: &[&PathBuf]) -> LessonError {
     let others: Vec<String> = others.iter().map(|p| p.display().to_string()).collect();
     let line = super::read::read_lesson_text(lesson.path())
         .ok()
-        .and_then(|text| super::locate::locate(&text, &["id"]));
+        .and_then(|text| crate::config::locate::locate(&text, &["id"]));
     LessonError::key(
         lesson.path(),
         "id",
@@ -166,7 +166,7 @@ pub fn resolve(name: &str, dir: &Path) -> Result<PathBuf, String> {
             _ => None,
         })
         .collect();
-    let hint = match super::parse::did_you_mean(name, &ids) {
+    let hint = match crate::config::parse::did_you_mean(name, &ids) {
         Some(best) => format!(" Did you mean `{best}`?"),
         None => String::new(),
     };

@@ -18,8 +18,8 @@ use std::path::Path;
 use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, Visitor};
 use serde_yaml::{Mapping, Number, Value};
 
-use super::error::{LessonError, LessonErrors};
-use super::parse::show_value;
+use crate::config::error::{LessonError, LessonErrors};
+use crate::config::parse::show_value;
 
 /// Reads `text` as one YAML document.
 pub fn read_tree(path: &Path, text: &str) -> Result<Value, LessonErrors> {

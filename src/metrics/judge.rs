@@ -186,6 +186,23 @@ impl Judge {
         }
     }
 
+    /// The judge of a digit data set: loaded from `cache_dir` when a run has trained it before,
+    /// else trained on up to 60,000 of `images` for 6 epochs (a few seconds) and cached there.
+    /// `key` names the data set and the seed it was drawn with.
+    pub fn for_digits(
+        cache_dir: &Path,
+        key: &str,
+        seed: u64,
+        images: &[f32],
+        labels: &[u8],
+    ) -> Judge {
+        let path = cache_path(cache_dir, key);
+        Judge::cached(&path, seed, || {
+            let n = (images.len() / PIXELS).min(60_000).min(labels.len());
+            Judge::train(&images[..n * PIXELS], &labels[..n], 6, seed)
+        })
+    }
+
     /// Loads the judge cached at `path`, or trains one with `train` and caches it there.
     pub fn cached(path: &Path, seed: u64, train: impl FnOnce() -> Judge) -> Judge {
         let mut judge = Judge::build(seed);
@@ -205,8 +222,9 @@ impl Judge {
     }
 }
 
-/// Where the judge for a data source is cached: `saves/.cache/judge-<key>.safetensors`.
-pub fn cache_path(saves_root: &Path, key: &str) -> PathBuf {
+/// Where the judge for a data source is cached in `cache_dir` (the TUI and headless runs pass
+/// `saves/.cache/`): `judge12-<key>.safetensors`.
+pub fn cache_path(cache_dir: &Path, key: &str) -> PathBuf {
     let safe: String = key
         .chars()
         .map(|c| {
@@ -219,9 +237,7 @@ pub fn cache_path(saves_root: &Path, key: &str) -> PathBuf {
         .collect();
     // "judge12": the 11-class judge (ten digits and junk) on the digits drawn since the
     // strain limit; older caches are not reused.
-    saves_root
-        .join(".cache")
-        .join(format!("judge12-{safe}.safetensors"))
+    cache_dir.join(format!("judge12-{safe}.safetensors"))
 }
 
 /// A "not a digit" example: uniform noise, blurred noise, Gaussian static, or two digits

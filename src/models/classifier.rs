@@ -20,10 +20,10 @@ use serde_json::json;
 use super::gaussian::{GenerativeModel, accuracy, sigmoid};
 use super::steps::{Batches, SmallOptimizer};
 use super::{Finals, Finish, Metrics, Model, ModelError};
+use crate::config::parse::Ctx;
+use crate::config::spec::TrainSpec;
 use crate::data::{ClassSet, Labelled};
-use crate::lessons::parse::Ctx;
-use crate::lessons::spec::TrainSpec;
-use crate::run::visual::{
+use crate::visual::{
     Color, Figure, Layer, PanelUpdate, Table, Visual, contour_segments, shown_points,
 };
 
@@ -378,8 +378,8 @@ impl Model for Generative {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::spec::Optimizer;
     use crate::data::ClassesSpec;
-    use crate::lessons::spec::Optimizer;
     use crate::linalg::solve;
 
     fn model(steps: u64) -> Generative {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::run::visual::PanelUpdate;
+use crate::visual::PanelUpdate;
 
 /// Named numbers measured at one moment.
 pub type Metrics = BTreeMap<String, f64>;

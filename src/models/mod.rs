@@ -18,9 +18,9 @@ pub mod steps;
 use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
+use crate::config::parse::{Ctx, did_you_mean, show_value};
+use crate::config::spec::{Optimizer, TrainDefaults, TrainSpec};
 use crate::data::{ClassesSpec, CpSpec, DataShape, DataSpec, ToySpec};
-use crate::lessons::parse::{Ctx, did_you_mean, show_value};
-use crate::lessons::spec::{Optimizer, TrainDefaults, TrainSpec};
 
 pub use classifier::ClassifierSpec;
 pub use contract::{Finals, Finish, Metrics, Model, ModelError, check_finite, finite, summarize};
@@ -47,14 +47,14 @@ fn data_size_key(data: &DataSpec) -> (String, String) {
 /// Where a model may keep things between runs (the judge's cache).
 #[derive(Clone, Debug)]
 pub struct BuildEnv {
-    /// The saves folder; caches go in its `.cache/`.
-    pub saves_root: std::path::PathBuf,
+    /// A folder for caches (the TUI and headless runs pass `saves/.cache/`).
+    pub cache_dir: std::path::PathBuf,
 }
 
 impl Default for BuildEnv {
     fn default() -> Self {
         BuildEnv {
-            saves_root: std::env::temp_dir().join("mllab"),
+            cache_dir: std::env::temp_dir().join("mllab").join(".cache"),
         }
     }
 }
@@ -387,20 +387,13 @@ impl ModelSpec {
             ModelSpec::Ddpm(spec) => {
                 let set = data.load_images(seed)?;
                 let judge = (spec.judge_samples > 0 || spec.grid > 0).then(|| {
-                    let path = crate::metrics::judge::cache_path(
-                        &env.saves_root,
+                    crate::metrics::judge::Judge::for_digits(
+                        &env.cache_dir,
                         &format!("{}-s{seed}", set.key),
-                    );
-                    crate::metrics::judge::Judge::cached(&path, seed, || {
-                        // Up to 60,000 digits, 6 epochs: a few seconds, once per data set (then cached).
-                        let n = (set.train.len() / 784).min(60_000);
-                        crate::metrics::judge::Judge::train(
-                            &set.train[..n * 784],
-                            &set.train_labels[..n],
-                            6,
-                            seed,
-                        )
-                    })
+                        seed,
+                        &set.train,
+                        &set.train_labels,
+                    )
                 });
                 let data = ddpm::DdpmData {
                     images: set.train,

@@ -19,15 +19,13 @@ use serde::{Deserialize, Serialize};
 
 use super::steps::{Batches, SmallOptimizer};
 use super::{Finals, Finish, Metrics, Model, ModelError};
+use crate::config::parse::Ctx;
+use crate::config::spec::TrainSpec;
 use crate::data::CpSet;
 #[cfg(test)]
 use crate::data::CpSpec;
 use crate::data::cp::CpPoint;
-use crate::lessons::parse::Ctx;
-use crate::lessons::spec::TrainSpec;
-use crate::run::visual::{
-    Color, Figure, Layer, PanelUpdate, Visual, contour_segments, shown_points,
-};
+use crate::visual::{Color, Figure, Layer, PanelUpdate, Visual, contour_segments, shown_points};
 
 /// Grid resolution of the loss surface, per axis.
 const GRID: usize = 48;
@@ -367,7 +365,7 @@ impl Model for LinearRegression {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lessons::spec::Optimizer;
+    use crate::config::spec::Optimizer;
 
     fn spec() -> LinearRegressionSpec {
         LinearRegressionSpec {

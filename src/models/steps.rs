@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_pcg::Pcg64Mcg;
 
-use crate::lessons::spec::Optimizer;
+use crate::config::spec::Optimizer;
 
 /// Mini-batches over `n` examples: a fresh shuffle every epoch, or everything at once when the
 /// batch is at least the data set (plain gradient descent).

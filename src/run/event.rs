@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::visual::PanelUpdate;
+use crate::visual::PanelUpdate;
 
 /// Identifies one run within this process.
 pub type RunId = u64;
@@ -40,7 +40,7 @@ pub enum EventKind {
     },
     /// Numbers measured at `step`.
     Metrics {
-        #[serde(with = "crate::run::num")]
+        #[serde(with = "crate::visual::num")]
         values: BTreeMap<String, f64>,
     },
     /// New content for a panel.
@@ -57,7 +57,7 @@ pub enum EventKind {
     },
     /// How long the final scoring is expected to take, from the model's own timings.
     Estimate {
-        #[serde(with = "crate::run::num")]
+        #[serde(with = "crate::visual::num")]
         finish_seconds: f64,
     },
     /// The run ended normally (all steps, the time budget, or a stop).
@@ -99,7 +99,7 @@ pub enum Command {
     Interrupt,
     /// Multiply the learning rate by this factor from now on.
     ScaleLr {
-        #[serde(with = "crate::run::num")]
+        #[serde(with = "crate::visual::num")]
         factor: f64,
     },
 }

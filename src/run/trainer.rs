@@ -26,11 +26,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::event::{Command, EventKind, FinishReason, RunEvent, RunId};
+use super::record::Recorder;
 use super::summary::{RunStatus, Summary, reason_text, status_of};
 use super::thinning::{Cadence, EVALS_PER_OCTAVE, SAVED_VISUAL_BYTES, SNAPSHOTS_PER_OCTAVE};
 use crate::lessons::Lesson;
 use crate::models::{BuildEnv, Finals, Finish, Metrics, Model, ModelError};
-use crate::saves::SaveWriter;
 
 /// Builds the model on the trainer thread (data generation can take a while).
 pub type Builder = Box<dyn FnOnce() -> Result<Box<dyn Model>, String> + Send>;
@@ -41,8 +41,11 @@ pub struct RunConfig {
     pub lesson: Lesson,
     /// Honour the lesson's `train.pace` (the TUI does; headless runs do not).
     pub paced: bool,
-    /// Where to save, or `None` for an unsaved run.
-    pub save: Option<SaveWriter>,
+    /// Where to record the run (a save), or `None` for an unsaved run.
+    pub save: Option<Box<dyn Recorder>>,
+    /// Where models may keep caches between runs (the digit judge); `None`: a folder in the
+    /// system's temporary directory.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 /// The watcher's side of a running trainer.
@@ -135,13 +138,10 @@ impl Drop for TrainerHandle {
 /// Starts the lesson's model on its own thread.
 pub fn spawn(config: RunConfig) -> TrainerHandle {
     let lesson = config.lesson.clone();
-    // Caches (the digit judge) live beside the saves: saves/.cache/.
-    let env = match config
-        .save
-        .as_ref()
-        .and_then(|s| s.dir().parent()?.parent().map(|p| p.to_path_buf()))
-    {
-        Some(saves_root) => BuildEnv { saves_root },
+    let env = match &config.cache_dir {
+        Some(dir) => BuildEnv {
+            cache_dir: dir.clone(),
+        },
         None => BuildEnv::default(),
     };
     let build: Builder = Box::new(move || {
@@ -192,7 +192,7 @@ struct Trainer {
     run: RunId,
     lesson: Lesson,
     paced: bool,
-    save: Option<SaveWriter>,
+    save: Option<Box<dyn Recorder>>,
     save_failed: bool,
     /// Panel snapshots are no longer written to the save (it reached `SAVED_VISUAL_BYTES`).
     visuals_capped: bool,
@@ -282,7 +282,7 @@ impl Trainer {
 
     /// Emits a snapshot's panels; past the save's visual budget they still reach the watcher
     /// but only the final snapshot (`last`) is written to the save.
-    fn emit_visuals(&mut self, updates: Vec<crate::run::visual::PanelUpdate>, last: bool) {
+    fn emit_visuals(&mut self, updates: Vec<crate::visual::PanelUpdate>, last: bool) {
         let over = self
             .save
             .as_ref()
@@ -319,7 +319,7 @@ impl Trainer {
             let dir = self
                 .save
                 .as_ref()
-                .map(|s| s.dir().display().to_string())
+                .map(|s| s.location().display().to_string())
                 .unwrap_or_default();
             self.save = None;
             let text =

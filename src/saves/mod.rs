@@ -20,6 +20,11 @@ pub use log::EventLog;
 pub use reader::{LoadedSave, SaveError, SaveInfo, find, list_all, list_saves, load};
 pub use writer::{SaveWriter, ensure_writable};
 
+/// The folder under a saves root where runs keep caches between runs (the digit judge).
+pub fn cache_dir(saves_root: &std::path::Path) -> std::path::PathBuf {
+    saves_root.join(".cache")
+}
+
 /// The save format this build writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
 

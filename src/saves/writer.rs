@@ -145,3 +145,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
     fs::rename(&tmp, path)
 }
+
+impl crate::run::Recorder for SaveWriter {
+    fn location(&self) -> &Path {
+        self.dir()
+    }
+    fn append(&mut self, event: &RunEvent) -> io::Result<()> {
+        SaveWriter::append(self, event)
+    }
+    fn event_bytes(&self) -> u64 {
+        SaveWriter::event_bytes(self)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        SaveWriter::flush(self)
+    }
+    fn write_file(&mut self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        SaveWriter::write_file(self, name, bytes)
+    }
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        SaveWriter::finish(self, summary)
+    }
+}

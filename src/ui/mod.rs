@@ -165,7 +165,8 @@ impl Runtime {
             run,
             lesson,
             paced: true,
-            save,
+            save: save.map(|s| Box::new(s) as Box<dyn crate::run::Recorder>),
+            cache_dir: Some(crate::saves::cache_dir(&self.saves_dir)),
         }));
     }
 

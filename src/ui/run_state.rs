@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::lessons::{I18nText, Lesson};
-use crate::run::visual::Visual;
 use crate::run::{Command, EventKind, FinishReason, RunEvent, RunId};
+use crate::visual::Visual;
 
 /// Where a run stands.
 #[derive(Clone, Debug, PartialEq)]

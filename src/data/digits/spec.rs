@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::lessons::parse::Ctx;
+use crate::config::parse::Ctx;
 
 /// `data: {source: digits, …}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -31,11 +31,11 @@ pub use spec::{DdpmSpec, Net};
 use super::diffusion::{NoiseSchedule, Prediction, Sampler};
 use super::steps::Batches;
 use super::{Finals, Finish, Metrics, Model, ModelError, check_finite};
-use crate::lessons::spec::TrainSpec;
+use crate::config::spec::TrainSpec;
 use crate::metrics::judge::{Judge, JudgeScores};
 use crate::nn::{Adam, AdamConfig, Ema, Optimizer};
-use crate::run::visual::PanelUpdate;
 use crate::tensor::{Graph, ParamStore, Tensor, randn};
+use crate::visual::PanelUpdate;
 
 const SIDE: usize = 28;
 const PIXELS: usize = SIDE * SIDE;
@@ -340,7 +340,7 @@ impl Model for Ddpm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lessons::spec::Optimizer;
+    use crate::config::spec::Optimizer;
     use crate::models::diffusion::BetaSchedule;
 
     /// A tiny U-Net on 200 generated digits, judged by nobody: fast enough for a unit test.

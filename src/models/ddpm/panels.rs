@@ -4,8 +4,8 @@
 
 use super::sample::to_unit;
 use super::{Ddpm, PIXELS, SIDE};
-use crate::run::visual::{Color, Figure, Image, Layer, PanelUpdate, Visual};
 use crate::tensor::randn;
+use crate::visual::{Color, Figure, Image, Layer, PanelUpdate, Visual};
 
 impl Ddpm {
     /// The panels drawn once before training: the schedule and the forward process.

@@ -26,7 +26,7 @@ pub fn sample_with(
         Sampler::Ddpm => (1..=schedule.steps()).rev().collect(),
         Sampler::Ddim => schedule.ddim_timesteps(steps),
     };
-    let keep: Vec<usize> = crate::ui::widgets::image::evenly_spaced(ts.len() + 1, frames.max(1));
+    let keep: Vec<usize> = crate::visual::evenly_spaced(ts.len() + 1, frames.max(1));
     let mut film = Vec::new();
     for (i, &t) in ts.iter().enumerate() {
         if frames > 0 && keep.contains(&i) {

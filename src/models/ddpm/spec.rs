@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::PIXELS;
-use crate::lessons::parse::Ctx;
+use crate::config::parse::Ctx;
 use crate::models::diffusion::{BetaSchedule, Prediction, Sampler};
 
 /// Which network predicts the noise.

@@ -35,8 +35,8 @@ use rand_pcg::Pcg64Mcg;
 
 use super::diffusion::NoiseSchedule;
 use super::steps::Batches;
+use crate::config::spec::{Optimizer as OptimizerKind, TrainSpec};
 use crate::data::toys::Toy;
-use crate::lessons::spec::{Optimizer as OptimizerKind, TrainSpec};
 use crate::nn::{Adam, AdamConfig, Ema, Optimizer, Sgd};
 use crate::tensor::ParamStore;
 
@@ -154,7 +154,7 @@ impl Diffusion2d {
 #[cfg(test)]
 mod fixtures {
     use super::*;
-    use crate::lessons::spec::Optimizer as Opt;
+    use crate::config::spec::Optimizer as Opt;
     use crate::models::Model;
 
     /// A small, fast configuration.

@@ -11,8 +11,8 @@ use super::panels::round3;
 use super::quality::{MMD_BANDWIDTH, SUMMARY_POINTS};
 use super::{Diffusion2d, gauss};
 use crate::models::{Finals, Finish, Metrics, Model, ModelError};
-use crate::run::visual::{Color, Figure, Layer, PanelUpdate, Visual};
 use crate::tensor::{Graph, tensor};
+use crate::visual::{Color, Figure, Layer, PanelUpdate, Visual};
 
 /// Gradient norm above which a step is scaled down.
 const CLIP_NORM: f32 = 1.0;

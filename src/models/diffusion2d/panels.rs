@@ -5,7 +5,7 @@
 use super::sampling::noise_points;
 use super::{Diffusion2d, flat, pairs};
 use crate::models::diffusion::NoiseSchedule;
-use crate::run::visual::{Color, Figure, Layer};
+use crate::visual::{Color, Figure, Layer};
 
 /// Frames in each filmstrip (x_T … x₀), laid out in a grid of this many columns.
 const FRAMES: usize = 6;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::denoiser::EMB;
 use super::quality::SUMMARY_POINTS;
-use crate::lessons::parse::Ctx;
+use crate::config::parse::Ctx;
 use crate::models::diffusion::{BetaSchedule, Sampler};
 
 /// `model: {kind: diffusion-2d, …}`.

@@ -2,8 +2,8 @@
 //! lets one learning rate serve them all, and one fit's gradient step.
 
 use super::super::steps::SmallOptimizer;
+use crate::config::spec::Optimizer;
 use crate::data::cp::CpPoint;
-use crate::lessons::spec::Optimizer;
 use crate::linalg::least_squares;
 
 /// Which features a fit uses.

@@ -30,9 +30,9 @@ use fit::{Basis, Fit, Norm, mean_std};
 pub use spec::PolynomialSpec;
 
 use super::{Finals, Finish, Metrics, Model, ModelError};
+use crate::config::spec::TrainSpec;
 use crate::data::CpSet;
-use crate::lessons::spec::TrainSpec;
-use crate::run::visual::{PanelUpdate, Visual};
+use crate::visual::{PanelUpdate, Visual};
 
 /// The lesson's model: every fit, trained together.
 pub struct Polynomials {
@@ -313,8 +313,8 @@ impl Model for Polynomials {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::spec::Optimizer;
     use crate::data::CpSpec;
-    use crate::lessons::spec::Optimizer;
     use crate::linalg::least_squares;
     use spec::{default_degrees, default_lambdas};
 

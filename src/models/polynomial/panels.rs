@@ -4,7 +4,7 @@
 use super::Polynomials;
 use super::fit::Fit;
 use crate::data::cp::CpPoint;
-use crate::run::visual::{Bars, Color, Figure, Layer, Table, shown_points};
+use crate::visual::{Bars, Color, Figure, Layer, Table, shown_points};
 
 const CURVE_COLORS: [Color; 8] = [
     Color::Yellow,

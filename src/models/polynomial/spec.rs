@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::lessons::parse::Ctx;
+use crate::config::parse::Ctx;
 
 /// `model: {kind: polynomial-regression, …}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -218,7 +218,7 @@ pub fn hyperparameters(lesson: &Lesson) -> Vec<(String, String)> {
                 let key = k.as_str().unwrap_or("?");
                 let shown = match v {
                     serde_yaml::Value::String(s) => s,
-                    other => crate::lessons::parse::show_value(&other),
+                    other => crate::config::parse::show_value(&other),
                 };
                 out.push((format!("{section}.{key}"), shown));
             }

@@ -12,7 +12,7 @@ use ratatui::widgets::canvas::{Canvas, Line, Points};
 use ratatui::widgets::{Block, Widget};
 
 use super::{short_number, term_color};
-use crate::run::visual::{Figure, Layer};
+use crate::visual::{Figure, Layer};
 
 /// Several figure parts drawn as one (a static background plus the part that moves).
 pub struct FigureWidget<'a> {
@@ -172,7 +172,7 @@ fn sane(r: [f64; 2]) -> [f64; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::visual::Color;
+    use crate::visual::Color;
 
     fn figure() -> Figure {
         Figure {

@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::widgets::{Block, Widget};
 
-use crate::run::visual::Image;
+use crate::visual::{Image, evenly_spaced};
 
 /// How images are drawn; `b` toggles it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -142,19 +142,6 @@ impl Widget for ImageGrid<'_> {
             }
         }
     }
-}
-
-/// `k` indices spread over `0..n`, keeping the first and the last.
-pub fn evenly_spaced(n: usize, k: usize) -> Vec<usize> {
-    if n <= k {
-        return (0..n).collect();
-    }
-    if k <= 1 {
-        return vec![n - 1];
-    }
-    (0..k)
-        .map(|i| (i * (n - 1) + (k - 1) / 2) / (k - 1))
-        .collect()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ pub mod panel;
 
 use ratatui::style::Color as TermColor;
 
-use crate::run::visual::Color;
+use crate::visual::Color;
 
 /// The terminal colour for a model's named colour.
 pub fn term_color(c: Color) -> TermColor {

@@ -8,7 +8,7 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Row, Table, Wi
 use super::figure::FigureWidget;
 use super::image::{ImageGrid, ImageMode};
 use super::short_number;
-use crate::run::visual::Visual;
+use crate::visual::Visual;
 
 pub struct PanelWidget<'a> {
     pub parts: &'a [(String, Visual)],
@@ -86,7 +86,7 @@ impl Widget for PanelWidget<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::visual::{Bars, Table as VTable};
+    use crate::visual::{Bars, Table as VTable};
 
     fn render(parts: &[(String, Visual)], w: u16, h: u16) -> String {
         let mut buf = Buffer::empty(Rect::new(0, 0, w, h));

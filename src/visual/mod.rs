@@ -3,6 +3,8 @@
 //! Models build these; the run view draws them; saves store them; replay reads them back. They
 //! hold numbers and names only — no terminal types — so a model never depends on the UI.
 
+pub mod num;
+
 use serde::{Deserialize, Serialize};
 
 /// A named colour; the view maps it to the terminal's palette.
@@ -27,28 +29,28 @@ pub enum Layer {
     Points {
         label: String,
         color: Color,
-        #[serde(with = "crate::run::num")]
+        #[serde(with = "crate::visual::num")]
         points: Vec<[f64; 2]>,
     },
     /// A polyline through the points in order.
     Line {
         label: String,
         color: Color,
-        #[serde(with = "crate::run::num")]
+        #[serde(with = "crate::visual::num")]
         points: Vec<[f64; 2]>,
     },
     /// Separate segments (contour lines, boundaries).
     Segments {
         label: String,
         color: Color,
-        #[serde(with = "crate::run::num")]
+        #[serde(with = "crate::visual::num")]
         segments: Vec<[[f64; 2]; 2]>,
     },
     /// One marked point with a symbol, such as the optimum.
     Marker {
         label: String,
         color: Color,
-        #[serde(with = "crate::run::num")]
+        #[serde(with = "crate::visual::num")]
         at: [f64; 2],
         symbol: String,
     },
@@ -79,9 +81,9 @@ impl Layer {
 pub struct Figure {
     pub x_label: String,
     pub y_label: String,
-    #[serde(with = "crate::run::num")]
+    #[serde(with = "crate::visual::num")]
     pub x_range: [f64; 2],
-    #[serde(with = "crate::run::num")]
+    #[serde(with = "crate::visual::num")]
     pub y_range: [f64; 2],
     pub layers: Vec<Layer>,
 }
@@ -96,7 +98,7 @@ pub struct Table {
 /// A bar chart: labelled values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bars {
-    #[serde(with = "crate::run::num")]
+    #[serde(with = "crate::visual::num")]
     pub bars: Vec<(String, f64)>,
 }
 
@@ -240,6 +242,20 @@ pub fn contour_segments(
         }
     }
     out
+}
+
+/// `k` indices spread over `0..n`, keeping the first and the last: which frames of a film, or
+/// which columns of a grid, to show when there are more than fit.
+pub fn evenly_spaced(n: usize, k: usize) -> Vec<usize> {
+    if n <= k {
+        return (0..n).collect();
+    }
+    if k <= 1 {
+        return vec![n - 1];
+    }
+    (0..k)
+        .map(|i| (i * (n - 1) + (k - 1) / 2) / (k - 1))
+        .collect()
 }
 
 #[cfg(test)]

@@ -13,10 +13,8 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::event::{EventKind, RunEvent};
-use super::summary::{RunStatus, Summary, SummaryBuilder};
-use super::trainer::{RunConfig, spawn};
 use crate::lessons::Lesson;
+use crate::run::{EventKind, RunConfig, RunEvent, RunStatus, Summary, SummaryBuilder, spawn};
 use crate::saves::SaveWriter;
 
 /// Runs `lesson` to the end on a trainer thread; returns its summary.
@@ -43,7 +41,8 @@ pub fn run(
         run: 1,
         lesson,
         paced: false,
-        save,
+        save: save.map(|s| Box::new(s) as Box<dyn crate::run::Recorder>),
+        cache_dir: save_root.map(crate::saves::cache_dir),
     });
     let interrupts = interrupt::watch(handle.remote());
     let mut summary = SummaryBuilder::default();

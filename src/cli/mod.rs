@@ -10,10 +10,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod headless;
+
 use crate::i18n::Lang;
 use crate::lessons::registry::{Entry, resolve, scan};
 use crate::lessons::{Lesson, Override, chapter_name};
-use crate::run::{RunStatus, headless};
+use crate::run::RunStatus;
 use crate::saves;
 use crate::ui::{TuiOptions, run_tui};
 

@@ -7,7 +7,7 @@
 //! either. A `null` reads as NaN, so saves written before this still replay. Finite numbers
 //! keep their exact bits (`serde_json`'s `float_roundtrip`).
 //!
-//! Use it on a field with `#[serde(with = "crate::run::num")]`; it works for `f64` and for
+//! Use it on a field with `#[serde(with = "crate::visual::num")]`; it works for `f64` and for
 //! vectors, pairs, labelled values and maps of them ([`Nums`]).
 
 use std::collections::BTreeMap;
@@ -128,12 +128,12 @@ impl<T: Nums> Nums for BTreeMap<String, T> {
     }
 }
 
-/// For `#[serde(with = "crate::run::num")]`.
+/// For `#[serde(with = "crate::visual::num")]`.
 pub fn serialize<T: Nums, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     v.to_wire().serialize(s)
 }
 
-/// For `#[serde(with = "crate::run::num")]`.
+/// For `#[serde(with = "crate::visual::num")]`.
 pub fn deserialize<'de, T: Nums, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
     T::Wire::deserialize(d).map(T::from_wire)
 }
