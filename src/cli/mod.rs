@@ -290,7 +290,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                     "mllab: --n {n}: give a number of samples from 1 to 100,000"
                 )));
             }
-            crate::models::ddpm::sample_save(&save, n, &out, sampler, steps, eta, seed)
+            crate::models::diffusion::ddpm::sample_save(&save, n, &out, sampler, steps, eta, seed)
                 .map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
             eprintln!("mllab: wrote {n} samples to {}", out.display());
             Ok(ExitCode::SUCCESS)

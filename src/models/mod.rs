@@ -6,10 +6,7 @@
 
 pub mod classifier;
 pub mod contract;
-pub mod ddpm;
 pub mod diffusion;
-pub mod diffusion2d;
-pub mod gaussian;
 pub mod memory;
 pub mod polynomial;
 pub mod regression;
@@ -24,8 +21,8 @@ use crate::data::{ClassesSpec, CpSpec, DataShape, DataSpec, ToySpec};
 
 pub use classifier::ClassifierSpec;
 pub use contract::{Finals, Finish, Metrics, Model, ModelError, check_finite, finite, summarize};
-pub use ddpm::DdpmSpec;
-pub use diffusion2d::Diffusion2dSpec;
+pub use diffusion::ddpm::DdpmSpec;
+pub use diffusion::two_d::Diffusion2dSpec;
 pub use memory::MemoryPlan;
 pub use polynomial::PolynomialSpec;
 pub use regression::LinearRegressionSpec;
@@ -301,8 +298,8 @@ impl ModelSpec {
                 plan.add("the data", &dkey, &dvalue, d);
                 let channels = format!("{:?}", m.channels);
                 let (size_key, size_value) = match m.net {
-                    ddpm::Net::Unet => ("model.channels", channels),
-                    ddpm::Net::Mlp => ("model.width", m.width.to_string()),
+                    diffusion::ddpm::Net::Unet => ("model.channels", channels),
+                    diffusion::ddpm::Net::Mlp => ("model.width", m.width.to_string()),
                 };
                 // Weights, their gradients, Adam's two moments, the EMA copy, the averaged
                 // copy sampling uses, the bytes of a checkpoint.
@@ -395,12 +392,14 @@ impl ModelSpec {
                         &set.train_labels,
                     )
                 });
-                let data = ddpm::DdpmData {
+                let data = diffusion::ddpm::DdpmData {
                     images: set.train,
                     real: set.test,
                     judge,
                 };
-                Ok(Box::new(ddpm::Ddpm::new(spec, data, train, seed)))
+                Ok(Box::new(diffusion::ddpm::Ddpm::new(
+                    spec, data, train, seed,
+                )))
             }
             ModelSpec::Diffusion2d(spec) => {
                 let points = data.load_points(seed)?;
@@ -408,7 +407,7 @@ impl ModelSpec {
                     DataSpec::Toy(t) => t.toy(),
                     _ => return Err("diffusion-2d trains on `source: toy` data".into()),
                 };
-                Ok(Box::new(diffusion2d::Diffusion2d::new(
+                Ok(Box::new(diffusion::two_d::Diffusion2d::new(
                     spec, toy, points, train, seed,
                 )))
             }

@@ -28,11 +28,11 @@ pub use sample::{sample_save, sample_with};
 use sample::{to_tensor, to_unit};
 pub use spec::{DdpmSpec, Net};
 
-use super::diffusion::{NoiseSchedule, Prediction, Sampler};
-use super::steps::Batches;
-use super::{Finals, Finish, Metrics, Model, ModelError, check_finite};
+use super::schedule::{NoiseSchedule, Prediction, Sampler};
 use crate::config::spec::TrainSpec;
 use crate::metrics::judge::{Judge, JudgeScores};
+use crate::models::steps::Batches;
+use crate::models::{Finals, Finish, Metrics, Model, ModelError, check_finite};
 use crate::nn::{Adam, AdamConfig, Ema, Optimizer};
 use crate::tensor::{Graph, ParamStore, Tensor, randn};
 use crate::visual::PanelUpdate;

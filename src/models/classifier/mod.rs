@@ -12,12 +12,13 @@
 //! The features are standardised for descent (so one learning rate suits both); the reported
 //! boundary (w, b) is mapped back to the original units, where w·x + b = 0.
 
+mod gaussian;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::gaussian::{GenerativeModel, accuracy, sigmoid};
 use super::steps::{Batches, SmallOptimizer};
 use super::{Finals, Finish, Metrics, Model, ModelError};
 use crate::config::parse::Ctx;
@@ -26,6 +27,7 @@ use crate::data::{ClassSet, Labelled};
 use crate::visual::{
     Color, Figure, Layer, PanelUpdate, Table, Visual, contour_segments, shown_points,
 };
+use gaussian::{GenerativeModel, accuracy, sigmoid};
 
 /// Grid for the separate-covariance (quadratic) boundary.
 const GRID: usize = 60;

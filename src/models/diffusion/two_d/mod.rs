@@ -33,10 +33,10 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use rand_pcg::Pcg64Mcg;
 
-use super::diffusion::NoiseSchedule;
-use super::steps::Batches;
+use super::schedule::NoiseSchedule;
 use crate::config::spec::{Optimizer as OptimizerKind, TrainSpec};
 use crate::data::toys::Toy;
+use crate::models::steps::Batches;
 use crate::nn::{Adam, AdamConfig, Ema, Optimizer, Sgd};
 use crate::tensor::ParamStore;
 
