@@ -745,3 +745,87 @@ fn a_model_that_panics_at_step_three_fails_its_run_and_the_save_says_failed() {
     ));
     assert_eq!(loaded.summary.status, RunStatus::Failed);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The runtime changes the app only by messages: what it did (a run started or refused, a save
+// opened or not, the editor closed, the terminal resized, the screen drawn) arrives as a `Msg`.
+
+/// An app over the fixture lessons, fed nothing yet but what `App::new` needs.
+fn app_over_fixtures(saves: &Path) -> App {
+    let entries = mllab::lessons::registry::scan(Path::new("tests/fixtures/tui/lessons")).unwrap();
+    App::new(entries, saves, Lang::En)
+}
+
+fn fixture_lesson() -> Lesson {
+    Lesson::load(Path::new(FIXTURE), &[]).unwrap()
+}
+
+#[test]
+fn a_run_the_runtime_started_arrives_as_a_message_with_its_note() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = app_over_fixtures(saves.path());
+    let effects = app.update(Msg::RunStarted {
+        state: Box::new(RunState::new(3, &fixture_lesson())),
+        path: PathBuf::from(FIXTURE),
+        note: Some("warning: this run is not saved".into()),
+    });
+    assert!(effects.is_empty());
+    assert_eq!(app.screen, Screen::Run);
+    assert_eq!(app.run.as_ref().map(|r| r.state.run), Some(3));
+    assert_eq!(
+        app.message.as_deref(),
+        Some("warning: this run is not saved")
+    );
+}
+
+#[test]
+fn a_refused_run_goes_back_to_the_browser_says_why_and_asks_for_the_lessons_again() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = app_over_fixtures(saves.path());
+    let effects = app.update(Msg::RunRefused("`train.lr` must be greater than 0".into()));
+    assert_eq!(effects, vec![Effect::ScanLessons]);
+    assert_eq!(app.screen, Screen::Browser);
+    assert!(
+        app.message
+            .as_deref()
+            .is_some_and(|m| m.contains("train.lr"))
+    );
+}
+
+#[test]
+fn a_save_that_cannot_be_opened_for_replay_is_reported_and_the_browser_stays() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = app_over_fixtures(saves.path());
+    app.update(Msg::ReplayOpened(Err("no such save".into())));
+    assert_eq!(app.screen, Screen::Browser);
+    assert!(app.replay.is_none());
+    assert_eq!(app.message.as_deref(), Some("no such save"));
+}
+
+#[test]
+fn a_closed_editor_reports_the_reload_and_asks_for_the_lessons_again() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = app_over_fixtures(saves.path());
+    assert_eq!(app.update(Msg::Edited(Ok(()))), vec![Effect::ScanLessons]);
+    assert!(
+        app.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("Lesson reloaded"))
+    );
+    app.update(Msg::Edited(Err("cannot start the editor `nope`".into())));
+    assert_eq!(
+        app.message.as_deref(),
+        Some("cannot start the editor `nope`")
+    );
+}
+
+#[test]
+fn the_app_is_drawn_again_after_a_resize_and_not_after_it_was_drawn() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = app_over_fixtures(saves.path());
+    assert!(app.dirty, "a new app has never been drawn");
+    app.update(Msg::Drawn);
+    assert!(!app.dirty);
+    app.update(Msg::Resized);
+    assert!(app.dirty);
+}

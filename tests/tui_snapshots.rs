@@ -21,6 +21,7 @@ use mllab::saves::{self, Header, SaveWriter};
 use mllab::ui::app::{App, Msg};
 use mllab::ui::keymap::Screen;
 use mllab::ui::replay::ReplayState;
+use mllab::ui::run_state::RunState;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -303,12 +304,13 @@ fn run_events(last: u64) -> Vec<RunEvent> {
 fn app_in_run(saves_root: &Path, lang: Lang) -> App {
     let mut app = app_with(saves_root, lang);
     let lesson = lesson();
-    app.begin_run(
-        RUN,
-        &lesson,
-        lesson.path(),
-        Some("saves/regression-gd/20260101-090000-s0".into()),
-    );
+    let mut state = RunState::new(RUN, &lesson);
+    state.save_dir = Some("saves/regression-gd/20260101-090000-s0".into());
+    app.update(Msg::RunStarted {
+        state: Box::new(state),
+        path: lesson.path().to_path_buf(),
+        note: None,
+    });
     for ev in run_events(1200) {
         app.update(Msg::Run(ev));
     }
@@ -350,7 +352,7 @@ fn app_in_replay(saves_root: &Path, steps: usize) -> App {
         replay.next();
     }
     let mut app = app_with(saves_root, Lang::En);
-    app.begin_replay(replay);
+    app.update(Msg::ReplayOpened(Ok(Box::new(replay))));
     app
 }
 

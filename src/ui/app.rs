@@ -1,8 +1,10 @@
 //! The one owner of UI state, and `update`, the only place it changes.
 //!
-//! Input, trainer events and clock ticks arrive as `Msg`s; `update` folds them into `App` and
-//! returns `Effect`s (start a run, send a command, open the editor, …) for the runtime to carry
-//! out. Drawing reads `App` and changes nothing.
+//! Input, trainer events, clock ticks and whatever the runtime did for it (a run started, a
+//! save opened, the editor closed, the lessons read again) arrive as `Msg`s; `update` folds
+//! them into `App` and returns `Effect`s (start a run, send a command, open the editor, …) for
+//! the runtime to carry out. Nothing outside `update` writes a field of `App`: the runtime
+//! only sends messages, and drawing reads `App` and changes nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -13,9 +15,8 @@ use super::replay::ReplayState;
 use super::run_state::{RunState, Status};
 use super::widgets::image::ImageMode;
 use crate::i18n::Lang;
-use crate::lessons::Lesson;
 use crate::lessons::registry::Entry;
-use crate::run::{Command, RunEvent, RunId};
+use crate::run::{Command, RunEvent};
 use crate::saves::{SaveInfo, list_saves};
 
 /// Something that happened.
@@ -26,6 +27,26 @@ pub enum Msg {
     Run(RunEvent),
     /// Wall-clock seconds since the last tick (drives replays).
     Tick(f64),
+    /// The terminal changed size: the screen must be drawn again.
+    Resized,
+    /// The screen now shows the app as it stands.
+    Drawn,
+    /// The lessons directory, as the runtime read it (at start, after an edit, after a lesson
+    /// failed to load).
+    LessonsScanned(Vec<Entry>),
+    /// The runtime started a run: its fresh state, the lesson file it came from, and a note
+    /// for the learner (the run is not saved, say).
+    RunStarted {
+        state: Box<RunState>,
+        path: PathBuf,
+        note: Option<String>,
+    },
+    /// The runtime could not start a run; the lesson's first error.
+    RunRefused(String),
+    /// A save opened for replay, or why it could not be opened.
+    ReplayOpened(Result<Box<ReplayState>, String>),
+    /// The editor closed: fine, or what went wrong (the lesson is read again either way).
+    Edited(Result<(), String>),
 }
 
 /// Which seed a new run uses.
@@ -53,6 +74,8 @@ pub enum Effect {
     SkipScoring,
     Edit(PathBuf),
     Replay(PathBuf),
+    /// Read the lessons directory again and send [`Msg::LessonsScanned`].
+    ScanLessons,
     Quit,
 }
 
@@ -140,7 +163,7 @@ impl App {
     }
 
     /// Re-reads the saves of the selected lesson.
-    pub fn refresh_saves(&mut self) {
+    fn refresh_saves(&mut self) {
         self.browser.saves = match self.selected_entry() {
             Some(Entry::Ok(l)) => list_saves(&self.saves_root, &l.id),
             _ => Vec::new(),
@@ -155,7 +178,7 @@ impl App {
     }
 
     /// Replaces the lesson list (after a rescan), keeping the selection on the same file.
-    pub fn set_entries(&mut self, entries: Vec<Entry>) {
+    fn set_entries(&mut self, entries: Vec<Entry>) {
         let keep = self.selected_entry().map(|e| e.path().to_path_buf());
         self.browser.entries = entries;
         self.browser.selected = keep
@@ -167,18 +190,10 @@ impl App {
     }
 
     /// Switches to the run view for a run that is starting.
-    pub fn begin_run(
-        &mut self,
-        run: RunId,
-        lesson: &Lesson,
-        path: &Path,
-        save_dir: Option<String>,
-    ) {
-        let mut state = RunState::new(run, lesson);
-        state.save_dir = save_dir;
+    fn begin_run(&mut self, state: RunState, path: PathBuf) {
         self.run = Some(LiveRun {
             state,
-            path: path.to_path_buf(),
+            path,
             stop_asked: false,
         });
         self.screen = Screen::Run;
@@ -188,7 +203,7 @@ impl App {
     }
 
     /// Switches to the replay view.
-    pub fn begin_replay(&mut self, replay: ReplayState) {
+    fn begin_replay(&mut self, replay: ReplayState) {
         self.replay = Some(replay);
         self.screen = Screen::Replay;
         self.zoom = 0;
@@ -272,6 +287,50 @@ impl App {
                     self.dirty |= r.tick(dt);
                 }
                 Vec::new()
+            }
+            Msg::Resized => {
+                self.dirty = true;
+                Vec::new()
+            }
+            Msg::Drawn => {
+                self.dirty = false;
+                Vec::new()
+            }
+            Msg::LessonsScanned(entries) => {
+                self.set_entries(entries);
+                Vec::new()
+            }
+            Msg::RunStarted { state, path, note } => {
+                self.begin_run(*state, path);
+                self.message = note;
+                Vec::new()
+            }
+            Msg::RunRefused(why) => {
+                self.screen = Screen::Browser;
+                self.message = Some(why);
+                self.dirty = true;
+                // The lesson changed since the last scan: the browser shows it as it is now.
+                vec![Effect::ScanLessons]
+            }
+            Msg::ReplayOpened(Ok(replay)) => {
+                self.begin_replay(*replay);
+                Vec::new()
+            }
+            Msg::ReplayOpened(Err(why)) => {
+                self.message = Some(why);
+                self.dirty = true;
+                Vec::new()
+            }
+            Msg::Edited(outcome) => {
+                self.message = Some(match outcome {
+                    Ok(()) => self.lang.pick(
+                        "Lesson reloaded. Press Enter (or r in a run) to run it with your changes.",
+                        "课程已重新载入。按 Enter（运行中按 r）以新设置运行。",
+                    ).to_string(),
+                    Err(why) => why,
+                });
+                self.dirty = true;
+                vec![Effect::ScanLessons]
             }
         }
     }
