@@ -19,7 +19,7 @@ use mllab::run::visual::{Color, Figure, Layer, PanelUpdate, Visual, contour_segm
 use mllab::run::{Command, EventKind, FinishReason, RunEvent, RunStatus, Summary};
 use mllab::saves::{self, Header, SaveWriter};
 use mllab::ui::app::{App, Msg};
-use mllab::ui::keymap::Screen;
+use mllab::ui::keymap::{self, Screen};
 use mllab::ui::replay::ReplayState;
 use mllab::ui::run_state::RunState;
 use ratatui::Terminal;
@@ -516,5 +516,30 @@ fn every_screen_draws_at_tiny_and_borderline_sizes_without_panicking() {
                 "{w}×{h} is large enough"
             );
         }
+    }
+}
+
+#[test]
+fn each_screen_ends_with_the_footer_the_keymap_writes_in_its_language() {
+    let saves = tempfile::tempdir().unwrap();
+    let screens = [
+        (app_with(saves.path(), Lang::En), Screen::Browser, Lang::En),
+        (app_with(saves.path(), Lang::Zh), Screen::Browser, Lang::Zh),
+        (app_in_run(saves.path(), Lang::En), Screen::Run, Lang::En),
+        (app_in_run(saves.path(), Lang::Zh), Screen::Run, Lang::Zh),
+        (app_in_replay(saves.path(), 5), Screen::Replay, Lang::En),
+    ];
+    for (app, screen, lang) in screens {
+        let terminal = draw(&app, 120, 30);
+        let last_row = screen_text(&terminal)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string();
+        let footer = keymap::footer(screen, lang);
+        assert!(
+            last_row.contains(&footer),
+            "{screen:?} in {lang:?}: {last_row:?} lacks {footer:?}"
+        );
     }
 }
