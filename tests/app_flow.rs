@@ -14,7 +14,7 @@ use mllab::models::{Finals, Finish, Metrics, Model, ModelError};
 use mllab::run::trainer::spawn_with;
 use mllab::run::visual::PanelUpdate;
 use mllab::run::{Command, EventKind, FinishReason, RunConfig, RunEvent, RunStatus, Summary};
-use mllab::saves::{self, SaveWriter};
+use mllab::saves::{self, SaveInfo, SaveWriter};
 use mllab::ui::app::{App, BrowserFocus, Effect, Msg};
 use mllab::ui::keymap::Screen;
 use mllab::ui::run_state::{RunState, Status};
@@ -161,6 +161,13 @@ impl Lab {
                 .is_some_and(|r| r.state.status == Status::Running)),
             "the run starts"
         );
+    }
+}
+
+/// What going back to the browser asks for: the saves of the regression lesson.
+fn list_saves_of_regression() -> Effect {
+    Effect::ListSaves {
+        lesson: "regression-gd".into(),
     }
 }
 
@@ -475,7 +482,11 @@ fn a_second_q_before_the_stopped_run_has_ended_skips_its_scoring_and_goes_back()
     );
     assert_eq!(
         lab.press(KeyCode::Char('q')),
-        vec![Effect::SkipScoring, Effect::StopRun]
+        vec![
+            Effect::SkipScoring,
+            Effect::StopRun,
+            list_saves_of_regression()
+        ]
     );
     assert_eq!(lab.app().screen, Screen::Browser);
     assert!(
@@ -508,7 +519,11 @@ fn q_or_s_during_the_final_scoring_skips_it() {
     assert_eq!(lab.press(KeyCode::Char('s')), vec![Effect::SkipScoring]);
     assert_eq!(
         lab.press(KeyCode::Char('q')),
-        vec![Effect::SkipScoring, Effect::StopRun]
+        vec![
+            Effect::SkipScoring,
+            Effect::StopRun,
+            list_saves_of_regression()
+        ]
     );
     assert_eq!(lab.app().screen, Screen::Browser);
     assert!(
@@ -638,7 +653,11 @@ fn q_in_the_browser_quits_but_in_a_run_goes_back() {
         vec![Effect::Command(Command::Stop)]
     );
     assert!(lab.wait_trainer_done(3.0));
-    assert!(lab.press(KeyCode::Char('q')).is_empty());
+    assert_eq!(
+        lab.press(KeyCode::Char('q')),
+        vec![list_saves_of_regression()],
+        "going back only asks for the lesson's saves"
+    );
     assert!(!lab.app().quit);
     assert_eq!(lab.app().screen, Screen::Browser);
     assert_eq!(lab.press(KeyCode::Char('q')), vec![Effect::Quit]);
@@ -750,10 +769,45 @@ fn a_model_that_panics_at_step_three_fails_its_run_and_the_save_says_failed() {
 // The runtime changes the app only by messages: what it did (a run started or refused, a save
 // opened or not, the editor closed, the terminal resized, the screen drawn) arrives as a `Msg`.
 
-/// An app over the fixture lessons, fed nothing yet but what `App::new` needs.
+/// Feeds `msg` to an app driven without a runtime and carries out the reads it asks for as the
+/// runtime does, saves listed under `saves`; returns every effect asked for.
+fn settle(app: &mut App, msg: Msg, saves: &Path) -> Vec<Effect> {
+    let mut pending = vec![msg];
+    let mut asked = Vec::new();
+    while let Some(msg) = pending.pop() {
+        for effect in app.update(msg) {
+            if let Effect::ListSaves { lesson } = &effect {
+                pending.push(Msg::SavesListed {
+                    lesson: lesson.clone(),
+                    saves: saves::list_saves(saves, lesson),
+                });
+            }
+            asked.push(effect);
+        }
+    }
+    asked
+}
+
+fn fixture_entries() -> Vec<mllab::lessons::registry::Entry> {
+    mllab::lessons::registry::scan(Path::new("tests/fixtures/tui/lessons")).unwrap()
+}
+
+/// An app over the fixture lessons (a good one, then a broken one), its saves read under `saves`.
 fn app_over_fixtures(saves: &Path) -> App {
-    let entries = mllab::lessons::registry::scan(Path::new("tests/fixtures/tui/lessons")).unwrap();
-    App::new(entries, saves, Lang::En)
+    let mut app = App::new(Lang::En);
+    settle(&mut app, Msg::LessonsScanned(fixture_entries()), saves);
+    app
+}
+
+/// A save as the browser lists it, of a directory that does not exist.
+fn listed_save(name: &str) -> SaveInfo {
+    SaveInfo {
+        dir: PathBuf::from("/nonexistent/saves/regression-gd").join(name),
+        name: name.into(),
+        status: RunStatus::Finished,
+        steps: 300,
+        loss: Some(1.5),
+    }
 }
 
 fn fixture_lesson() -> Lesson {
@@ -828,4 +882,87 @@ fn the_app_is_drawn_again_after_a_resize_and_not_after_it_was_drawn() {
     assert!(!app.dirty);
     app.update(Msg::Resized);
     assert!(app.dirty);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `update` never reads the file system: the saves it shows are those a message brought.
+
+#[test]
+fn the_app_asks_for_the_saves_of_the_first_lesson_and_shows_only_what_the_message_brings() {
+    let mut app = App::new(Lang::En);
+    assert_eq!(
+        app.update(Msg::LessonsScanned(fixture_entries())),
+        vec![list_saves_of_regression()]
+    );
+    assert!(
+        app.browser.saves.is_empty(),
+        "nothing is listed before the answer"
+    );
+    // A list no file system holds: the app shows it as given.
+    app.update(Msg::SavesListed {
+        lesson: "regression-gd".into(),
+        saves: vec![listed_save("20260101-090000-s0")],
+    });
+    assert_eq!(app.browser.saves, vec![listed_save("20260101-090000-s0")]);
+    assert_eq!(app.browser.saves_of.as_deref(), Some("regression-gd"));
+}
+
+#[test]
+fn a_save_directory_that_does_not_exist_lists_no_saves_and_says_nothing() {
+    let missing = Path::new("/nonexistent/mllab-saves");
+    let app = app_over_fixtures(missing);
+    assert!(app.browser.saves.is_empty());
+    assert_eq!(app.browser.saves_of.as_deref(), Some("regression-gd"));
+    assert!(app.message.is_none());
+}
+
+#[test]
+fn a_list_of_saves_for_a_lesson_no_longer_selected_is_dropped() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = app_over_fixtures(saves.path());
+    // The broken lesson has no saves, and nothing is read for it.
+    assert!(
+        app.update(Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)))
+            .is_empty()
+    );
+    app.update(Msg::SavesListed {
+        lesson: "regression-gd".into(),
+        saves: vec![listed_save("late")],
+    });
+    assert!(app.browser.saves.is_empty(), "a late list is not shown");
+}
+
+#[test]
+fn moving_to_another_lesson_hides_the_old_list_until_the_new_one_arrives() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = App::new(Lang::En);
+    let mut first = fixture_lesson();
+    first.id = "first".into();
+    let mut entries = fixture_entries();
+    entries.insert(0, mllab::lessons::registry::Entry::Ok(Box::new(first)));
+    assert_eq!(
+        app.update(Msg::LessonsScanned(entries)),
+        vec![Effect::ListSaves {
+            lesson: "first".into()
+        }]
+    );
+    app.update(Msg::SavesListed {
+        lesson: "first".into(),
+        saves: vec![listed_save("of-first")],
+    });
+    let down = Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
+    assert_eq!(app.update(down), vec![list_saves_of_regression()]);
+    assert!(
+        app.browser.saves.is_empty(),
+        "the first lesson's saves are not shown as the second's"
+    );
+    settle(
+        &mut app,
+        Msg::SavesListed {
+            lesson: "regression-gd".into(),
+            saves: saves::list_saves(saves.path(), "regression-gd"),
+        },
+        saves.path(),
+    );
+    assert_eq!(app.browser.saves_of.as_deref(), Some("regression-gd"));
 }

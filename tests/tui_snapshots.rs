@@ -18,7 +18,7 @@ use mllab::lessons::registry::{Entry, scan};
 use mllab::run::visual::{Color, Figure, Layer, PanelUpdate, Visual, contour_segments};
 use mllab::run::{Command, EventKind, FinishReason, RunEvent, RunStatus, Summary};
 use mllab::saves::{self, Header, SaveWriter};
-use mllab::ui::app::{App, Msg};
+use mllab::ui::app::{App, Effect, Msg};
 use mllab::ui::keymap::{self, Screen};
 use mllab::ui::replay::ReplayState;
 use mllab::ui::run_state::RunState;
@@ -52,8 +52,23 @@ fn lesson() -> Lesson {
         .expect("the regression lesson in the fixture is valid")
 }
 
+/// An app over the fixture lessons, its saves listed under `saves_root` as the runtime would:
+/// the app asks with `Effect::ListSaves` and the list comes back as `Msg::SavesListed`.
 fn app_with(saves_root: &Path, lang: Lang) -> App {
-    App::new(entries(), saves_root, lang)
+    let mut app = App::new(lang);
+    let mut pending = vec![Msg::LessonsScanned(entries())];
+    while let Some(msg) = pending.pop() {
+        for effect in app.update(msg) {
+            match effect {
+                Effect::ListSaves { lesson } => pending.push(Msg::SavesListed {
+                    saves: saves::list_saves(saves_root, &lesson),
+                    lesson,
+                }),
+                other => panic!("a new app asks only for saves, not {other:?}"),
+            }
+        }
+    }
+    app
 }
 
 fn key(code: KeyCode) -> Msg {

@@ -5,8 +5,11 @@
 //! them into `App` and returns `Effect`s (start a run, send a command, open the editor, …) for
 //! the runtime to carry out. Nothing outside `update` writes a field of `App`: the runtime
 //! only sends messages, and drawing reads `App` and changes nothing.
+//!
+//! `update` never touches the file system: it asks for what it needs read (the saves of a
+//! lesson, the lessons directory) with an `Effect`, and the answer arrives as a `Msg`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ratatui::crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 
@@ -17,7 +20,7 @@ use super::widgets::image::ImageMode;
 use crate::i18n::Lang;
 use crate::lessons::registry::Entry;
 use crate::run::{Command, RunEvent};
-use crate::saves::{SaveInfo, list_saves};
+use crate::saves::SaveInfo;
 
 /// Something that happened.
 #[derive(Clone, Debug)]
@@ -31,6 +34,12 @@ pub enum Msg {
     Resized,
     /// The screen now shows the app as it stands.
     Drawn,
+    /// The saves of lesson `lesson`, newest first, as the runtime listed them (none when its
+    /// directory is missing or unreadable). A list for a lesson no longer selected is dropped.
+    SavesListed {
+        lesson: String,
+        saves: Vec<SaveInfo>,
+    },
     /// The lessons directory, as the runtime read it (at start, after an edit, after a lesson
     /// failed to load).
     LessonsScanned(Vec<Entry>),
@@ -74,6 +83,10 @@ pub enum Effect {
     SkipScoring,
     Edit(PathBuf),
     Replay(PathBuf),
+    /// List the saves of this lesson and send [`Msg::SavesListed`].
+    ListSaves {
+        lesson: String,
+    },
     /// Read the lessons directory again and send [`Msg::LessonsScanned`].
     ScanLessons,
     Quit,
@@ -91,8 +104,10 @@ pub struct BrowserState {
     pub entries: Vec<Entry>,
     pub selected: usize,
     pub focus: BrowserFocus,
-    /// Saves of the selected lesson, newest first.
+    /// Saves of the selected lesson, newest first, as last listed.
     pub saves: Vec<SaveInfo>,
+    /// The lesson `saves` belongs to (none until a list has arrived).
+    pub saves_of: Option<String>,
     pub save_selected: usize,
     pub preview_scroll: u16,
 }
@@ -124,24 +139,25 @@ pub struct App {
     pub image_mode: ImageMode,
     /// A note for the learner (an error, a warning), shown until the next key.
     pub message: Option<String>,
-    pub saves_root: PathBuf,
     /// Set when something changed that should be drawn.
     pub dirty: bool,
 }
 
 impl App {
-    pub fn new(entries: Vec<Entry>, saves_root: &Path, lang: Lang) -> App {
-        let mut app = App {
+    /// An app with no lessons yet: they arrive as [`Msg::LessonsScanned`].
+    pub fn new(lang: Lang) -> App {
+        App {
             lang,
             screen: Screen::Browser,
             help: false,
             quit: false,
             quit_asked: 0,
             browser: BrowserState {
-                entries,
+                entries: Vec::new(),
                 selected: 0,
                 focus: BrowserFocus::Lessons,
                 saves: Vec::new(),
+                saves_of: None,
                 save_selected: 0,
                 preview_scroll: 0,
             },
@@ -150,11 +166,8 @@ impl App {
             zoom: 0,
             image_mode: ImageMode::default(),
             message: None,
-            saves_root: saves_root.to_path_buf(),
             dirty: true,
-        };
-        app.refresh_saves();
-        app
+        }
     }
 
     /// The selected browser entry.
@@ -162,12 +175,39 @@ impl App {
         self.browser.entries.get(self.browser.selected)
     }
 
-    /// Re-reads the saves of the selected lesson.
-    fn refresh_saves(&mut self) {
-        self.browser.saves = match self.selected_entry() {
-            Some(Entry::Ok(l)) => list_saves(&self.saves_root, &l.id),
-            _ => Vec::new(),
+    /// Asks for the saves of the selected lesson to be listed again. The list shown until the
+    /// answer arrives is the old one if it is of the same lesson, else none; a broken lesson
+    /// or no lesson has no saves, and nothing needs reading.
+    fn refresh_saves(&mut self) -> Vec<Effect> {
+        let lesson = match self.selected_entry() {
+            Some(Entry::Ok(l)) => l.id.clone(),
+            _ => {
+                self.show_saves(None, Vec::new());
+                return Vec::new();
+            }
         };
+        if self.browser.saves_of.as_ref() != Some(&lesson) {
+            self.browser.saves.clear();
+            self.browser.saves_of = None;
+        }
+        vec![Effect::ListSaves { lesson }]
+    }
+
+    /// Shows a list of saves that arrived, unless it is of a lesson no longer selected.
+    fn saves_listed(&mut self, lesson: String, saves: Vec<SaveInfo>) {
+        let selected = match self.selected_entry() {
+            Some(Entry::Ok(l)) => Some(&l.id),
+            _ => None,
+        };
+        if selected == Some(&lesson) {
+            self.show_saves(Some(lesson), saves);
+            self.dirty = true;
+        }
+    }
+
+    fn show_saves(&mut self, lesson: Option<String>, saves: Vec<SaveInfo>) {
+        self.browser.saves = saves;
+        self.browser.saves_of = lesson;
         self.browser.save_selected = self
             .browser
             .save_selected
@@ -178,15 +218,15 @@ impl App {
     }
 
     /// Replaces the lesson list (after a rescan), keeping the selection on the same file.
-    fn set_entries(&mut self, entries: Vec<Entry>) {
+    fn set_entries(&mut self, entries: Vec<Entry>) -> Vec<Effect> {
         let keep = self.selected_entry().map(|e| e.path().to_path_buf());
         self.browser.entries = entries;
         self.browser.selected = keep
             .and_then(|p| self.browser.entries.iter().position(|e| e.path() == p))
             .unwrap_or(0)
             .min(self.browser.entries.len().saturating_sub(1));
-        self.refresh_saves();
         self.dirty = true;
+        self.refresh_saves()
     }
 
     /// Switches to the run view for a run that is starting.
@@ -273,8 +313,8 @@ impl App {
                         }
                         // Its save is complete now.
                         if self.screen == Screen::Browser {
-                            self.refresh_saves();
                             self.dirty = true;
+                            return self.refresh_saves();
                         }
                     }
                 }
@@ -296,8 +336,9 @@ impl App {
                 self.dirty = false;
                 Vec::new()
             }
-            Msg::LessonsScanned(entries) => {
-                self.set_entries(entries);
+            Msg::LessonsScanned(entries) => self.set_entries(entries),
+            Msg::SavesListed { lesson, saves } => {
+                self.saves_listed(lesson, saves);
                 Vec::new()
             }
             Msg::RunStarted { state, path, note } => {
@@ -410,12 +451,12 @@ impl App {
             (Action::Up, BrowserFocus::Lessons) if b.selected > 0 => {
                 b.selected -= 1;
                 b.preview_scroll = 0;
-                self.refresh_saves();
+                return self.refresh_saves();
             }
             (Action::Down, BrowserFocus::Lessons) if b.selected + 1 < b.entries.len() => {
                 b.selected += 1;
                 b.preview_scroll = 0;
-                self.refresh_saves();
+                return self.refresh_saves();
             }
             (Action::Up, BrowserFocus::Saves) => {
                 b.save_selected = b.save_selected.saturating_sub(1)
@@ -530,12 +571,13 @@ impl App {
             }
             Action::Back => {
                 self.screen = Screen::Browser;
-                self.refresh_saves();
-                if stopping {
+                let mut effects = if stopping {
                     vec![Effect::SkipScoring, Effect::StopRun]
                 } else {
                     Vec::new()
-                }
+                };
+                effects.extend(self.refresh_saves());
+                effects
             }
             _ => Vec::new(),
         }
@@ -566,7 +608,7 @@ impl App {
             Action::Back => {
                 self.screen = Screen::Browser;
                 self.replay = None;
-                self.refresh_saves();
+                return self.refresh_saves();
             }
             _ => {}
         }

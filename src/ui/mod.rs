@@ -50,7 +50,8 @@ pub struct TuiOptions {
     pub lang: Lang,
 }
 
-/// The UI state plus what it cannot hold itself: the trainer thread and the file system.
+/// The UI state plus what it cannot hold itself: the trainer thread and the file system. Every
+/// read the app asks for (lessons, saves) is done here and sent back to it as a message.
 pub struct Runtime {
     pub app: App,
     trainer: Option<TrainerHandle>,
@@ -65,16 +66,17 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(opts: &TuiOptions) -> Runtime {
-        let entries = scan_or_empty(&opts.lessons_dir);
-        Runtime {
-            app: App::new(entries, &opts.saves_dir, opts.lang),
+        let mut rt = Runtime {
+            app: App::new(opts.lang),
             trainer: None,
             retired: Vec::new(),
             overrides: opts.overrides.clone(),
             lessons_dir: opts.lessons_dir.clone(),
             saves_dir: opts.saves_dir.clone(),
             next_run: 1,
-        }
+        };
+        rt.rescan();
+        rt
     }
 
     /// Feeds a message to the app and carries out its effects, feeding back what they report
@@ -114,6 +116,10 @@ impl Runtime {
                 None
             }
             Effect::Replay(dir) => Some(Msg::ReplayOpened(load_replay(dir))),
+            Effect::ListSaves { lesson } => Some(Msg::SavesListed {
+                lesson: lesson.clone(),
+                saves: saves::list_saves(&self.saves_dir, lesson),
+            }),
             Effect::ScanLessons => Some(Msg::LessonsScanned(scan_or_empty(&self.lessons_dir))),
             // Left to the terminal loop.
             Effect::Edit(_) | Effect::Quit => None,
