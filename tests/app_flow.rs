@@ -966,3 +966,98 @@ fn moving_to_another_lesson_hides_the_old_list_until_the_new_one_arrives() {
     );
     assert_eq!(app.browser.saves_of.as_deref(), Some("regression-gd"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// `e` during a run: the run is paused first, like Space, and stays paused after the editor.
+
+fn run_path(lab: &Lab) -> PathBuf {
+    lab.app().run.as_ref().expect("a live run").path.clone()
+}
+
+#[test]
+fn e_in_a_run_pauses_it_before_the_editor_opens_and_it_stays_paused_after() {
+    let mut lab = Lab::new(&[("regression-gd.yaml", regression(2000, 200, 0))]);
+    lab.start();
+    assert!(lab.pump_until(3.0, |a| step(a) >= 2));
+    let path = run_path(&lab);
+    assert_eq!(
+        lab.press(KeyCode::Char('e')),
+        vec![Effect::Command(Command::Pause), Effect::Edit(path)],
+        "the pause goes out before the editor opens"
+    );
+    assert_eq!(lab.app().message.as_deref(), Some("Paused for editing."));
+    assert!(
+        lab.pump_until(3.0, |a| status(a) == Status::Paused),
+        "the run pauses"
+    );
+
+    // The editor closes: the lessons are read again and the run waits for the learner.
+    assert_eq!(
+        lab.rt.dispatch(Msg::Edited(Ok(()))),
+        vec![Effect::ScanLessons, list_saves_of_regression()]
+    );
+    let message = lab.app().message.clone().unwrap_or_default();
+    assert!(message.contains("stays paused"), "{message}");
+    let paused_at = step(lab.app());
+    lab.pump_for(120);
+    assert_eq!(step(lab.app()), paused_at, "the run is still paused");
+    assert_eq!(status(lab.app()), Status::Paused);
+
+    // Space resumes it; the save records the pause like any command.
+    lab.press(KeyCode::Char(' '));
+    assert!(lab.pump_until(3.0, |a| step(a) > paused_at));
+    assert!(!lab.app().run.as_ref().unwrap().paused_for_edit);
+    lab.press(KeyCode::Char('s'));
+    assert!(lab.wait_trainer_done(3.0));
+    let save_dir = PathBuf::from(lab.run().save_dir.clone().unwrap());
+    let commands: Vec<Command> = saves::load(&save_dir)
+        .unwrap()
+        .events
+        .read_all()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Command { command } => Some(command),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        commands,
+        vec![Command::Pause, Command::Resume, Command::Stop],
+        "the save records e's pause"
+    );
+}
+
+#[test]
+fn e_on_a_paused_or_ended_run_and_in_the_browser_only_opens_the_editor() {
+    let mut lab = Lab::new(&[("regression-gd.yaml", regression(2000, 200, 0))]);
+    let lesson = lab.app().selected_entry().unwrap().path().to_path_buf();
+    assert_eq!(
+        lab.press(KeyCode::Char('e')),
+        vec![Effect::Edit(lesson.clone())]
+    );
+    lab.start();
+    lab.press(KeyCode::Char(' '));
+    assert!(lab.pump_until(3.0, |a| status(a) == Status::Paused));
+    assert_eq!(
+        lab.press(KeyCode::Char('e')),
+        vec![Effect::Edit(lesson.clone())],
+        "a paused run is not paused twice"
+    );
+    assert!(!lab.app().run.as_ref().unwrap().paused_for_edit);
+    lab.press(KeyCode::Char('s'));
+    assert!(lab.wait_trainer_done(3.0));
+    assert_eq!(
+        lab.press(KeyCode::Char('e')),
+        vec![Effect::Edit(lesson)],
+        "an ended run has nothing to pause"
+    );
+    lab.rt.dispatch(Msg::Edited(Ok(())));
+    assert!(
+        lab.app()
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("Lesson reloaded. Press Enter")),
+        "{:?}",
+        lab.app().message
+    );
+}

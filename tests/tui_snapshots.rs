@@ -558,3 +558,20 @@ fn each_screen_ends_with_the_footer_the_keymap_writes_in_its_language() {
         );
     }
 }
+
+#[test]
+fn a_run_paused_by_e_says_it_is_paused_for_editing() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = app_in_run(saves.path(), Lang::En);
+    app.update(key(KeyCode::Char('e')));
+    // The trainer's answer to the pause `e` sent.
+    app.update(Msg::Run(event(
+        1200,
+        EventKind::Command {
+            command: Command::Pause,
+        },
+    )));
+    let text = screen_text(&draw(&app, 100, 30));
+    assert!(text.contains("⏸ paused for editing"), "{text}");
+    assert!(text.contains("Paused for editing."));
+}

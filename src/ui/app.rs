@@ -119,6 +119,8 @@ pub struct LiveRun {
     /// The learner asked this run to stop (it may still be training its last step, or
     /// scoring): a second ask skips the scoring.
     pub stop_asked: bool,
+    /// `e` paused this run to open the editor; it stays paused until the learner resumes it.
+    pub paused_for_edit: bool,
 }
 
 /// The whole UI state.
@@ -235,6 +237,7 @@ impl App {
             state,
             path,
             stop_asked: false,
+            paused_for_edit: false,
         });
         self.screen = Screen::Run;
         self.zoom = 0;
@@ -363,7 +366,17 @@ impl App {
                 Vec::new()
             }
             Msg::Edited(outcome) => {
+                // A run paused for (or before) the edit waits for the learner.
+                let paused_run = self.screen == Screen::Run
+                    && self.run.as_ref().is_some_and(|r| {
+                        !r.state.status.is_over()
+                            && (r.paused_for_edit || r.state.status == Status::Paused)
+                    });
                 self.message = Some(match outcome {
+                    Ok(()) if paused_run => self.lang.pick(
+                        "Lesson reloaded; the run stays paused. Space resumes it, r runs the lesson again with your changes.",
+                        "课程已重新载入；训练保持暂停。空格继续，r 以新设置重新运行。",
+                    ).to_string(),
                     Ok(()) => self.lang.pick(
                         "Lesson reloaded. Press Enter (or r in a run) to run it with your changes.",
                         "课程已重新载入。按 Enter（运行中按 r）以新设置运行。",
@@ -527,6 +540,9 @@ impl App {
                 vec![Effect::Command(Command::Pause)]
             }
             Action::PauseResume if status == Status::Paused => {
+                if let Some(r) = self.run.as_mut() {
+                    r.paused_for_edit = false;
+                }
                 vec![Effect::Command(Command::Resume)]
             }
             Action::StepOnce if status == Status::Paused => vec![Effect::Command(Command::Step)],
@@ -546,6 +562,20 @@ impl App {
                 path: run.path.clone(),
                 seed: SeedChoice::Fresh,
             }],
+            // The editor holds this thread until it closes: a training run is paused first,
+            // with the same command as Space (so the save records it), and stays paused.
+            Action::Edit if matches!(status, Status::Running | Status::Starting) && !stopping => {
+                let path = run.path.clone();
+                if let Some(r) = self.run.as_mut() {
+                    r.paused_for_edit = true;
+                }
+                self.message = Some(
+                    self.lang
+                        .pick("Paused for editing.", "已暂停，以便编辑。")
+                        .to_string(),
+                );
+                vec![Effect::Command(Command::Pause), Effect::Edit(path)]
+            }
             Action::Edit => vec![Effect::Edit(run.path.clone())],
             Action::Focus => {
                 self.cycle_zoom();

@@ -315,6 +315,8 @@ fn event_loop(rt: &mut Runtime, tui: &mut Tui) -> anyhow::Result<()> {
             for e in effects {
                 match e {
                     Effect::Quit => return Ok(()),
+                    // The editor holds this thread. A run was paused before this effect (its
+                    // pause command is sent by `dispatch`), so no events pile up meanwhile.
                     Effect::Edit(path) => {
                         tui.suspend();
                         let outcome = open_editor(&path);

@@ -29,7 +29,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(1),
     ])
     .areas(area);
-    status_lines(state, lang, app.screen == Screen::Replay, header, buf);
+    let replay = app.screen == Screen::Replay;
+    let editing = !replay && app.run.as_ref().is_some_and(|r| r.paused_for_edit);
+    status_lines(state, lang, replay, editing, header, buf);
     panels(app, state, body, buf);
     let log_line = match state.last_log() {
         Some(l) if matches!(state.status, Status::Failed(_)) => Line::from(l.to_string()).red(),
@@ -48,7 +50,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(foot).render(footer, buf);
 }
 
-fn status_lines(s: &RunState, lang: Lang, replay: bool, area: Rect, buf: &mut Buffer) {
+/// `editing`: the run was paused by `e`, and the status says so.
+fn status_lines(
+    s: &RunState,
+    lang: Lang,
+    replay: bool,
+    editing: bool,
+    area: Rect,
+    buf: &mut Buffer,
+) {
     let (word, style) = match &s.status {
         Status::Starting => (
             lang.pick("starting", "准备中").to_string(),
@@ -57,6 +67,11 @@ fn status_lines(s: &RunState, lang: Lang, replay: bool, area: Rect, buf: &mut Bu
         Status::Running => (
             lang.pick("▶ running", "▶ 训练中").to_string(),
             Style::new().green().bold(),
+        ),
+        Status::Paused if editing => (
+            lang.pick("⏸ paused for editing", "⏸ 已暂停（编辑）")
+                .to_string(),
+            Style::new().yellow().bold(),
         ),
         Status::Paused => (
             lang.pick("⏸ paused", "⏸ 已暂停").to_string(),
