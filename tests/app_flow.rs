@@ -3,6 +3,10 @@
 //!
 //! Every wait is a loop with a deadline that pumps trainer events; a paced copy of the
 //! regression lesson keeps a run slow enough to pause mid-way and short enough to finish.
+//!
+//! The later sections drive an `App` alone, feeding it the messages the runtime would send
+//! (`settle` does the reads it asks for as the runtime does), to show that it changes only in
+//! `update` and never reads the file system itself.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
