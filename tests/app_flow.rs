@@ -3,6 +3,10 @@
 //!
 //! Every wait is a loop with a deadline that pumps trainer events; a paced copy of the
 //! regression lesson keeps a run slow enough to pause mid-way and short enough to finish.
+//!
+//! The later sections drive an `App` alone, feeding it the messages the runtime would send
+//! (`settle` does the reads it asks for as the runtime does), to show that it changes only in
+//! `update` and never reads the file system itself.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +17,7 @@ use mllab::lessons::Lesson;
 use mllab::models::{Finals, Finish, Metrics, Model, ModelError};
 use mllab::run::trainer::spawn_with;
 use mllab::run::{Command, EventKind, FinishReason, RunConfig, RunEvent, RunStatus, Summary};
-use mllab::saves::{self, SaveWriter};
+use mllab::saves::{self, SaveInfo, SaveWriter};
 use mllab::ui::app::{App, BrowserFocus, Effect, Msg};
 use mllab::ui::keymap::Screen;
 use mllab::ui::run_state::{RunState, Status};
@@ -161,6 +165,13 @@ impl Lab {
                 .is_some_and(|r| r.state.status == Status::Running)),
             "the run starts"
         );
+    }
+}
+
+/// What going back to the browser asks for: the saves of the regression lesson.
+fn list_saves_of_regression() -> Effect {
+    Effect::ListSaves {
+        lesson: "regression-gd".into(),
     }
 }
 
@@ -475,7 +486,11 @@ fn a_second_q_before_the_stopped_run_has_ended_skips_its_scoring_and_goes_back()
     );
     assert_eq!(
         lab.press(KeyCode::Char('q')),
-        vec![Effect::SkipScoring, Effect::StopRun]
+        vec![
+            Effect::SkipScoring,
+            Effect::StopRun,
+            list_saves_of_regression()
+        ]
     );
     assert_eq!(lab.app().screen, Screen::Browser);
     assert!(
@@ -508,7 +523,11 @@ fn q_or_s_during_the_final_scoring_skips_it() {
     assert_eq!(lab.press(KeyCode::Char('s')), vec![Effect::SkipScoring]);
     assert_eq!(
         lab.press(KeyCode::Char('q')),
-        vec![Effect::SkipScoring, Effect::StopRun]
+        vec![
+            Effect::SkipScoring,
+            Effect::StopRun,
+            list_saves_of_regression()
+        ]
     );
     assert_eq!(lab.app().screen, Screen::Browser);
     assert!(
@@ -638,7 +657,11 @@ fn q_in_the_browser_quits_but_in_a_run_goes_back() {
         vec![Effect::Command(Command::Stop)]
     );
     assert!(lab.wait_trainer_done(3.0));
-    assert!(lab.press(KeyCode::Char('q')).is_empty());
+    assert_eq!(
+        lab.press(KeyCode::Char('q')),
+        vec![list_saves_of_regression()],
+        "going back only asks for the lesson's saves"
+    );
     assert!(!lab.app().quit);
     assert_eq!(lab.app().screen, Screen::Browser);
     assert_eq!(lab.press(KeyCode::Char('q')), vec![Effect::Quit]);
@@ -745,4 +768,301 @@ fn a_model_that_panics_at_step_three_fails_its_run_and_the_save_says_failed() {
         Some(EventKind::Failed { .. })
     ));
     assert_eq!(loaded.summary.status, RunStatus::Failed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runtime changes the app only by messages: what it did (a run started or refused, a save
+// opened or not, the editor closed, the terminal resized, the screen drawn) arrives as a `Msg`.
+
+/// Feeds `msg` to an app driven without a runtime and carries out the reads it asks for as the
+/// runtime does, saves listed under `saves`; returns every effect asked for.
+fn settle(app: &mut App, msg: Msg, saves: &Path) -> Vec<Effect> {
+    let mut pending = vec![msg];
+    let mut asked = Vec::new();
+    while let Some(msg) = pending.pop() {
+        for effect in app.update(msg) {
+            if let Effect::ListSaves { lesson } = &effect {
+                pending.push(Msg::SavesListed {
+                    lesson: lesson.clone(),
+                    saves: saves::list_saves(saves, lesson),
+                });
+            }
+            asked.push(effect);
+        }
+    }
+    asked
+}
+
+fn fixture_entries() -> Vec<mllab::lessons::registry::Entry> {
+    mllab::lessons::registry::scan(Path::new("tests/fixtures/tui/lessons")).unwrap()
+}
+
+/// An app over the fixture lessons (a good one, then a broken one), its saves read under `saves`.
+fn app_over_fixtures(saves: &Path) -> App {
+    let mut app = App::new(Lang::En);
+    settle(&mut app, Msg::LessonsScanned(fixture_entries()), saves);
+    app
+}
+
+/// A save as the browser lists it, of a directory that does not exist.
+fn listed_save(name: &str) -> SaveInfo {
+    SaveInfo {
+        dir: PathBuf::from("/nonexistent/saves/regression-gd").join(name),
+        name: name.into(),
+        status: RunStatus::Finished,
+        steps: 300,
+        loss: Some(1.5),
+    }
+}
+
+fn fixture_lesson() -> Lesson {
+    Lesson::load(Path::new(FIXTURE), &[]).unwrap()
+}
+
+#[test]
+fn a_run_the_runtime_started_arrives_as_a_message_with_its_note() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = app_over_fixtures(saves.path());
+    let effects = app.update(Msg::RunStarted {
+        state: Box::new(RunState::new(3, &fixture_lesson())),
+        path: PathBuf::from(FIXTURE),
+        note: Some("warning: this run is not saved".into()),
+    });
+    assert!(effects.is_empty());
+    assert_eq!(app.screen, Screen::Run);
+    assert_eq!(app.run.as_ref().map(|r| r.state.run), Some(3));
+    assert_eq!(
+        app.message.as_deref(),
+        Some("warning: this run is not saved")
+    );
+}
+
+#[test]
+fn a_refused_run_goes_back_to_the_browser_says_why_and_asks_for_the_lessons_again() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = app_over_fixtures(saves.path());
+    let effects = app.update(Msg::RunRefused("`train.lr` must be greater than 0".into()));
+    assert_eq!(effects, vec![Effect::ScanLessons]);
+    assert_eq!(app.screen, Screen::Browser);
+    assert!(
+        app.message
+            .as_deref()
+            .is_some_and(|m| m.contains("train.lr"))
+    );
+}
+
+#[test]
+fn a_save_that_cannot_be_opened_for_replay_is_reported_and_the_browser_stays() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = app_over_fixtures(saves.path());
+    app.update(Msg::ReplayOpened(Err("no such save".into())));
+    assert_eq!(app.screen, Screen::Browser);
+    assert!(app.replay.is_none());
+    assert_eq!(app.message.as_deref(), Some("no such save"));
+}
+
+#[test]
+fn a_closed_editor_reports_the_reload_and_asks_for_the_lessons_again() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = app_over_fixtures(saves.path());
+    assert_eq!(app.update(Msg::Edited(Ok(()))), vec![Effect::ScanLessons]);
+    assert!(
+        app.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("Lesson reloaded"))
+    );
+    app.update(Msg::Edited(Err("cannot start the editor `nope`".into())));
+    assert_eq!(
+        app.message.as_deref(),
+        Some("cannot start the editor `nope`")
+    );
+}
+
+#[test]
+fn the_app_is_drawn_again_after_a_resize_and_not_after_it_was_drawn() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = app_over_fixtures(saves.path());
+    assert!(app.dirty, "a new app has never been drawn");
+    app.update(Msg::Drawn);
+    assert!(!app.dirty);
+    app.update(Msg::Resized);
+    assert!(app.dirty);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `update` never reads the file system: the saves it shows are those a message brought.
+
+#[test]
+fn the_app_asks_for_the_saves_of_the_first_lesson_and_shows_only_what_the_message_brings() {
+    let mut app = App::new(Lang::En);
+    assert_eq!(
+        app.update(Msg::LessonsScanned(fixture_entries())),
+        vec![list_saves_of_regression()]
+    );
+    assert!(
+        app.browser.saves.is_empty(),
+        "nothing is listed before the answer"
+    );
+    // A list no file system holds: the app shows it as given.
+    app.update(Msg::SavesListed {
+        lesson: "regression-gd".into(),
+        saves: vec![listed_save("20260101-090000-s0")],
+    });
+    assert_eq!(app.browser.saves, vec![listed_save("20260101-090000-s0")]);
+    assert_eq!(app.browser.saves_of.as_deref(), Some("regression-gd"));
+}
+
+#[test]
+fn a_save_directory_that_does_not_exist_lists_no_saves_and_says_nothing() {
+    let missing = Path::new("/nonexistent/mllab-saves");
+    let app = app_over_fixtures(missing);
+    assert!(app.browser.saves.is_empty());
+    assert_eq!(app.browser.saves_of.as_deref(), Some("regression-gd"));
+    assert!(app.message.is_none());
+}
+
+#[test]
+fn a_list_of_saves_for_a_lesson_no_longer_selected_is_dropped() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = app_over_fixtures(saves.path());
+    // The broken lesson has no saves, and nothing is read for it.
+    assert!(
+        app.update(Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)))
+            .is_empty()
+    );
+    app.update(Msg::SavesListed {
+        lesson: "regression-gd".into(),
+        saves: vec![listed_save("late")],
+    });
+    assert!(app.browser.saves.is_empty(), "a late list is not shown");
+}
+
+#[test]
+fn moving_to_another_lesson_hides_the_old_list_until_the_new_one_arrives() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = App::new(Lang::En);
+    let mut first = fixture_lesson();
+    first.id = "first".into();
+    let mut entries = fixture_entries();
+    entries.insert(0, mllab::lessons::registry::Entry::Ok(Box::new(first)));
+    assert_eq!(
+        app.update(Msg::LessonsScanned(entries)),
+        vec![Effect::ListSaves {
+            lesson: "first".into()
+        }]
+    );
+    app.update(Msg::SavesListed {
+        lesson: "first".into(),
+        saves: vec![listed_save("of-first")],
+    });
+    let down = Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
+    assert_eq!(app.update(down), vec![list_saves_of_regression()]);
+    assert!(
+        app.browser.saves.is_empty(),
+        "the first lesson's saves are not shown as the second's"
+    );
+    settle(
+        &mut app,
+        Msg::SavesListed {
+            lesson: "regression-gd".into(),
+            saves: saves::list_saves(saves.path(), "regression-gd"),
+        },
+        saves.path(),
+    );
+    assert_eq!(app.browser.saves_of.as_deref(), Some("regression-gd"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// `e` during a run: the run is paused first, like Space, and stays paused after the editor.
+
+fn run_path(lab: &Lab) -> PathBuf {
+    lab.app().run.as_ref().expect("a live run").path.clone()
+}
+
+#[test]
+fn e_in_a_run_pauses_it_before_the_editor_opens_and_it_stays_paused_after() {
+    let mut lab = Lab::new(&[("regression-gd.yaml", regression(2000, 200, 0))]);
+    lab.start();
+    assert!(lab.pump_until(3.0, |a| step(a) >= 2));
+    let path = run_path(&lab);
+    assert_eq!(
+        lab.press(KeyCode::Char('e')),
+        vec![Effect::Command(Command::Pause), Effect::Edit(path)],
+        "the pause goes out before the editor opens"
+    );
+    assert_eq!(lab.app().message.as_deref(), Some("Paused for editing."));
+    assert!(
+        lab.pump_until(3.0, |a| status(a) == Status::Paused),
+        "the run pauses"
+    );
+
+    // The editor closes: the lessons are read again and the run waits for the learner.
+    assert_eq!(
+        lab.rt.dispatch(Msg::Edited(Ok(()))),
+        vec![Effect::ScanLessons, list_saves_of_regression()]
+    );
+    let message = lab.app().message.clone().unwrap_or_default();
+    assert!(message.contains("stays paused"), "{message}");
+    let paused_at = step(lab.app());
+    lab.pump_for(120);
+    assert_eq!(step(lab.app()), paused_at, "the run is still paused");
+    assert_eq!(status(lab.app()), Status::Paused);
+
+    // Space resumes it; the save records the pause like any command.
+    lab.press(KeyCode::Char(' '));
+    assert!(lab.pump_until(3.0, |a| step(a) > paused_at));
+    assert!(!lab.app().run.as_ref().unwrap().paused_for_edit);
+    lab.press(KeyCode::Char('s'));
+    assert!(lab.wait_trainer_done(3.0));
+    let save_dir = PathBuf::from(lab.run().save_dir.clone().unwrap());
+    let commands: Vec<Command> = saves::load(&save_dir)
+        .unwrap()
+        .events
+        .read_all()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Command { command } => Some(command),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        commands,
+        vec![Command::Pause, Command::Resume, Command::Stop],
+        "the save records e's pause"
+    );
+}
+
+#[test]
+fn e_on_a_paused_or_ended_run_and_in_the_browser_only_opens_the_editor() {
+    let mut lab = Lab::new(&[("regression-gd.yaml", regression(2000, 200, 0))]);
+    let lesson = lab.app().selected_entry().unwrap().path().to_path_buf();
+    assert_eq!(
+        lab.press(KeyCode::Char('e')),
+        vec![Effect::Edit(lesson.clone())]
+    );
+    lab.start();
+    lab.press(KeyCode::Char(' '));
+    assert!(lab.pump_until(3.0, |a| status(a) == Status::Paused));
+    assert_eq!(
+        lab.press(KeyCode::Char('e')),
+        vec![Effect::Edit(lesson.clone())],
+        "a paused run is not paused twice"
+    );
+    assert!(!lab.app().run.as_ref().unwrap().paused_for_edit);
+    lab.press(KeyCode::Char('s'));
+    assert!(lab.wait_trainer_done(3.0));
+    assert_eq!(
+        lab.press(KeyCode::Char('e')),
+        vec![Effect::Edit(lesson)],
+        "an ended run has nothing to pause"
+    );
+    lab.rt.dispatch(Msg::Edited(Ok(())));
+    assert!(
+        lab.app()
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("Lesson reloaded. Press Enter")),
+        "{:?}",
+        lab.app().message
+    );
 }

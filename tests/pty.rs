@@ -306,3 +306,65 @@ fn e_opens_the_lesson_in_the_editor_and_the_next_run_uses_the_edited_values() {
     tmux.send("q");
     tmux.wait_for("mllab to exit", |s| s.contains("MLLAB_EXITED 0"));
 }
+
+/// The step the run view's status line shows (`step N/M`), if any.
+fn shown_step(screen: &str) -> Option<u64> {
+    let at = screen.find("step ")? + "step ".len();
+    let digits: String = screen[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[test]
+fn e_during_a_run_pauses_it_for_the_editor_and_it_stays_paused_until_resumed() {
+    if !tmux_available() {
+        println!("tmux not found: skipping pty test");
+        return;
+    }
+    let ws = Workspace::new();
+    // An "editor" that takes a moment, as a learner would, then changes the number of steps.
+    let editor = ws.dir.path().join("edit.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsleep 1\nsed -i 's/^  steps: 3000/  steps: 77/' \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let tmux = ws.start_mllab_with("C.UTF-8", &format!("VISUAL= EDITOR={}", quoted(&editor)));
+    tmux.wait_for("the browser", |s| s.contains(TITLE));
+    tmux.send("Enter");
+    tmux.wait_for("the run training", |s| {
+        s.contains("▶ running") && shown_step(s).is_some_and(|n| n > 0)
+    });
+    tmux.send("e");
+    let screen = tmux.wait_for("the run paused after the editor", |s| {
+        s.contains("⏸ paused for editing") && s.contains("stays paused")
+    });
+    let paused_at = shown_step(&screen).expect("the status line shows the step");
+    assert!(paused_at < 3000, "paused before the end, at {paused_at}");
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        shown_step(&tmux.capture()),
+        Some(paused_at),
+        "the run stays paused after the editor"
+    );
+    // Space resumes it; r then runs the edited lesson.
+    tmux.send("Space");
+    tmux.wait_for("the run resumed", |s| {
+        s.contains("▶ running") && shown_step(s).is_some_and(|n| n > paused_at)
+    });
+    tmux.send("r");
+    tmux.wait_for("a run of the edited 77 steps", |s| s.contains("/77"));
+    tmux.send("q");
+    tmux.wait_for("the run's end", |s| {
+        s.contains("■ stopped") || s.contains("✓ done")
+    });
+    tmux.send("q");
+    tmux.wait_for("the browser again", |s| {
+        s.contains("mllab · lessons") && !s.contains("┌ loss ")
+    });
+    tmux.send("q");
+    tmux.wait_for("mllab to exit", |s| s.contains("MLLAB_EXITED 0"));
+}

@@ -17,9 +17,10 @@ use mllab::lessons::Lesson;
 use mllab::lessons::registry::{Entry, scan};
 use mllab::run::{Command, EventKind, FinishReason, RunEvent, RunStatus, Summary};
 use mllab::saves::{self, Header, SaveWriter};
-use mllab::ui::app::{App, Msg};
-use mllab::ui::keymap::Screen;
+use mllab::ui::app::{App, Effect, Msg};
+use mllab::ui::keymap::{self, Screen};
 use mllab::ui::replay::ReplayState;
+use mllab::ui::run_state::RunState;
 use mllab::visual::{Color, Figure, Layer, PanelUpdate, Visual, contour_segments};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -51,8 +52,23 @@ fn lesson() -> Lesson {
         .expect("the regression lesson in the fixture is valid")
 }
 
+/// An app over the fixture lessons, its saves listed under `saves_root` as the runtime would:
+/// the app asks with `Effect::ListSaves` and the list comes back as `Msg::SavesListed`.
 fn app_with(saves_root: &Path, lang: Lang) -> App {
-    App::new(entries(), saves_root, lang)
+    let mut app = App::new(lang);
+    let mut pending = vec![Msg::LessonsScanned(entries())];
+    while let Some(msg) = pending.pop() {
+        for effect in app.update(msg) {
+            match effect {
+                Effect::ListSaves { lesson } => pending.push(Msg::SavesListed {
+                    saves: saves::list_saves(saves_root, &lesson),
+                    lesson,
+                }),
+                other => panic!("a new app asks only for saves, not {other:?}"),
+            }
+        }
+    }
+    app
 }
 
 fn key(code: KeyCode) -> Msg {
@@ -303,12 +319,13 @@ fn run_events(last: u64) -> Vec<RunEvent> {
 fn app_in_run(saves_root: &Path, lang: Lang) -> App {
     let mut app = app_with(saves_root, lang);
     let lesson = lesson();
-    app.begin_run(
-        RUN,
-        &lesson,
-        lesson.path(),
-        Some("saves/regression-gd/20260101-090000-s0".into()),
-    );
+    let mut state = RunState::new(RUN, &lesson);
+    state.save_dir = Some("saves/regression-gd/20260101-090000-s0".into());
+    app.update(Msg::RunStarted {
+        state: Box::new(state),
+        path: lesson.path().to_path_buf(),
+        note: None,
+    });
     for ev in run_events(1200) {
         app.update(Msg::Run(ev));
     }
@@ -350,7 +367,7 @@ fn app_in_replay(saves_root: &Path, steps: usize) -> App {
         replay.next();
     }
     let mut app = app_with(saves_root, Lang::En);
-    app.begin_replay(replay);
+    app.update(Msg::ReplayOpened(Ok(Box::new(replay))));
     app
 }
 
@@ -515,4 +532,46 @@ fn every_screen_draws_at_tiny_and_borderline_sizes_without_panicking() {
             );
         }
     }
+}
+
+#[test]
+fn each_screen_ends_with_the_footer_the_keymap_writes_in_its_language() {
+    let saves = tempfile::tempdir().unwrap();
+    let screens = [
+        (app_with(saves.path(), Lang::En), Screen::Browser, Lang::En),
+        (app_with(saves.path(), Lang::Zh), Screen::Browser, Lang::Zh),
+        (app_in_run(saves.path(), Lang::En), Screen::Run, Lang::En),
+        (app_in_run(saves.path(), Lang::Zh), Screen::Run, Lang::Zh),
+        (app_in_replay(saves.path(), 5), Screen::Replay, Lang::En),
+    ];
+    for (app, screen, lang) in screens {
+        let terminal = draw(&app, 120, 30);
+        let last_row = screen_text(&terminal)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string();
+        let footer = keymap::footer(screen, lang);
+        assert!(
+            last_row.contains(&footer),
+            "{screen:?} in {lang:?}: {last_row:?} lacks {footer:?}"
+        );
+    }
+}
+
+#[test]
+fn a_run_paused_by_e_says_it_is_paused_for_editing() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = app_in_run(saves.path(), Lang::En);
+    app.update(key(KeyCode::Char('e')));
+    // The trainer's answer to the pause `e` sent.
+    app.update(Msg::Run(event(
+        1200,
+        EventKind::Command {
+            command: Command::Pause,
+        },
+    )));
+    let text = screen_text(&draw(&app, 100, 30));
+    assert!(text.contains("⏸ paused for editing"), "{text}");
+    assert!(text.contains("Paused for editing."));
 }

@@ -1,10 +1,15 @@
 //! The one owner of UI state, and `update`, the only place it changes.
 //!
-//! Input, trainer events and clock ticks arrive as `Msg`s; `update` folds them into `App` and
-//! returns `Effect`s (start a run, send a command, open the editor, …) for the runtime to carry
-//! out. Drawing reads `App` and changes nothing.
+//! Input, trainer events, clock ticks and whatever the runtime did for it (a run started, a
+//! save opened, the editor closed, the lessons read again) arrive as `Msg`s; `update` folds
+//! them into `App` and returns `Effect`s (start a run, send a command, open the editor, …) for
+//! the runtime to carry out. Nothing outside `update` writes a field of `App`: the runtime
+//! only sends messages, and drawing reads `App` and changes nothing.
+//!
+//! `update` never touches the file system: it asks for what it needs read (the saves of a
+//! lesson, the lessons directory) with an `Effect`, and the answer arrives as a `Msg`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ratatui::crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 
@@ -13,10 +18,9 @@ use super::replay::ReplayState;
 use super::run_state::{RunState, Status};
 use super::widgets::image::ImageMode;
 use crate::i18n::Lang;
-use crate::lessons::Lesson;
 use crate::lessons::registry::Entry;
-use crate::run::{Command, RunEvent, RunId};
-use crate::saves::{SaveInfo, list_saves};
+use crate::run::{Command, RunEvent};
+use crate::saves::SaveInfo;
 
 /// Something that happened.
 #[derive(Clone, Debug)]
@@ -26,6 +30,32 @@ pub enum Msg {
     Run(RunEvent),
     /// Wall-clock seconds since the last tick (drives replays).
     Tick(f64),
+    /// The terminal changed size: the screen must be drawn again.
+    Resized,
+    /// The screen now shows the app as it stands.
+    Drawn,
+    /// The saves of lesson `lesson`, newest first, as the runtime listed them (none when its
+    /// directory is missing or unreadable). A list for a lesson no longer selected is dropped.
+    SavesListed {
+        lesson: String,
+        saves: Vec<SaveInfo>,
+    },
+    /// The lessons directory, as the runtime read it (at start, after an edit, after a lesson
+    /// failed to load).
+    LessonsScanned(Vec<Entry>),
+    /// The runtime started a run: its fresh state, the lesson file it came from, and a note
+    /// for the learner (the run is not saved, say).
+    RunStarted {
+        state: Box<RunState>,
+        path: PathBuf,
+        note: Option<String>,
+    },
+    /// The runtime could not start a run; the lesson's first error.
+    RunRefused(String),
+    /// A save opened for replay, or why it could not be opened.
+    ReplayOpened(Result<Box<ReplayState>, String>),
+    /// The editor closed: fine, or what went wrong (the lesson is read again either way).
+    Edited(Result<(), String>),
 }
 
 /// Which seed a new run uses.
@@ -53,6 +83,12 @@ pub enum Effect {
     SkipScoring,
     Edit(PathBuf),
     Replay(PathBuf),
+    /// List the saves of this lesson and send [`Msg::SavesListed`].
+    ListSaves {
+        lesson: String,
+    },
+    /// Read the lessons directory again and send [`Msg::LessonsScanned`].
+    ScanLessons,
     Quit,
 }
 
@@ -68,8 +104,10 @@ pub struct BrowserState {
     pub entries: Vec<Entry>,
     pub selected: usize,
     pub focus: BrowserFocus,
-    /// Saves of the selected lesson, newest first.
+    /// Saves of the selected lesson, newest first, as last listed.
     pub saves: Vec<SaveInfo>,
+    /// The lesson `saves` belongs to (none until a list has arrived).
+    pub saves_of: Option<String>,
     pub save_selected: usize,
     pub preview_scroll: u16,
 }
@@ -81,6 +119,8 @@ pub struct LiveRun {
     /// The learner asked this run to stop (it may still be training its last step, or
     /// scoring): a second ask skips the scoring.
     pub stop_asked: bool,
+    /// `e` paused this run to open the editor; it stays paused until the learner resumes it.
+    pub paused_for_edit: bool,
 }
 
 /// The whole UI state.
@@ -101,24 +141,25 @@ pub struct App {
     pub image_mode: ImageMode,
     /// A note for the learner (an error, a warning), shown until the next key.
     pub message: Option<String>,
-    pub saves_root: PathBuf,
     /// Set when something changed that should be drawn.
     pub dirty: bool,
 }
 
 impl App {
-    pub fn new(entries: Vec<Entry>, saves_root: &Path, lang: Lang) -> App {
-        let mut app = App {
+    /// An app with no lessons yet: they arrive as [`Msg::LessonsScanned`].
+    pub fn new(lang: Lang) -> App {
+        App {
             lang,
             screen: Screen::Browser,
             help: false,
             quit: false,
             quit_asked: 0,
             browser: BrowserState {
-                entries,
+                entries: Vec::new(),
                 selected: 0,
                 focus: BrowserFocus::Lessons,
                 saves: Vec::new(),
+                saves_of: None,
                 save_selected: 0,
                 preview_scroll: 0,
             },
@@ -127,11 +168,8 @@ impl App {
             zoom: 0,
             image_mode: ImageMode::default(),
             message: None,
-            saves_root: saves_root.to_path_buf(),
             dirty: true,
-        };
-        app.refresh_saves();
-        app
+        }
     }
 
     /// The selected browser entry.
@@ -139,12 +177,39 @@ impl App {
         self.browser.entries.get(self.browser.selected)
     }
 
-    /// Re-reads the saves of the selected lesson.
-    pub fn refresh_saves(&mut self) {
-        self.browser.saves = match self.selected_entry() {
-            Some(Entry::Ok(l)) => list_saves(&self.saves_root, &l.id),
-            _ => Vec::new(),
+    /// Asks for the saves of the selected lesson to be listed again. The list shown until the
+    /// answer arrives is the old one if it is of the same lesson, else none; a broken lesson
+    /// or no lesson has no saves, and nothing needs reading.
+    fn refresh_saves(&mut self) -> Vec<Effect> {
+        let lesson = match self.selected_entry() {
+            Some(Entry::Ok(l)) => l.id.clone(),
+            _ => {
+                self.show_saves(None, Vec::new());
+                return Vec::new();
+            }
         };
+        if self.browser.saves_of.as_ref() != Some(&lesson) {
+            self.browser.saves.clear();
+            self.browser.saves_of = None;
+        }
+        vec![Effect::ListSaves { lesson }]
+    }
+
+    /// Shows a list of saves that arrived, unless it is of a lesson no longer selected.
+    fn saves_listed(&mut self, lesson: String, saves: Vec<SaveInfo>) {
+        let selected = match self.selected_entry() {
+            Some(Entry::Ok(l)) => Some(&l.id),
+            _ => None,
+        };
+        if selected == Some(&lesson) {
+            self.show_saves(Some(lesson), saves);
+            self.dirty = true;
+        }
+    }
+
+    fn show_saves(&mut self, lesson: Option<String>, saves: Vec<SaveInfo>) {
+        self.browser.saves = saves;
+        self.browser.saves_of = lesson;
         self.browser.save_selected = self
             .browser
             .save_selected
@@ -155,31 +220,24 @@ impl App {
     }
 
     /// Replaces the lesson list (after a rescan), keeping the selection on the same file.
-    pub fn set_entries(&mut self, entries: Vec<Entry>) {
+    fn set_entries(&mut self, entries: Vec<Entry>) -> Vec<Effect> {
         let keep = self.selected_entry().map(|e| e.path().to_path_buf());
         self.browser.entries = entries;
         self.browser.selected = keep
             .and_then(|p| self.browser.entries.iter().position(|e| e.path() == p))
             .unwrap_or(0)
             .min(self.browser.entries.len().saturating_sub(1));
-        self.refresh_saves();
         self.dirty = true;
+        self.refresh_saves()
     }
 
     /// Switches to the run view for a run that is starting.
-    pub fn begin_run(
-        &mut self,
-        run: RunId,
-        lesson: &Lesson,
-        path: &Path,
-        save_dir: Option<String>,
-    ) {
-        let mut state = RunState::new(run, lesson);
-        state.save_dir = save_dir;
+    fn begin_run(&mut self, state: RunState, path: PathBuf) {
         self.run = Some(LiveRun {
             state,
-            path: path.to_path_buf(),
+            path,
             stop_asked: false,
+            paused_for_edit: false,
         });
         self.screen = Screen::Run;
         self.zoom = 0;
@@ -188,7 +246,7 @@ impl App {
     }
 
     /// Switches to the replay view.
-    pub fn begin_replay(&mut self, replay: ReplayState) {
+    fn begin_replay(&mut self, replay: ReplayState) {
         self.replay = Some(replay);
         self.screen = Screen::Replay;
         self.zoom = 0;
@@ -258,8 +316,8 @@ impl App {
                         }
                         // Its save is complete now.
                         if self.screen == Screen::Browser {
-                            self.refresh_saves();
                             self.dirty = true;
+                            return self.refresh_saves();
                         }
                     }
                 }
@@ -272,6 +330,61 @@ impl App {
                     self.dirty |= r.tick(dt);
                 }
                 Vec::new()
+            }
+            Msg::Resized => {
+                self.dirty = true;
+                Vec::new()
+            }
+            Msg::Drawn => {
+                self.dirty = false;
+                Vec::new()
+            }
+            Msg::LessonsScanned(entries) => self.set_entries(entries),
+            Msg::SavesListed { lesson, saves } => {
+                self.saves_listed(lesson, saves);
+                Vec::new()
+            }
+            Msg::RunStarted { state, path, note } => {
+                self.begin_run(*state, path);
+                self.message = note;
+                Vec::new()
+            }
+            Msg::RunRefused(why) => {
+                self.screen = Screen::Browser;
+                self.message = Some(why);
+                self.dirty = true;
+                // The lesson changed since the last scan: the browser shows it as it is now.
+                vec![Effect::ScanLessons]
+            }
+            Msg::ReplayOpened(Ok(replay)) => {
+                self.begin_replay(*replay);
+                Vec::new()
+            }
+            Msg::ReplayOpened(Err(why)) => {
+                self.message = Some(why);
+                self.dirty = true;
+                Vec::new()
+            }
+            Msg::Edited(outcome) => {
+                // A run paused for (or before) the edit waits for the learner.
+                let paused_run = self.screen == Screen::Run
+                    && self.run.as_ref().is_some_and(|r| {
+                        !r.state.status.is_over()
+                            && (r.paused_for_edit || r.state.status == Status::Paused)
+                    });
+                self.message = Some(match outcome {
+                    Ok(()) if paused_run => self.lang.pick(
+                        "Lesson reloaded; the run stays paused. Space resumes it, r runs the lesson again with your changes.",
+                        "课程已重新载入；训练保持暂停。空格继续，r 以新设置重新运行。",
+                    ).to_string(),
+                    Ok(()) => self.lang.pick(
+                        "Lesson reloaded. Press Enter (or r in a run) to run it with your changes.",
+                        "课程已重新载入。按 Enter（运行中按 r）以新设置运行。",
+                    ).to_string(),
+                    Err(why) => why,
+                });
+                self.dirty = true;
+                vec![Effect::ScanLessons]
             }
         }
     }
@@ -351,12 +464,12 @@ impl App {
             (Action::Up, BrowserFocus::Lessons) if b.selected > 0 => {
                 b.selected -= 1;
                 b.preview_scroll = 0;
-                self.refresh_saves();
+                return self.refresh_saves();
             }
             (Action::Down, BrowserFocus::Lessons) if b.selected + 1 < b.entries.len() => {
                 b.selected += 1;
                 b.preview_scroll = 0;
-                self.refresh_saves();
+                return self.refresh_saves();
             }
             (Action::Up, BrowserFocus::Saves) => {
                 b.save_selected = b.save_selected.saturating_sub(1)
@@ -427,6 +540,9 @@ impl App {
                 vec![Effect::Command(Command::Pause)]
             }
             Action::PauseResume if status == Status::Paused => {
+                if let Some(r) = self.run.as_mut() {
+                    r.paused_for_edit = false;
+                }
                 vec![Effect::Command(Command::Resume)]
             }
             Action::StepOnce if status == Status::Paused => vec![Effect::Command(Command::Step)],
@@ -446,6 +562,20 @@ impl App {
                 path: run.path.clone(),
                 seed: SeedChoice::Fresh,
             }],
+            // The editor holds this thread until it closes: a training run is paused first,
+            // with the same command as Space (so the save records it), and stays paused.
+            Action::Edit if matches!(status, Status::Running | Status::Starting) && !stopping => {
+                let path = run.path.clone();
+                if let Some(r) = self.run.as_mut() {
+                    r.paused_for_edit = true;
+                }
+                self.message = Some(
+                    self.lang
+                        .pick("Paused for editing.", "已暂停，以便编辑。")
+                        .to_string(),
+                );
+                vec![Effect::Command(Command::Pause), Effect::Edit(path)]
+            }
             Action::Edit => vec![Effect::Edit(run.path.clone())],
             Action::Focus => {
                 self.cycle_zoom();
@@ -471,12 +601,13 @@ impl App {
             }
             Action::Back => {
                 self.screen = Screen::Browser;
-                self.refresh_saves();
-                if stopping {
+                let mut effects = if stopping {
                     vec![Effect::SkipScoring, Effect::StopRun]
                 } else {
                     Vec::new()
-                }
+                };
+                effects.extend(self.refresh_saves());
+                effects
             }
             _ => Vec::new(),
         }
@@ -507,7 +638,7 @@ impl App {
             Action::Back => {
                 self.screen = Screen::Browser;
                 self.replay = None;
-                self.refresh_saves();
+                return self.refresh_saves();
             }
             _ => {}
         }

@@ -1,7 +1,12 @@
-//! Every key the TUI understands, in one table: the input handler and the help overlay both
-//! read it, so the help can never disagree with the keys.
+//! Every key the TUI understands, in one table: the input handler, the help overlay and the
+//! footers all read it, so neither the help nor a footer can disagree with the keys.
+//!
+//! A footer is a short list of [`Hint`]s per screen: each names actions, never keys; the keys
+//! shown are those the table binds to the actions on that screen.
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::i18n::Lang;
 
 /// Which screen a binding belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -289,6 +294,128 @@ pub fn bindings_for(screen: Screen) -> impl Iterator<Item = &'static Binding> {
     KEYMAP.iter().filter(move |b| b.screens.contains(&screen))
 }
 
+/// One entry of a footer: the keys of `actions` on the screen, joined by `joiner`, then a
+/// short word (none for `Home/End`).
+pub struct Hint {
+    pub actions: &'static [Action],
+    pub joiner: &'static str,
+    pub en: &'static str,
+    pub zh: &'static str,
+}
+
+const fn hint(actions: &'static [Action], en: &'static str, zh: &'static str) -> Hint {
+    Hint {
+        actions,
+        joiner: "/",
+        en,
+        zh,
+    }
+}
+
+const BROWSER_HINTS: &[Hint] = &[
+    Hint {
+        actions: &[Action::Up, Action::Down],
+        joiner: "",
+        en: "choose",
+        zh: "选择",
+    },
+    hint(&[Action::Open], "run", "运行"),
+    hint(&[Action::Focus], "saves", "存档"),
+    hint(&[Action::Edit], "edit", "编辑"),
+    hint(&[Action::Lang], "中文", "English"),
+    hint(&[Action::Help], "help", "帮助"),
+    hint(&[Action::Quit], "quit", "退出"),
+];
+
+const RUN_HINTS: &[Hint] = &[
+    hint(&[Action::PauseResume], "pause", "暂停"),
+    hint(&[Action::StepOnce], "step", "单步"),
+    hint(&[Action::Stop], "stop", "停止"),
+    hint(&[Action::Rerun], "rerun", "重跑"),
+    hint(&[Action::RerunNewSeed], "new seed", "新种子"),
+    hint(&[Action::LrUp, Action::LrDown], "lr", "学习率"),
+    hint(&[Action::Focus], "zoom", "放大"),
+    hint(&[Action::Edit], "edit", "编辑"),
+    hint(&[Action::Help], "help", "帮助"),
+    hint(&[Action::Back], "back", "返回"),
+];
+
+const REPLAY_HINTS: &[Hint] = &[
+    hint(&[Action::PauseResume], "play", "播放"),
+    hint(&[Action::Prev, Action::Next], "event", "事件"),
+    Hint {
+        actions: &[Action::Slower, Action::Faster],
+        joiner: " ",
+        en: "speed",
+        zh: "速度",
+    },
+    hint(&[Action::First, Action::Last], "", ""),
+    hint(&[Action::Back], "back", "返回"),
+];
+
+/// The footer's hints for a screen, in the order shown.
+pub fn hints_for(screen: Screen) -> &'static [Hint] {
+    match screen {
+        Screen::Browser => BROWSER_HINTS,
+        Screen::Run => RUN_HINTS,
+        Screen::Replay => REPLAY_HINTS,
+    }
+}
+
+/// The binding of `action` on `screen`, if it has one.
+pub fn binding(screen: Screen, action: Action) -> Option<&'static Binding> {
+    bindings_for(screen).find(|b| b.action == action)
+}
+
+/// How a key is written in a footer: its symbol or name, as in the help.
+pub fn key_name(code: KeyCode, lang: Lang) -> String {
+    match code {
+        KeyCode::Char(' ') => lang.pick("Space", "空格").to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::Up => "↑".into(),
+        KeyCode::Down => "↓".into(),
+        KeyCode::Left => "←".into(),
+        KeyCode::Right => "→".into(),
+        KeyCode::PageUp => "PgUp".into(),
+        KeyCode::PageDown => "PgDn".into(),
+        KeyCode::Home => "Home".into(),
+        KeyCode::End => "End".into(),
+        KeyCode::Enter => "Enter".into(),
+        KeyCode::Tab => "Tab".into(),
+        KeyCode::Esc => "Esc".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The keys a hint shows: the first key bound to each of its actions on `screen`.
+pub fn hint_keys(screen: Screen, hint: &Hint, lang: Lang) -> String {
+    hint.actions
+        .iter()
+        .filter_map(|a| binding(screen, *a))
+        .filter_map(|b| b.codes.first())
+        .map(|c| key_name(*c, lang))
+        .collect::<Vec<_>>()
+        .join(hint.joiner)
+}
+
+/// The footer of a screen: `keys word · keys word · …`, every key read from the table. A hint
+/// whose actions have no key on the screen is left out rather than shown wrong.
+pub fn footer(screen: Screen, lang: Lang) -> String {
+    hints_for(screen)
+        .iter()
+        .filter_map(|h| {
+            let keys = hint_keys(screen, h, lang);
+            let word = lang.pick(h.en, h.zh);
+            match (keys.is_empty(), word.is_empty()) {
+                (true, _) => None,
+                (false, true) => Some(keys),
+                (false, false) => Some(format!("{keys} {word}")),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,5 +465,69 @@ mod tests {
     fn ctrl_c_quits_everywhere() {
         let k = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(action_for(Screen::Run, &k), Some(Action::Quit));
+    }
+
+    const SCREENS: [Screen; 3] = [Screen::Browser, Screen::Run, Screen::Replay];
+
+    #[test]
+    fn every_hint_names_actions_bound_on_its_screen() {
+        for screen in SCREENS {
+            for h in hints_for(screen) {
+                for a in h.actions {
+                    assert!(
+                        binding(screen, *a).is_some(),
+                        "the {screen:?} footer hints at {a:?}, which has no key there"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_footer_shows_each_hinted_action_by_its_first_key_in_the_keymap() {
+        for screen in SCREENS {
+            for lang in [Lang::En, Lang::Zh] {
+                let text = footer(screen, lang);
+                for h in hints_for(screen) {
+                    for a in h.actions {
+                        let code = binding(screen, *a).unwrap().codes[0];
+                        let key = key_name(code, lang);
+                        assert!(
+                            text.contains(&key),
+                            "{screen:?} footer {text:?} lacks {key:?} of {a:?}"
+                        );
+                        assert_eq!(
+                            action_for(screen, &KeyEvent::new(code, KeyModifiers::NONE)),
+                            Some(*a),
+                            "{key:?} in the {screen:?} footer does {a:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_footer_writes_a_key_as_the_help_does() {
+        for b in KEYMAP {
+            let first = b.keys.split_whitespace().next().unwrap();
+            assert_eq!(key_name(b.codes[0], Lang::En), first, "{:?}", b.action);
+        }
+    }
+
+    #[test]
+    fn the_footers_read_as_before_they_came_from_the_keymap() {
+        assert_eq!(
+            footer(Screen::Browser, Lang::En),
+            "↑↓ choose · Enter run · Tab saves · e edit · L 中文 · ? help · q quit"
+        );
+        assert_eq!(
+            footer(Screen::Run, Lang::Zh),
+            "空格 暂停 · n 单步 · s 停止 · r 重跑 · R 新种子 · +/- 学习率 · Tab 放大 · e 编辑 · ? 帮助 · q 返回"
+        );
+        assert_eq!(
+            footer(Screen::Replay, Lang::En),
+            "Space play · ←/→ event · [ ] speed · Home/End · q back"
+        );
     }
 }

@@ -14,6 +14,7 @@ pub mod run_state;
 pub mod view;
 pub mod widgets;
 
+use std::collections::VecDeque;
 use std::io::{IsTerminal, Stdout, stdout};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -34,6 +35,7 @@ use crate::run::{Command, RunConfig, RunId, TrainerHandle, spawn};
 use crate::saves::{self, SaveWriter};
 use app::{App, Effect, Msg, SeedChoice};
 use replay::ReplayState;
+use run_state::RunState;
 
 /// How the TUI starts.
 pub struct TuiOptions {
@@ -48,7 +50,8 @@ pub struct TuiOptions {
     pub lang: Lang,
 }
 
-/// The UI state plus what it cannot hold itself: the trainer thread and the file system.
+/// The UI state plus what it cannot hold itself: the trainer thread and the file system. Every
+/// read the app asks for (lessons, saves) is done here and sent back to it as a message.
 pub struct Runtime {
     pub app: App,
     trainer: Option<TrainerHandle>,
@@ -63,42 +66,64 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(opts: &TuiOptions) -> Runtime {
-        let entries = scan_or_empty(&opts.lessons_dir);
-        Runtime {
-            app: App::new(entries, &opts.saves_dir, opts.lang),
+        let mut rt = Runtime {
+            app: App::new(opts.lang),
             trainer: None,
             retired: Vec::new(),
             overrides: opts.overrides.clone(),
             lessons_dir: opts.lessons_dir.clone(),
             saves_dir: opts.saves_dir.clone(),
             next_run: 1,
-        }
+        };
+        rt.rescan();
+        rt
     }
 
-    /// Feeds a message to the app and carries out its effects; returns them all. Those that
-    /// need the terminal (editing, quitting) are left to the caller.
+    /// Feeds a message to the app and carries out its effects, feeding back what they report
+    /// (a run started, a save opened, the lessons read) until nothing more is asked; returns
+    /// every effect asked for, in order. Those that need the terminal (editing, quitting) are
+    /// left to the caller.
     pub fn dispatch(&mut self, msg: Msg) -> Vec<Effect> {
-        let effects = self.app.update(msg);
-        for e in &effects {
-            match e {
-                Effect::StartRun { path, seed } => self.start_run(path, *seed),
-                Effect::Command(c) => {
-                    if let Some(t) = &self.trainer {
-                        t.send(*c);
-                    }
-                }
-                Effect::StopRun => self.retire(false),
-                Effect::SkipScoring => {
-                    if let Some(t) = &self.trainer {
-                        t.skip_scoring();
-                    }
-                }
-                Effect::Replay(dir) => self.open_replay(dir),
-                // Left to the terminal loop.
-                Effect::Edit(_) | Effect::Quit => {}
+        let mut pending = VecDeque::from([msg]);
+        let mut asked = Vec::new();
+        while let Some(msg) = pending.pop_front() {
+            for effect in self.app.update(msg) {
+                pending.extend(self.perform(&effect));
+                asked.push(effect);
             }
         }
-        effects
+        asked
+    }
+
+    /// Carries out one effect; returns the message that reports its outcome, if it has one.
+    fn perform(&mut self, effect: &Effect) -> Option<Msg> {
+        match effect {
+            Effect::StartRun { path, seed } => Some(self.launch(path, *seed)),
+            Effect::Command(c) => {
+                if let Some(t) = &self.trainer {
+                    t.send(*c);
+                }
+                None
+            }
+            Effect::StopRun => {
+                self.retire(false);
+                None
+            }
+            Effect::SkipScoring => {
+                if let Some(t) = &self.trainer {
+                    t.skip_scoring();
+                }
+                None
+            }
+            Effect::Replay(dir) => Some(Msg::ReplayOpened(load_replay(dir))),
+            Effect::ListSaves { lesson } => Some(Msg::SavesListed {
+                lesson: lesson.clone(),
+                saves: saves::list_saves(&self.saves_dir, lesson),
+            }),
+            Effect::ScanLessons => Some(Msg::LessonsScanned(scan_or_empty(&self.lessons_dir))),
+            // Left to the terminal loop.
+            Effect::Edit(_) | Effect::Quit => None,
+        }
     }
 
     /// Moves up to `max` waiting trainer events into the app; returns how many, and the
@@ -113,7 +138,7 @@ impl Runtime {
         let n = events.len();
         let mut effects = Vec::new();
         for ev in events {
-            effects.extend(self.app.update(Msg::Run(ev)));
+            effects.extend(self.dispatch(Msg::Run(ev)));
         }
         (n, effects)
     }
@@ -129,6 +154,12 @@ impl Runtime {
 
     /// Loads the lesson afresh (so edits apply), opens a save and starts the trainer.
     pub fn start_run(&mut self, path: &Path, seed: SeedChoice) {
+        let started = self.launch(path, seed);
+        self.dispatch(started);
+    }
+
+    /// Starts a run of the lesson at `path`; returns the message that tells the app.
+    fn launch(&mut self, path: &Path, seed: SeedChoice) -> Msg {
         // The old run ends quickly, without its scoring: the new one needs the cores.
         self.retire(true);
         let mut overrides = self.overrides.clone();
@@ -139,12 +170,7 @@ impl Runtime {
         }
         let lesson = match Lesson::load_checked(path, &overrides) {
             Ok(l) => l,
-            Err(errors) => {
-                self.rescan();
-                self.app.screen = keymap::Screen::Browser;
-                self.app.message = Some(errors.first_line());
-                return;
-            }
+            Err(errors) => return Msg::RunRefused(errors.first_line()),
         };
         let run = self.next_run;
         self.next_run += 1;
@@ -158,9 +184,8 @@ impl Runtime {
                 )),
             ),
         };
-        let save_dir = save.as_ref().map(|s| s.dir().display().to_string());
-        self.app.begin_run(run, &lesson, path, save_dir);
-        self.app.message = note;
+        let mut state = RunState::new(run, &lesson);
+        state.save_dir = save.as_ref().map(|s| s.dir().display().to_string());
         self.trainer = Some(spawn(RunConfig {
             run,
             lesson,
@@ -168,6 +193,11 @@ impl Runtime {
             save: save.map(|s| Box::new(s) as Box<dyn crate::run::Recorder>),
             cache_dir: Some(crate::saves::cache_dir(&self.saves_dir)),
         }));
+        Msg::RunStarted {
+            state: Box::new(state),
+            path: path.to_path_buf(),
+            note,
+        }
     }
 
     /// Asks the live run to stop and moves its trainer to the background, without waiting:
@@ -191,26 +221,31 @@ impl Runtime {
         for mut t in std::mem::take(&mut self.retired) {
             t.stop_and_join();
             for ev in t.drain(usize::MAX) {
-                self.app.update(Msg::Run(ev));
+                self.dispatch(Msg::Run(ev));
             }
         }
     }
 
     pub fn open_replay(&mut self, dir: &Path) {
-        match saves::load(dir) {
-            Ok(save) => self.app.begin_replay(ReplayState::new(save)),
-            Err(e) => self.app.message = Some(e.to_string()),
-        }
+        self.dispatch(Msg::ReplayOpened(load_replay(dir)));
     }
 
     /// Reads the lessons directory again.
     pub fn rescan(&mut self) {
-        self.app.set_entries(scan_or_empty(&self.lessons_dir));
+        let scanned = scan_or_empty(&self.lessons_dir);
+        self.dispatch(Msg::LessonsScanned(scanned));
     }
 
     pub fn shutdown(&mut self) {
         self.stop_run();
     }
+}
+
+/// A save opened for replay, or why it cannot be.
+fn load_replay(dir: &Path) -> Result<Box<ReplayState>, String> {
+    saves::load(dir)
+        .map(|save| Box::new(ReplayState::new(save)))
+        .map_err(|e| e.to_string())
 }
 
 fn scan_or_empty(dir: &Path) -> Vec<Entry> {
@@ -240,7 +275,7 @@ pub fn run_tui(opts: TuiOptions) -> anyhow::Result<()> {
     if let Some(dir) = &opts.replay {
         rt.open_replay(dir);
         if rt.app.replay.is_none() {
-            anyhow::bail!("{}", rt.app.message.take().unwrap_or_default());
+            anyhow::bail!("{}", rt.app.message.clone().unwrap_or_default());
         }
     }
     let mut tui = Tui::enter().context("cannot prepare the terminal")?;
@@ -268,32 +303,26 @@ fn event_loop(rt: &mut Runtime, tui: &mut Tui) -> anyhow::Result<()> {
         let due = last_draw.is_none_or(|t| t.elapsed() >= Duration::from_millis(30));
         if rt.app.dirty && due {
             tui.terminal.draw(|f| f.render_widget(&rt.app, f.area()))?;
-            rt.app.dirty = false;
+            rt.dispatch(Msg::Drawn);
             last_draw = Some(Instant::now());
         }
         if event::poll(Duration::from_millis(15))? {
             let effects = match event::read()? {
                 Event::Key(k) => rt.dispatch(Msg::Key(k)),
                 Event::Mouse(m) => rt.dispatch(Msg::Mouse(m)),
-                Event::Resize(..) => {
-                    rt.app.dirty = true;
-                    Vec::new()
-                }
+                Event::Resize(..) => rt.dispatch(Msg::Resized),
                 _ => Vec::new(),
             };
             for e in effects {
                 match e {
                     Effect::Quit => return Ok(()),
+                    // The editor holds this thread. A run was paused before this effect (its
+                    // pause command is sent by `dispatch`), so no events pile up meanwhile.
                     Effect::Edit(path) => {
                         tui.suspend();
                         let outcome = open_editor(&path);
                         tui.resume()?;
-                        rt.rescan();
-                        rt.app.message = Some(match outcome {
-                            Ok(()) => rt.app.lang.pick("Lesson reloaded. Press Enter (or r in a run) to run it with your changes.", "课程已重新载入。按 Enter（运行中按 r）以新设置运行。").to_string(),
-                            Err(msg) => msg,
-                        });
-                        rt.app.dirty = true;
+                        rt.dispatch(Msg::Edited(outcome));
                     }
                     _ => {}
                 }

@@ -12,6 +12,7 @@ const MAX_SPEED: f64 = 64.0;
 /// A replay lasts at least this many seconds at speed 1, so a fast headless run can be watched.
 const MIN_REPLAY_SECONDS: f64 = 8.0;
 
+#[derive(Clone, Debug)]
 pub struct ReplayState {
     pub dir: String,
     pub events: EventLog,

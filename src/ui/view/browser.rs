@@ -12,6 +12,7 @@ use crate::lessons::registry::Entry;
 use crate::lessons::{Lesson, chapter_name};
 use crate::run::RunStatus;
 use crate::ui::app::{App, BrowserFocus};
+use crate::ui::keymap::{Screen, footer};
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let [body, footer] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
@@ -272,11 +273,7 @@ fn save_list(app: &App, area: Rect, buf: &mut Buffer) {
 fn footer_line(app: &App, area: Rect, buf: &mut Buffer) {
     let line = match &app.message {
         Some(m) => Line::from(m.clone()).yellow(),
-        None => Line::from(app.lang.pick(
-            "↑↓ choose · Enter run · Tab saves · e edit · L 中文 · ? help · q quit",
-            "↑↓ 选择 · Enter 运行 · Tab 存档 · e 编辑 · L English · ? 帮助 · q 退出",
-        ))
-        .dark_gray(),
+        None => Line::from(footer(Screen::Browser, app.lang)).dark_gray(),
     };
     Paragraph::new(line).render(area, buf);
 }

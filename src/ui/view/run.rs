@@ -1,5 +1,6 @@
 //! The run view, for live runs and replays alike: a status line, the loss chart, the lesson's
-//! panels, the newest log line, and the keys (or, in a replay, the timeline).
+//! panels, the newest log line, and the keys (or, in a replay, the timeline), the keys as the
+//! keymap binds them.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -10,7 +11,7 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 use crate::i18n::Lang;
 use crate::run::FinishReason;
 use crate::ui::app::App;
-use crate::ui::keymap::Screen;
+use crate::ui::keymap::{self, Screen};
 use crate::ui::replay::ReplayState;
 use crate::ui::run_state::{RunState, Status};
 use crate::ui::widgets::loss_chart::LossChart;
@@ -28,7 +29,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(1),
     ])
     .areas(area);
-    status_lines(state, lang, app.screen == Screen::Replay, header, buf);
+    let replay = app.screen == Screen::Replay;
+    let editing = !replay && app.run.as_ref().is_some_and(|r| r.paused_for_edit);
+    status_lines(state, lang, replay, editing, header, buf);
     panels(app, state, body, buf);
     let log_line = match state.last_log() {
         Some(l) if matches!(state.status, Status::Failed(_)) => Line::from(l.to_string()).red(),
@@ -42,16 +45,20 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(log_line).render(log, buf);
     let foot = match (app.screen, app.replay.as_ref()) {
         (Screen::Replay, Some(r)) => timeline(r, lang),
-        _ => Line::from(lang.pick(
-            "Space pause · n step · s stop · r rerun · R new seed · +/- lr · Tab zoom · e edit · ? help · q back",
-            "空格 暂停 · n 单步 · s 停止 · r 重跑 · R 新种子 · +/- 学习率 · Tab 放大 · e 编辑 · ? 帮助 · q 返回",
-        ))
-        .dark_gray(),
+        _ => Line::from(keymap::footer(Screen::Run, lang)).dark_gray(),
     };
     Paragraph::new(foot).render(footer, buf);
 }
 
-fn status_lines(s: &RunState, lang: Lang, replay: bool, area: Rect, buf: &mut Buffer) {
+/// `editing`: the run was paused by `e`, and the status says so.
+fn status_lines(
+    s: &RunState,
+    lang: Lang,
+    replay: bool,
+    editing: bool,
+    area: Rect,
+    buf: &mut Buffer,
+) {
     let (word, style) = match &s.status {
         Status::Starting => (
             lang.pick("starting", "准备中").to_string(),
@@ -60,6 +67,11 @@ fn status_lines(s: &RunState, lang: Lang, replay: bool, area: Rect, buf: &mut Bu
         Status::Running => (
             lang.pick("▶ running", "▶ 训练中").to_string(),
             Style::new().green().bold(),
+        ),
+        Status::Paused if editing => (
+            lang.pick("⏸ paused for editing", "⏸ 已暂停（编辑）")
+                .to_string(),
+            Style::new().yellow().bold(),
         ),
         Status::Paused => (
             lang.pick("⏸ paused", "⏸ 已暂停").to_string(),
@@ -232,11 +244,7 @@ fn timeline(r: &ReplayState, lang: Lang) -> Line<'static> {
             r.speed
         ))
         .cyan(),
-        Span::raw(lang.pick(
-            "Space play · ←/→ event · [ ] speed · Home/End · q back",
-            "空格 播放 · ←/→ 事件 · [ ] 速度 · Home/End · q 返回",
-        ))
-        .dark_gray(),
+        Span::raw(keymap::footer(Screen::Replay, lang)).dark_gray(),
     ];
     if let Some(d) = &r.damage {
         spans.push(Span::raw(format!("  ⚠ {d}")).yellow());
