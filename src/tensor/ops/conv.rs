@@ -113,44 +113,63 @@ fn conv_forward(
         return y;
     }
     par_items(&mut y, n, threads, |items, out| {
-        let per = chunk_images(CHUNK_PIXELS, hw, items.len());
-        let mut cols = scratch::take(rows * per * hw);
-        let mut y2 = scratch::take(if per > 1 { o * per * hw } else { 0 });
-        for (k0, chunk) in items.clone().step_by(per).enumerate() {
-            let cnt = per.min(items.end - chunk);
-            let ld = cnt * hw;
-            for k in 0..cnt {
-                im2col(&x[(chunk + k) * img..][..img], geom, &mut cols, ld, k * hw);
-            }
-            let cv = view(&cols[..rows * ld], rows, ld);
-            let first = &mut out[k0 * per * o * hw..][..cnt * o * hw];
-            if cnt == 1 {
-                // One image: the product lands in place, as (O, HW).
-                let acc = start_from(first, residual, chunk);
-                gemm_into_threads(w2, cv, view_mut(first, o, hw), acc, inner);
-                add_bias(first, bias_of(bias, chunk, o), hw);
-                continue;
-            }
-            gemm_into_threads(w2, cv, view_mut(&mut y2[..o * ld], o, ld), false, inner);
-            // (O, cnt·HW) → (cnt, O, HW), adding the bias on the way.
-            for (k, dst) in first.chunks_exact_mut(o * hw).enumerate() {
-                let b = bias_of(bias, chunk + k, o);
-                let acc = start_from(dst, residual, chunk + k);
-                for (oc, d) in dst.chunks_exact_mut(hw).enumerate() {
-                    let add = b.map_or(0.0, |b| b[oc]);
-                    let src = &y2[oc * ld + k * hw..][..hw];
-                    if acc {
-                        d.iter_mut().zip(src).for_each(|(d, &v)| *d += v + add);
-                    } else {
-                        d.iter_mut().zip(src).for_each(|(d, &v)| *d = v + add);
-                    }
+        forward_images(x, items, out, geom, w2, o, bias, residual, inner);
+    });
+    y
+}
+
+/// The general case of [`conv_forward`] for the images `items`, into `out` (theirs, one after
+/// another): per chunk of images, im2col then one product W·cols, the bias added (and the
+/// residual started from) on the way back to (image, O, HW).
+#[allow(clippy::too_many_arguments)]
+fn forward_images(
+    x: &[f32],
+    items: std::ops::Range<usize>,
+    out: &mut [f32],
+    geom: &Geom,
+    w2: ArrayView2<'_, f32>,
+    o: usize,
+    bias: Option<&[f32]>,
+    residual: Option<&[f32]>,
+    inner: usize,
+) {
+    let (rows, hw, img) = (geom.rows(), geom.hw(), geom.c * geom.h * geom.w);
+    let per = chunk_images(CHUNK_PIXELS, hw, items.len());
+    let mut cols = scratch::take(rows * per * hw);
+    let mut y2 = scratch::take(if per > 1 { o * per * hw } else { 0 });
+    for (k0, chunk) in items.clone().step_by(per).enumerate() {
+        let cnt = per.min(items.end - chunk);
+        let ld = cnt * hw;
+        for k in 0..cnt {
+            im2col(&x[(chunk + k) * img..][..img], geom, &mut cols, ld, k * hw);
+        }
+        let cv = view(&cols[..rows * ld], rows, ld);
+        let first = &mut out[k0 * per * o * hw..][..cnt * o * hw];
+        if cnt == 1 {
+            // One image: the product lands in place, as (O, HW).
+            let acc = start_from(first, residual, chunk);
+            gemm_into_threads(w2, cv, view_mut(first, o, hw), acc, inner);
+            add_bias(first, bias_of(bias, chunk, o), hw);
+            continue;
+        }
+        gemm_into_threads(w2, cv, view_mut(&mut y2[..o * ld], o, ld), false, inner);
+        // (O, cnt·HW) → (cnt, O, HW), adding the bias on the way.
+        for (k, dst) in first.chunks_exact_mut(o * hw).enumerate() {
+            let b = bias_of(bias, chunk + k, o);
+            let acc = start_from(dst, residual, chunk + k);
+            for (oc, d) in dst.chunks_exact_mut(hw).enumerate() {
+                let add = b.map_or(0.0, |b| b[oc]);
+                let src = &y2[oc * ld + k * hw..][..hw];
+                if acc {
+                    d.iter_mut().zip(src).for_each(|(d, &v)| *d += v + add);
+                } else {
+                    d.iter_mut().zip(src).for_each(|(d, &v)| *d = v + add);
                 }
             }
         }
-        scratch::give(cols);
-        scratch::give(y2);
-    });
-    y
+    }
+    scratch::give(cols);
+    scratch::give(y2);
 }
 
 /// Copies image k's part of the residual, if any, into its output; true when it did (the
