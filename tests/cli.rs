@@ -1140,7 +1140,7 @@ fn a_second_ctrl_c_skips_the_final_scoring_and_the_summary_says_so() {
         .lines()
         .filter_map(|l| l.strip_prefix("mllab: scoring 5000 samples "))
         .filter_map(|l| l.split('/').next()?.parse::<u64>().ok())
-        .last();
+        .next_back();
     assert!(
         scored.is_some_and(|n| n < 5000),
         "scored {scored:?} of 5000 before the skip:\n{}",
