@@ -444,14 +444,24 @@ fn q_on_a_live_run_stops_it_without_waiting_shows_the_end_and_q_again_goes_back(
     lab.start();
     assert!(lab.pump_until(3.0, |a| step(a) >= 5));
     let save_dir = PathBuf::from(lab.run().save_dir.clone().unwrap());
-    let asked = Instant::now();
     assert_eq!(
         lab.press(KeyCode::Char('q')),
         vec![Effect::Command(Command::Stop)]
     );
+    // The key is answered by the UI alone: it says it is stopping while the run it shows is
+    // still live, since the trainer's end has not been taken yet (it comes through a pump).
     assert!(
-        asked.elapsed() < Duration::from_millis(50),
-        "a key never waits for the trainer"
+        lab.app()
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("Stopping")),
+        "{:?}",
+        lab.app().message
+    );
+    assert!(
+        !status(lab.app()).is_over(),
+        "a key never waits for the trainer's end: {:?}",
+        status(lab.app())
     );
     assert_eq!(lab.app().screen, Screen::Run, "the end of the run is shown");
     assert!(lab.wait_trainer_done(3.0));

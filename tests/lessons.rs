@@ -795,10 +795,9 @@ fn deep_nesting_is_refused_at_its_line_before_the_yaml_parser_runs() {
             format!("id: x\nmodel:\n{}a\n", "- ".repeat(n)),
         ),
     ] {
-        let started = std::time::Instant::now();
+        // The refusal is mllab's own depth check (its message, at its line), not whatever
+        // the YAML parser would say after descending 100,000 levels.
         let errors = Lesson::from_text(Path::new("deep.yaml"), &text, &[]).unwrap_err();
-        let took = started.elapsed();
-        assert!(took.as_secs_f64() < 1.0, "{shape}: {took:?}");
         assert_eq!(errors.0.len(), 1, "{shape}: {errors}");
         let e = &errors.0[0];
         assert!(e.message.contains("more than 64 levels"), "{shape}: {e}");

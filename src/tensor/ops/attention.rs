@@ -74,6 +74,139 @@ crate::simd_fn! {
     }
 }
 
+/// The sizes of one attention op: a batch of `b` sequences of `t` positions, `heads` heads
+/// of width `hd` side by side in each of q, k and v (D = heads·hd), the scale s = 1/√hd,
+/// whether it is causal, and the threads the batch is split between.
+#[derive(Clone, Copy)]
+struct Heads {
+    b: usize,
+    t: usize,
+    d: usize,
+    heads: usize,
+    hd: usize,
+    scale: f32,
+    causal: bool,
+    threads: usize,
+}
+
+impl Heads {
+    /// Q, K and V (T, hd) of head h, read out of the (T, 3D) rows of one sequence that start
+    /// at `base` in the projection.
+    fn qkv<'a>(&self, src: &'a [f32], base: usize, h: usize) -> [ArrayView2<'a, f32>; 3] {
+        let (t, d, hd) = (self.t, self.d, self.hd);
+        [0, d, 2 * d].map(|part| strided(src, base + part + h * hd, t, hd, 3 * d))
+    }
+
+    /// Y (B, T, D) and the probabilities P (B, heads, T, T) that backward needs. The first
+    /// half of the batch and the second run on two threads when there are two.
+    fn forward(&self, src: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let (b, t, d, heads, hd) = (self.b, self.t, self.d, self.heads, self.hd);
+        let mut y = vec![0.0f32; b * t * d];
+        let mut probs = vec![0.0f32; b * heads * t * t];
+        // Each thread owns its rows of y and of the saved probabilities.
+        let (ya, yb) = y.split_at_mut((b / 2) * t * d);
+        let (pa, pb) = probs.split_at_mut((b / 2) * heads * t * t);
+        let run = |b0: usize, yp: &mut [f32], pp: &mut [f32]| {
+            for bi in 0..yp.len() / (t * d) {
+                let base = (b0 + bi) * t * 3 * d;
+                for h in 0..heads {
+                    let p = &mut pp[(bi * heads + h) * t * t..][..t * t];
+                    let out = strided_mut(yp, bi * t * d + h * hd, t, hd, d);
+                    self.head_forward(self.qkv(src, base, h), p, out);
+                }
+            }
+        };
+        if self.threads > 1 && b > 1 {
+            rayon::join(|| run(0, ya, pa), || run(b / 2, yb, pb));
+        } else {
+            run(0, ya, pa);
+            run(b / 2, yb, pb);
+        }
+        (y, probs)
+    }
+
+    /// One head of one sequence: P = softmax(s·Q·Kᵀ) into `p`, then Y = P·V into `out`.
+    fn head_forward(
+        &self,
+        [q, k, v]: [ArrayView2<'_, f32>; 3],
+        p: &mut [f32],
+        out: ArrayViewMut2<'_, f32>,
+    ) {
+        let t = self.t;
+        gemm_into_threads(
+            q,
+            k.t(),
+            ArrayViewMut2::from_shape((t, t), &mut *p).expect("t×t"),
+            false,
+            1,
+        );
+        for x in p.iter_mut() {
+            *x *= self.scale;
+        }
+        row_softmax(p, t, self.causal);
+        gemm_into_threads(
+            ArrayView2::from_shape((t, t), &*p).expect("t×t"),
+            v,
+            out,
+            false,
+            1,
+        );
+    }
+
+    /// The gradient (B, T, 3D) of the projection for the output gradient `g` (B, T, D), with
+    /// the batch split between the threads.
+    fn backward(&self, src: &[f32], g: &[f32], probs: &[f32]) -> Vec<f32> {
+        let (b, t, d, heads, hd) = (self.b, self.t, self.d, self.heads, self.hd);
+        let d3 = 3 * d;
+        let mut gqkv = vec![0.0f32; b * t * d3];
+        par_items(&mut gqkv, b, self.threads, |items, gpart| {
+            let mut dp = vec![0.0f32; t * t];
+            for (bi, bidx) in items.clone().enumerate() {
+                let g_seq = &mut gpart[bi * t * d3..][..t * d3];
+                for h in 0..heads {
+                    let p = &probs[(bidx * heads + h) * t * t..][..t * t];
+                    let gy = strided(g, bidx * t * d + h * hd, t, hd, d);
+                    let qkv = self.qkv(src, bidx * t * d3, h);
+                    self.head_backward(qkv, p, gy, h, g_seq, &mut dp);
+                }
+            }
+        });
+        gqkv
+    }
+
+    /// One head of one sequence, into the (T, 3D) gradient `g_seq` of its projection:
+    /// dV = Pᵀ·dY, dP = dY·Vᵀ turned into dS in place in `dp`, dQ = dS·K and dK = dSᵀ·Q.
+    fn head_backward(
+        &self,
+        [q, k, v]: [ArrayView2<'_, f32>; 3],
+        p: &[f32],
+        gy: ArrayView2<'_, f32>,
+        h: usize,
+        g_seq: &mut [f32],
+        dp: &mut [f32],
+    ) {
+        let (t, d, hd, d3) = (self.t, self.d, self.hd, 3 * self.d);
+        let pv = ArrayView2::from_shape((t, t), p).expect("t×t");
+        // dV = Pᵀ·dY
+        let dv = strided_mut(g_seq, 2 * d + h * hd, t, hd, d3);
+        gemm_into_threads(pv.t(), gy, dv, false, 1);
+        // dP = dY·Vᵀ, then dS in place
+        let dpv = ArrayViewMut2::from_shape((t, t), &mut dp[..]).expect("t×t");
+        gemm_into_threads(gy, v.t(), dpv, false, 1);
+        softmax_grad(dp, p, t, self.scale);
+        let ds = ArrayView2::from_shape((t, t), &dp[..]).expect("t×t");
+        // dQ = dS·K ; dK = dSᵀ·Q
+        gemm_into_threads(ds, k, strided_mut(g_seq, h * hd, t, hd, d3), false, 1);
+        gemm_into_threads(
+            ds.t(),
+            q,
+            strided_mut(g_seq, d + h * hd, t, hd, d3),
+            false,
+            1,
+        );
+    }
+}
+
 impl Graph<'_> {
     /// Causal multi-head attention from the fused projection `qkv` (B, T, 3D), laid out as
     /// [q | k | v] with heads side by side in each; returns the heads' outputs (B, T, D).
@@ -96,113 +229,21 @@ impl Graph<'_> {
         );
         let d = d3 / 3;
         let hd = d / heads;
-        let scale = 1.0 / (hd as f32).sqrt();
-        let threads = threads_for(b * heads * t * t * hd * 2);
+        let a = Heads {
+            b,
+            t,
+            d,
+            heads,
+            hd,
+            scale: 1.0 / (hd as f32).sqrt(),
+            causal,
+            threads: threads_for(b * heads * t * t * hd * 2),
+        };
         let qv = qkv.arc();
-        let mut y = vec![0.0f32; b * t * d];
-        let mut probs = vec![0.0f32; b * heads * t * t];
-        // Split the batch: each thread owns its rows of y and of the saved probabilities.
-        {
-            let src = slice(&qv);
-            let mut parts: Vec<(&mut [f32], &mut [f32])> = Vec::new();
-            let (ya, yb) = y.split_at_mut((b / 2) * t * d);
-            let (pa, pb) = probs.split_at_mut((b / 2) * heads * t * t);
-            parts.push((ya, pa));
-            parts.push((yb, pb));
-            let run = |b0: usize, yp: &mut [f32], pp: &mut [f32]| {
-                for bi in 0..yp.len() / (t * d) {
-                    let base = (b0 + bi) * t * d3;
-                    for h in 0..heads {
-                        let p = &mut pp[(bi * heads + h) * t * t..][..t * t];
-                        let q = strided(src, base + h * hd, t, hd, d3);
-                        let k = strided(src, base + d + h * hd, t, hd, d3);
-                        let v = strided(src, base + 2 * d + h * hd, t, hd, d3);
-                        gemm_into_threads(
-                            q,
-                            k.t(),
-                            ArrayViewMut2::from_shape((t, t), &mut *p).expect("t×t"),
-                            false,
-                            1,
-                        );
-                        for x in p.iter_mut() {
-                            *x *= scale;
-                        }
-                        row_softmax(p, t, causal);
-                        let out = strided_mut(yp, bi * t * d + h * hd, t, hd, d);
-                        gemm_into_threads(
-                            ArrayView2::from_shape((t, t), &*p).expect("t×t"),
-                            v,
-                            out,
-                            false,
-                            1,
-                        );
-                    }
-                }
-            };
-            let (first, second) = parts.split_at_mut(1);
-            let (ya, pa) = &mut first[0];
-            let (yb, pb) = &mut second[0];
-            if threads > 1 && b > 1 {
-                rayon::join(|| run(0, ya, pa), || run(b / 2, yb, pb));
-            } else {
-                run(0, ya, pa);
-                run(b / 2, yb, pb);
-            }
-        }
+        let (y, probs) = a.forward(slice(&qv));
         let y = Tensor::from_shape_vec(ndarray::IxDyn(&[b, t, d]), y).expect("(B, T, D)");
         self.record(y, &[qkv], move |g: Tensor, _| {
-            let g = &g;
-            let gs = slice(g);
-            let src = slice(&qv);
-            let mut gqkv = vec![0.0f32; b * t * d3];
-            par_items(&mut gqkv, b, threads, |items, gpart| {
-                let mut dp = vec![0.0f32; t * t];
-                for (bi, bidx) in items.clone().enumerate() {
-                    let base = bidx * t * d3;
-                    for h in 0..heads {
-                        let p = &probs[(bidx * heads + h) * t * t..][..t * t];
-                        let pv = ArrayView2::from_shape((t, t), p).expect("t×t");
-                        let q = strided(src, base + h * hd, t, hd, d3);
-                        let k = strided(src, base + d + h * hd, t, hd, d3);
-                        let v = strided(src, base + 2 * d + h * hd, t, hd, d3);
-                        let gy = strided(gs, bidx * t * d + h * hd, t, hd, d);
-                        let lb = bi * t * d3;
-                        // dV = Pᵀ·dY
-                        gemm_into_threads(
-                            pv.t(),
-                            gy,
-                            strided_mut(gpart, lb + 2 * d + h * hd, t, hd, d3),
-                            false,
-                            1,
-                        );
-                        // dP = dY·Vᵀ, then dS in place
-                        gemm_into_threads(
-                            gy,
-                            v.t(),
-                            ArrayViewMut2::from_shape((t, t), &mut dp[..]).expect("t×t"),
-                            false,
-                            1,
-                        );
-                        softmax_grad(&mut dp, p, t, scale);
-                        let ds = ArrayView2::from_shape((t, t), &dp[..]).expect("t×t");
-                        // dQ = dS·K ; dK = dSᵀ·Q
-                        gemm_into_threads(
-                            ds,
-                            k,
-                            strided_mut(gpart, lb + h * hd, t, hd, d3),
-                            false,
-                            1,
-                        );
-                        gemm_into_threads(
-                            ds.t(),
-                            q,
-                            strided_mut(gpart, lb + d + h * hd, t, hd, d3),
-                            false,
-                            1,
-                        );
-                    }
-                }
-            });
+            let gqkv = a.backward(slice(&qv), slice(&g), &probs);
             vec![Some(
                 Tensor::from_shape_vec(ndarray::IxDyn(&[b, t, d3]), gqkv).expect("(B, T, 3D)"),
             )]

@@ -113,44 +113,63 @@ fn conv_forward(
         return y;
     }
     par_items(&mut y, n, threads, |items, out| {
-        let per = chunk_images(CHUNK_PIXELS, hw, items.len());
-        let mut cols = scratch::take(rows * per * hw);
-        let mut y2 = scratch::take(if per > 1 { o * per * hw } else { 0 });
-        for (k0, chunk) in items.clone().step_by(per).enumerate() {
-            let cnt = per.min(items.end - chunk);
-            let ld = cnt * hw;
-            for k in 0..cnt {
-                im2col(&x[(chunk + k) * img..][..img], geom, &mut cols, ld, k * hw);
-            }
-            let cv = view(&cols[..rows * ld], rows, ld);
-            let first = &mut out[k0 * per * o * hw..][..cnt * o * hw];
-            if cnt == 1 {
-                // One image: the product lands in place, as (O, HW).
-                let acc = start_from(first, residual, chunk);
-                gemm_into_threads(w2, cv, view_mut(first, o, hw), acc, inner);
-                add_bias(first, bias_of(bias, chunk, o), hw);
-                continue;
-            }
-            gemm_into_threads(w2, cv, view_mut(&mut y2[..o * ld], o, ld), false, inner);
-            // (O, cnt·HW) → (cnt, O, HW), adding the bias on the way.
-            for (k, dst) in first.chunks_exact_mut(o * hw).enumerate() {
-                let b = bias_of(bias, chunk + k, o);
-                let acc = start_from(dst, residual, chunk + k);
-                for (oc, d) in dst.chunks_exact_mut(hw).enumerate() {
-                    let add = b.map_or(0.0, |b| b[oc]);
-                    let src = &y2[oc * ld + k * hw..][..hw];
-                    if acc {
-                        d.iter_mut().zip(src).for_each(|(d, &v)| *d += v + add);
-                    } else {
-                        d.iter_mut().zip(src).for_each(|(d, &v)| *d = v + add);
-                    }
+        forward_images(x, items, out, geom, w2, o, bias, residual, inner);
+    });
+    y
+}
+
+/// The general case of [`conv_forward`] for the images `items`, into `out` (theirs, one after
+/// another): per chunk of images, im2col then one product W·cols, the bias added (and the
+/// residual started from) on the way back to (image, O, HW).
+#[allow(clippy::too_many_arguments)]
+fn forward_images(
+    x: &[f32],
+    items: std::ops::Range<usize>,
+    out: &mut [f32],
+    geom: &Geom,
+    w2: ArrayView2<'_, f32>,
+    o: usize,
+    bias: Option<&[f32]>,
+    residual: Option<&[f32]>,
+    inner: usize,
+) {
+    let (rows, hw, img) = (geom.rows(), geom.hw(), geom.c * geom.h * geom.w);
+    let per = chunk_images(CHUNK_PIXELS, hw, items.len());
+    let mut cols = scratch::take(rows * per * hw);
+    let mut y2 = scratch::take(if per > 1 { o * per * hw } else { 0 });
+    for (k0, chunk) in items.clone().step_by(per).enumerate() {
+        let cnt = per.min(items.end - chunk);
+        let ld = cnt * hw;
+        for k in 0..cnt {
+            im2col(&x[(chunk + k) * img..][..img], geom, &mut cols, ld, k * hw);
+        }
+        let cv = view(&cols[..rows * ld], rows, ld);
+        let first = &mut out[k0 * per * o * hw..][..cnt * o * hw];
+        if cnt == 1 {
+            // One image: the product lands in place, as (O, HW).
+            let acc = start_from(first, residual, chunk);
+            gemm_into_threads(w2, cv, view_mut(first, o, hw), acc, inner);
+            add_bias(first, bias_of(bias, chunk, o), hw);
+            continue;
+        }
+        gemm_into_threads(w2, cv, view_mut(&mut y2[..o * ld], o, ld), false, inner);
+        // (O, cnt·HW) → (cnt, O, HW), adding the bias on the way.
+        for (k, dst) in first.chunks_exact_mut(o * hw).enumerate() {
+            let b = bias_of(bias, chunk + k, o);
+            let acc = start_from(dst, residual, chunk + k);
+            for (oc, d) in dst.chunks_exact_mut(hw).enumerate() {
+                let add = b.map_or(0.0, |b| b[oc]);
+                let src = &y2[oc * ld + k * hw..][..hw];
+                if acc {
+                    d.iter_mut().zip(src).for_each(|(d, &v)| *d += v + add);
+                } else {
+                    d.iter_mut().zip(src).for_each(|(d, &v)| *d = v + add);
                 }
             }
         }
-        scratch::give(cols);
-        scratch::give(y2);
-    });
-    y
+    }
+    scratch::give(cols);
+    scratch::give(y2);
 }
 
 /// Copies image k's part of the residual, if any, into its output; true when it did (the
@@ -177,6 +196,216 @@ fn add_bias(y: &mut [f32], bias: Option<&[f32]>, hw: usize) {
             plane.iter_mut().for_each(|v| *v += add);
         }
     }
+}
+
+/// The geometry of conv(x, w) with square `stride` and zero `padding`, after checking that x
+/// is (N, C, H, W), w is (O, C, kh, kw) and the kernel fits the padded image.
+fn conv_geom(x: &Var, w: &Var, stride: usize, padding: usize) -> Geom {
+    assert!(
+        x.ndim() == 4 && w.ndim() == 4,
+        "conv2d needs x (N,C,H,W) and w (O,C,kh,kw)"
+    );
+    let (xs, ws) = (x.shape(), w.shape());
+    assert_eq!(
+        xs[1], ws[1],
+        "conv2d: x has {} channels, w expects {}",
+        xs[1], ws[1]
+    );
+    assert!(stride > 0, "conv2d: stride must be positive");
+    let (h, wd, kh, kw) = (xs[2], xs[3], ws[2], ws[3]);
+    assert!(
+        h + 2 * padding >= kh && wd + 2 * padding >= kw,
+        "conv2d: kernel larger than the padded image"
+    );
+    Geom {
+        c: xs[1],
+        h,
+        w: wd,
+        kh,
+        kw,
+        stride,
+        pad: padding,
+        ho: (h + 2 * padding - kh) / stride + 1,
+        wo: (wd + 2 * padding - kw) / stride + 1,
+    }
+}
+
+/// The bias the forward products add: one row b[o] shared by the images, or with a shift
+/// (N, O) one row per image, b[o] + s[n, o].
+fn conv_bias(b: Option<&Var>, shift: Option<&Var>, n: usize, o: usize) -> Option<Vec<f32>> {
+    let shared = b.map(|b| slice(b.value()));
+    match shift {
+        Some(s) => {
+            assert_eq!(
+                s.shape(),
+                [n, o],
+                "conv2d: the shift must be (N, O) = ({n}, {o})"
+            );
+            Some(
+                slice(s.value())
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| v + shared.map_or(0.0, |b| b[i % o]))
+                    .collect(),
+            )
+        }
+        None => shared.map(<[f32]>::to_vec),
+    }
+}
+
+/// The input gradient (empty unless `need_x`) and the weight gradient (if `need_w`, as
+/// (O, C, kh, kw)) of y = conv(x, w) for the output gradient `g`. The batch is split between
+/// the threads; each share adds up its own weight gradient.
+#[allow(clippy::too_many_arguments)]
+fn conv_backward(
+    x: &[f32],
+    w: &[f32],
+    g: &[f32],
+    n: usize,
+    geom: &Geom,
+    o: usize,
+    need_x: bool,
+    need_w: bool,
+) -> (Vec<f32>, Option<Vec<f32>>) {
+    let (rows, hw, img) = (geom.rows(), geom.hw(), geom.c * geom.h * geom.w);
+    let threads = threads_for(n * o * rows * hw);
+    let inner = if threads > 1 && n > 1 {
+        1
+    } else {
+        threads_for(o * rows * hw)
+    };
+    // With stride 1, the input gradient is itself a convolution: of g with the kernel flipped
+    // in space and transposed in channels, padded by k − 1 − p. That reuses the forward path
+    // (no scatter) with a deeper product (K = O·k·k instead of O).
+    let flipped = geom.stride == 1 && geom.kh == geom.kw && geom.pad < geom.kh;
+    let mut gx = match (need_x, flipped) {
+        (true, true) => flipped_input_grad(g, n, geom, w, o),
+        (true, false) => vec![0.0f32; n * img],
+        (false, _) => Vec::new(),
+    };
+    // Otherwise each share of the batch scatters its images' input gradient into gx.
+    let strided = need_x && !flipped;
+    let mut no_gx = Vec::new();
+    let target = if strided { &mut gx } else { &mut no_gx };
+    let partial_dw = par_items(target, n, threads, |items, gx_part| {
+        let dw = need_w.then(|| weight_grad(x, g, items.clone(), geom, o, inner));
+        if strided {
+            strided_input_grad(g, w, geom, o, items, gx_part, inner);
+        }
+        dw
+    });
+    let gw = need_w.then(|| weight_grad_to_oihw(partial_dw, geom, o));
+    (gx, gw)
+}
+
+/// The input gradient of a stride-1 convolution with a square kernel: g (n, O, Ho, Wo)
+/// convolved with the flipped kernel, padded by k − 1 − p.
+fn flipped_input_grad(g: &[f32], n: usize, geom: &Geom, w: &[f32], o: usize) -> Vec<f32> {
+    let wf = flip_kernel(w, o, geom.c, geom.kh, geom.kw);
+    let back = Geom {
+        c: o,
+        h: geom.ho,
+        w: geom.wo,
+        pad: geom.kh - 1 - geom.pad,
+        ho: geom.h,
+        wo: geom.w,
+        ..*geom
+    };
+    conv_forward(g, n, &back, &wf, geom.c, None, None)
+}
+
+/// The input gradient of the images `items` (into `gx_part`, one image after another) for
+/// any stride: dcols = Wᵀ·g, scattered back by col2im, with g for a chunk of images laid out
+/// as (O, cnt·HW) beside dcols.
+fn strided_input_grad(
+    g: &[f32],
+    w: &[f32],
+    geom: &Geom,
+    o: usize,
+    items: std::ops::Range<usize>,
+    gx_part: &mut [f32],
+    inner: usize,
+) {
+    let (rows, hw, img) = (geom.rows(), geom.hw(), geom.c * geom.h * geom.w);
+    let per = chunk_images(CHUNK_PIXELS_STRIDED_BACKWARD, hw, items.len());
+    let mut cols = scratch::take(rows * per * hw);
+    let mut g2 = scratch::take(o * per * hw);
+    let w2 = view(w, o, rows);
+    for (k0, chunk) in items.clone().step_by(per).enumerate() {
+        let cnt = per.min(items.end - chunk);
+        let ld = cnt * hw;
+        // (cnt, O, HW) → (O, cnt·HW)
+        for k in 0..cnt {
+            let src = &g[(chunk + k) * o * hw..][..o * hw];
+            for (oc, s) in src.chunks_exact(hw).enumerate() {
+                g2[oc * ld + k * hw..][..hw].copy_from_slice(s);
+            }
+        }
+        let gv = view(&g2[..o * ld], o, ld);
+        let dcols = view_mut(&mut cols[..rows * ld], rows, ld);
+        gemm_into_threads(w2.t(), gv, dcols, false, inner);
+        for k in 0..cnt {
+            let dst = &mut gx_part[(k0 * per + k) * img..][..img];
+            col2im(&cols, geom, dst, ld, k * hw);
+        }
+    }
+    scratch::give(cols);
+    scratch::give(g2);
+}
+
+/// The threads' shares of the weight gradient, (O, kh·kw·C) each, summed in order and
+/// reordered to w's layout (O, C, kh, kw).
+fn weight_grad_to_oihw(parts: Vec<Option<Vec<f32>>>, geom: &Geom, o: usize) -> Vec<f32> {
+    let mut parts = parts.into_iter().flatten();
+    let mut acc = parts.next().expect("at least one part");
+    for p in parts {
+        acc.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
+    }
+    // (O, kh, kw, C) → (O, C, kh, kw)
+    let (c, taps) = (geom.c, geom.kh * geom.kw);
+    let mut dw = vec![0.0f32; acc.len()];
+    for oc in 0..o {
+        for t in 0..taps {
+            for ci in 0..c {
+                dw[(oc * c + ci) * taps + t] = acc[(oc * taps + t) * c + ci];
+            }
+        }
+    }
+    dw
+}
+
+/// The gradients of the bias (O) and of the shift (N, O), those that exist, in that order;
+/// `need` says which of them are wanted. Both are sums over each output plane of g: the
+/// shift's per image, the bias's over the images too.
+fn bias_and_shift_grads(
+    g: &[f32],
+    n: usize,
+    o: usize,
+    hw: usize,
+    has_b: bool,
+    has_shift: bool,
+    need: &[bool],
+) -> Vec<Option<Tensor>> {
+    let mut out = Vec::new();
+    if !(has_b || has_shift) {
+        return out;
+    }
+    let sums: Vec<f32> = g
+        .chunks_exact(hw)
+        .map(crate::tensor::kernels::sum)
+        .collect();
+    if has_b {
+        let mut db = vec![0.0f32; o];
+        for (r, s) in sums.iter().enumerate() {
+            db[r % o] += s;
+        }
+        out.push(need[0].then(|| Tensor::from_shape_vec(IxDyn(&[o]), db).expect("(O)")));
+    }
+    if has_shift {
+        let k = out.len();
+        out.push(need[k].then(|| Tensor::from_shape_vec(IxDyn(&[n, o]), sums).expect("(N, O)")));
+    }
+    out
 }
 
 /// w (O, C, kh, kw) → w' (C, O, kh, kw) with w'[c, o, i, j] = w[o, c, kh−1−i, kw−1−j].
@@ -239,61 +468,10 @@ impl Graph<'_> {
         stride: usize,
         padding: usize,
     ) -> Var {
-        assert!(
-            x.ndim() == 4 && w.ndim() == 4,
-            "conv2d needs x (N,C,H,W) and w (O,C,kh,kw)"
-        );
+        let geom = conv_geom(x, w, stride, padding);
         let (xs, ws) = (x.shape().to_vec(), w.shape().to_vec());
-        assert_eq!(
-            xs[1], ws[1],
-            "conv2d: x has {} channels, w expects {}",
-            xs[1], ws[1]
-        );
-        assert!(stride > 0, "conv2d: stride must be positive");
-        let (n, h, wd, kh, kw) = (xs[0], xs[2], xs[3], ws[2], ws[3]);
-        assert!(
-            h + 2 * padding >= kh && wd + 2 * padding >= kw,
-            "conv2d: kernel larger than the padded image"
-        );
-        let geom = Geom {
-            c: xs[1],
-            h,
-            w: wd,
-            kh,
-            kw,
-            stride,
-            pad: padding,
-            ho: (h + 2 * padding - kh) / stride + 1,
-            wo: (wd + 2 * padding - kw) / stride + 1,
-        };
-        let o = ws[0];
-        let (rows, hw, img) = (geom.rows(), geom.hw(), geom.c * h * wd);
-        let threads = threads_for(n * o * rows * hw);
-        let inner = if threads > 1 && n > 1 {
-            1
-        } else {
-            threads_for(o * rows * hw)
-        };
-        if let Some(s) = shift {
-            assert_eq!(
-                s.shape(),
-                [n, o],
-                "conv2d: the shift must be (N, O) = ({n}, {o})"
-            );
-        }
-        let (xv, wv) = (x.arc(), w.arc());
-        // One bias row shared by the images, or with a shift one row per image: b[o] + s[n, o].
-        let shared = b.map(|b| slice(b.value()));
-        let bias: Option<Vec<f32>> = match shift {
-            Some(s) => Some(
-                slice(s.value())
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &v)| v + shared.map_or(0.0, |b| b[i % o]))
-                    .collect(),
-            ),
-            None => shared.map(<[f32]>::to_vec),
-        };
+        let (n, o) = (xs[0], ws[0]);
+        let bias = conv_bias(b, shift, n, o);
         if let Some(r) = residual {
             assert_eq!(
                 r.shape(),
@@ -301,6 +479,7 @@ impl Graph<'_> {
                 "conv2d: the residual must be shaped like the output"
             );
         }
+        let (xv, wv) = (x.arc(), w.arc());
         let y = conv_forward(
             slice(&xv),
             n,
@@ -317,114 +496,21 @@ impl Graph<'_> {
         parents.extend(residual);
         let (has_b, has_shift, has_res) = (b.is_some(), shift.is_some(), residual.is_some());
         self.record(y, &parents, move |g: Tensor, need| {
-            let g = &g;
-            let gs = slice(g);
-            // With stride 1, the input gradient is itself a convolution: of g with the kernel
-            // flipped in space and transposed in channels, padded by k − 1 − p. That reuses the
-            // forward path (no scatter) with a deeper product (K = O·k·k instead of O).
-            let flipped = geom.stride == 1 && kh == kw && padding < kh;
-            let mut gx = match (need[0], flipped) {
-                (true, true) => {
-                    let wf = flip_kernel(slice(&wv), o, geom.c, kh, kw);
-                    let back = Geom {
-                        c: o,
-                        h: geom.ho,
-                        w: geom.wo,
-                        pad: kh - 1 - padding,
-                        ho: geom.h,
-                        wo: geom.w,
-                        ..geom
-                    };
-                    conv_forward(gs, n, &back, &wf, geom.c, None, None)
-                }
-                (true, false) => vec![0.0f32; n * img],
-                (false, _) => Vec::new(),
-            };
-            let per_item_gx = if need[0] && !flipped { img } else { 0 };
-            let mut scratch = Vec::new();
-            let target = if per_item_gx > 0 {
-                &mut gx
-            } else {
-                &mut scratch
-            };
-            let partial_dw = par_items(target, n, threads, |items, gx_part| {
-                let per = chunk_images(CHUNK_PIXELS_STRIDED_BACKWARD, hw, items.len());
-                let dw =
-                    need[1].then(|| weight_grad(slice(&xv), gs, items.clone(), &geom, o, inner));
-                if per_item_gx == 0 {
-                    return dw;
-                }
-                // The input gradient of a strided convolution: dcols = Wᵀ·g, scattered back by
-                // col2im, with g for a chunk of images as (O, cnt·HW) beside dcols.
-                let mut cols = scratch::take(rows * per * hw);
-                let mut g2 = scratch::take(o * per * hw);
-                let w2 = view(slice(&wv), o, rows);
-                for (k0, chunk) in items.clone().step_by(per).enumerate() {
-                    let cnt = per.min(items.end - chunk);
-                    let ld = cnt * hw;
-                    // (cnt, O, HW) → (O, cnt·HW)
-                    for k in 0..cnt {
-                        let src = &gs[(chunk + k) * o * hw..][..o * hw];
-                        for (oc, s) in src.chunks_exact(hw).enumerate() {
-                            g2[oc * ld + k * hw..][..hw].copy_from_slice(s);
-                        }
-                    }
-                    let gv = view(&g2[..o * ld], o, ld);
-                    let dcols = view_mut(&mut cols[..rows * ld], rows, ld);
-                    gemm_into_threads(w2.t(), gv, dcols, false, inner);
-                    for k in 0..cnt {
-                        let dst = &mut gx_part[(k0 * per + k) * img..][..img];
-                        col2im(&cols, &geom, dst, ld, k * hw);
-                    }
-                }
-                scratch::give(cols);
-                scratch::give(g2);
-                dw
-            });
-            let gw = need[1].then(|| {
-                let mut parts = partial_dw.into_iter().flatten();
-                let mut acc = parts.next().expect("at least one part");
-                for p in parts {
-                    acc.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
-                }
-                // (O, kh, kw, C) → (O, C, kh, kw)
-                let (c, taps) = (geom.c, kh * kw);
-                let mut dw = vec![0.0f32; acc.len()];
-                for oc in 0..o {
-                    for t in 0..taps {
-                        for ci in 0..c {
-                            dw[(oc * c + ci) * taps + t] = acc[(oc * taps + t) * c + ci];
-                        }
-                    }
-                }
-                Tensor::from_shape_vec(IxDyn(&ws), dw).expect("w shape")
-            });
-            let gxt = need[0].then(|| Tensor::from_shape_vec(IxDyn(&xs), gx).expect("x shape"));
-            let mut out = vec![gxt, gw];
-            if has_b || has_shift {
-                // Σ over each output plane: the shift's gradient, and summed over the images
-                // the bias's.
-                let sums: Vec<f32> = gs
-                    .chunks_exact(hw)
-                    .map(crate::tensor::kernels::sum)
-                    .collect();
-                if has_b {
-                    let mut db = vec![0.0f32; o];
-                    for (r, s) in sums.iter().enumerate() {
-                        db[r % o] += s;
-                    }
-                    out.push(
-                        need[2].then(|| Tensor::from_shape_vec(IxDyn(&[o]), db).expect("(O)")),
-                    );
-                }
-                if has_shift {
-                    let k = out.len();
-                    out.push(
-                        need[k]
-                            .then(|| Tensor::from_shape_vec(IxDyn(&[n, o]), sums).expect("(N, O)")),
-                    );
-                }
-            }
+            let gs = slice(&g);
+            let (gx, gw) = conv_backward(slice(&xv), slice(&wv), gs, n, &geom, o, need[0], need[1]);
+            let mut out = vec![
+                need[0].then(|| Tensor::from_shape_vec(IxDyn(&xs), gx).expect("x shape")),
+                gw.map(|dw| Tensor::from_shape_vec(IxDyn(&ws), dw).expect("w shape")),
+            ];
+            out.extend(bias_and_shift_grads(
+                gs,
+                n,
+                o,
+                geom.hw(),
+                has_b,
+                has_shift,
+                &need[2..],
+            ));
             if has_res {
                 let k = out.len();
                 out.push(need[k].then(|| g.clone()));

@@ -165,6 +165,109 @@ fn normalize(x: &[f32], block: usize, eps: f32) -> (Vec<f32>, Vec<f32>) {
     (xhat, rs)
 }
 
+/// How group norm walks its input: `n` images of `c` planes of `spatial` values each, in
+/// `groups` groups of `cpg` consecutive planes, the images split between `threads` threads.
+#[derive(Clone, Copy)]
+struct GnLayout {
+    n: usize,
+    c: usize,
+    groups: usize,
+    cpg: usize,
+    spatial: usize,
+    threads: usize,
+}
+
+impl GnLayout {
+    /// Values normalized together: one group of one image.
+    fn block(&self) -> usize {
+        self.cpg * self.spatial
+    }
+
+    fn per_image(&self) -> usize {
+        self.c * self.spatial
+    }
+}
+
+/// Group norm's forward: y = act(x̂·γ + β), and the statistics backward needs, the means of
+/// the n·groups blocks followed by their 1/σ. The first half of the images and the second
+/// run on two threads when the layout says so.
+fn gn_forward(
+    xs: &[f32],
+    l: &GnLayout,
+    gs: &[f32],
+    bs: &[f32],
+    eps: f32,
+    silu: bool,
+) -> (Vec<f32>, Vec<f32>) {
+    let (n, groups, per_image) = (l.n, l.groups, l.per_image());
+    let mut stats = vec![0.0f32; 2 * n * groups];
+    let mut y = vec![0.0f32; xs.len()];
+    let (means, rs) = stats.split_at_mut(n * groups);
+    let half = n / 2;
+    let (m0, m1) = means.split_at_mut(half * groups);
+    let (r0, r1) = rs.split_at_mut(half * groups);
+    let (y0, y1) = y.split_at_mut(half * per_image);
+    let (x0, x1) = xs.split_at(half * per_image);
+    let run = |x: &[f32], y: &mut [f32], m: &mut [f32], r: &mut [f32]| {
+        block_stats(x, m, r, l.block(), eps);
+        gn_apply(x, y, m, r, gs, bs, l.cpg, l.spatial, silu);
+    };
+    if l.threads > 1 && half > 0 {
+        rayon::join(|| run(x0, y0, m0, r0), || run(x1, y1, m1, r1));
+    } else {
+        run(x0, y0, m0, r0);
+        run(x1, y1, m1, r1);
+    }
+    (y, stats)
+}
+
+/// Group norm's backward for the output gradient `g`: (gx, gγ, gβ). Each thread's share of
+/// the images takes two passes (`gn_backward_sums`, then `gn_backward_apply`) and adds up
+/// its own gγ and gβ; the shares are then summed in order.
+fn gn_backward(
+    xs: &[f32],
+    g: &[f32],
+    stats: &[f32],
+    l: &GnLayout,
+    gs: &[f32],
+    bs: &[f32],
+    silu: bool,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (n, c, groups, per_image) = (l.n, l.c, l.groups, l.per_image());
+    let (means, rs) = stats.split_at(n * groups);
+    let mut gx = vec![0.0f32; g.len()];
+    let partial = crate::tensor::parallel::par_items(&mut gx, n, l.threads, |items, gxp| {
+        let (lo, hi) = (items.start * per_image, items.end * per_image);
+        let (b0, b1) = (items.start * groups, items.end * groups);
+        let (mut gg, mut gb) = (vec![0.0f32; c], vec![0.0f32; c]);
+        let (mut sd, mut sdx) = (vec![0.0f32; b1 - b0], vec![0.0f32; b1 - b0]);
+        let (xp, m, r) = (&xs[lo..hi], &means[b0..b1], &rs[b0..b1]);
+        let mut sums = [&mut gg, &mut gb, &mut sd, &mut sdx];
+        let (cpg, spatial) = (l.cpg, l.spatial);
+        gn_backward_sums(
+            xp,
+            &g[lo..hi],
+            gxp,
+            m,
+            r,
+            gs,
+            bs,
+            &mut sums,
+            cpg,
+            spatial,
+            silu,
+        );
+        gn_backward_apply(xp, gxp, m, r, &sd, &sdx, cpg, spatial);
+        (gg, gb)
+    });
+    let (mut ggamma, mut gbeta) = (vec![0.0f32; c], vec![0.0f32; c]);
+    for (gg, gb) in partial {
+        crate::tensor::kernels::add_assign(&mut ggamma, &gg);
+        crate::tensor::kernels::add_assign(&mut gbeta, &gb);
+    }
+    (gx, ggamma, gbeta)
+}
+
 impl Graph<'_> {
     /// Layer norm over the last axis with scale γ and shift β of shape (D).
     pub fn layer_norm(&self, x: &Var, gamma: &Var, beta: &Var, eps: f32) -> Var {
@@ -230,77 +333,29 @@ impl Graph<'_> {
             gamma.shape() == [c] && beta.shape() == [c],
             "group_norm: γ and β must be ({c})"
         );
-        let spatial = x.len() / (n * c).max(1);
-        let cpg = c / groups;
-        let block = cpg * spatial;
-        let per_image = c * spatial;
-        // Images are independent: split them between the threads when the tensor is large.
-        let threads = if x.len() >= 1 << 18 {
-            crate::tensor::num_threads().min(2)
-        } else {
-            1
+        let layout = GnLayout {
+            n,
+            c,
+            groups,
+            cpg: c / groups,
+            spatial: x.len() / (n * c).max(1),
+            // Images are independent: split them between the threads when the tensor is large.
+            threads: if x.len() >= 1 << 18 {
+                crate::tensor::num_threads().min(2)
+            } else {
+                1
+            },
         };
         let xv = x.arc();
         let gs = slice(gamma.value()).to_vec();
         let bs = slice(beta.value()).to_vec();
         // Only the statistics are kept for backward, which recomputes x̂ from x.
-        let mut stats = vec![0.0f32; 2 * n * groups];
-        let mut y = vec![0.0f32; x.len()];
-        {
-            let xs = slice(&xv);
-            let (means, rs) = stats.split_at_mut(n * groups);
-            let half = n / 2;
-            let (m0, m1) = means.split_at_mut(half * groups);
-            let (r0, r1) = rs.split_at_mut(half * groups);
-            let (y0, y1) = y.split_at_mut(half * per_image);
-            let (x0, x1) = xs.split_at(half * per_image);
-            let run = |x: &[f32], y: &mut [f32], m: &mut [f32], r: &mut [f32]| {
-                block_stats(x, m, r, block, eps);
-                gn_apply(x, y, m, r, &gs, &bs, cpg, spatial, silu);
-            };
-            if threads > 1 && half > 0 {
-                rayon::join(|| run(x0, y0, m0, r0), || run(x1, y1, m1, r1));
-            } else {
-                run(x0, y0, m0, r0);
-                run(x1, y1, m1, r1);
-            }
-        }
+        let (y, stats) = gn_forward(slice(&xv), &layout, &gs, &bs, eps, silu);
         let shape = x.shape().to_vec();
         let y = Tensor::from_shape_vec(IxDyn(&shape), y).expect("same shape");
         self.record(y, &[x, gamma, beta], move |g: Tensor, need| {
-            let g = &g;
-            let g = slice(g);
-            let xs = slice(&xv);
-            let (means, rs) = stats.split_at(n * groups);
-            let mut gx = vec![0.0f32; g.len()];
-            let partial = crate::tensor::parallel::par_items(&mut gx, n, threads, |items, gxp| {
-                let (lo, hi) = (items.start * per_image, items.end * per_image);
-                let (b0, b1) = (items.start * groups, items.end * groups);
-                let (mut gg, mut gb) = (vec![0.0f32; c], vec![0.0f32; c]);
-                let (mut sd, mut sdx) = (vec![0.0f32; b1 - b0], vec![0.0f32; b1 - b0]);
-                let (xp, m, r) = (&xs[lo..hi], &means[b0..b1], &rs[b0..b1]);
-                let mut sums = [&mut gg, &mut gb, &mut sd, &mut sdx];
-                gn_backward_sums(
-                    xp,
-                    &g[lo..hi],
-                    gxp,
-                    m,
-                    r,
-                    &gs,
-                    &bs,
-                    &mut sums,
-                    cpg,
-                    spatial,
-                    silu,
-                );
-                gn_backward_apply(xp, gxp, m, r, &sd, &sdx, cpg, spatial);
-                (gg, gb)
-            });
-            let (mut ggamma, mut gbeta) = (vec![0.0f32; c], vec![0.0f32; c]);
-            for (gg, gb) in partial {
-                crate::tensor::kernels::add_assign(&mut ggamma, &gg);
-                crate::tensor::kernels::add_assign(&mut gbeta, &gb);
-            }
+            let (gx, ggamma, gbeta) =
+                gn_backward(slice(&xv), slice(&g), &stats, &layout, &gs, &bs, silu);
             vec![
                 need[0].then(|| Tensor::from_shape_vec(IxDyn(&shape), gx).expect("same shape")),
                 need[1].then(|| Tensor::from_shape_vec(IxDyn(&[c]), ggamma).expect("(C)")),
