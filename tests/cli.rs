@@ -911,7 +911,10 @@ fn sample_refuses_a_run_of_another_lesson() {
     ]);
     assert_eq!(sampled.code, Some(2));
     assert!(
-        sampled.stderr.contains("not of a ddpm lesson"),
+        sampled
+            .stderr
+            .contains("`linear-regression`, which cannot draw samples")
+            && sampled.stderr.contains("works on saves of: ddpm"),
         "{}",
         sampled.show()
     );

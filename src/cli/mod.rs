@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod headless;
+pub mod sample;
 
 use crate::i18n::Lang;
 use crate::lessons::registry::{Entry, resolve, scan};
@@ -92,7 +93,8 @@ pub enum Cmd {
         #[arg(long, value_name = "S", default_value_t = 0)]
         seed: u64,
     },
-    /// Draw fresh digits from a saved DDPM run's weights, as an N×28×28 .npy file in [0, 1].
+    /// Draw fresh samples from a saved run's weights as a .npy file (ddpm: N×28×28 digits in
+    /// [0, 1]); the families that can sample are named when a save's cannot.
     Sample {
         #[arg(value_name = "SAVE")]
         save: PathBuf,
@@ -275,22 +277,19 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             eta,
             seed,
         }) => {
-            let sampler = match sampler.as_deref() {
-                None => None,
-                Some("ddpm") => Some(crate::models::diffusion::Sampler::Ddpm),
-                Some("ddim") => Some(crate::models::diffusion::Sampler::Ddim),
-                Some(other) => {
-                    return Err(Failure::BadInput(format!(
-                        "mllab: --sampler {other}: choose ddpm or ddim"
-                    )));
-                }
-            };
             if n == 0 || n > 100_000 {
                 return Err(Failure::BadInput(format!(
                     "mllab: --n {n}: give a number of samples from 1 to 100,000"
                 )));
             }
-            crate::models::diffusion::ddpm::sample_save(&save, n, &out, sampler, steps, eta, seed)
+            let request = crate::models::SampleRequest {
+                n,
+                seed,
+                sampler,
+                steps,
+                eta,
+            };
+            sample::sample_save(&save, &request, &out)
                 .map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
             eprintln!("mllab: wrote {n} samples to {}", out.display());
             Ok(ExitCode::SUCCESS)
@@ -476,13 +475,12 @@ fn quick_try(path: &Path, overrides: &mut Vec<Override>, steps: Option<u64>) {
         overrides.push(Override::new("train.warmup_steps", n / 10));
     }
     let lesson_steps = get("train", "steps").and_then(|v| v.as_u64());
-    let judged = get("model", "judge_samples")
-        .and_then(|v| v.as_u64())
-        .or((get("model", "kind")
-            .and_then(|v| v.as_str().map(str::to_string))
-            .as_deref()
-            == Some("ddpm"))
-        .then_some(500));
+    // The samples the final scoring draws, as the lesson resolves them (its family's default
+    // when the file leaves the key out); families without the key score nothing.
+    let judged = crate::lessons::Lesson::load(path, overrides)
+        .ok()
+        .and_then(|lesson| serde_yaml::to_value(&lesson.model).ok())
+        .and_then(|model| model.get("judge_samples").and_then(|v| v.as_u64()));
     if !set_by_learner(overrides, "model.judge_samples")
         && let (Some(full), Some(lesson_steps)) = (judged, lesson_steps)
         && n < lesson_steps

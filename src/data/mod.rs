@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use serde_yaml::Value;
 
 use crate::config::parse::Ctx;
-use crate::models::ModelSpec;
 
 pub use classes::{ClassSet, ClassesSpec, Labelled};
 pub use cp::{CpSet, CpSpec};
@@ -53,6 +52,22 @@ pub enum DataShape {
     Points2d,
     /// 28×28 grayscale images with class labels.
     Images,
+}
+
+impl DataShape {
+    /// Whether data from `spec`'s source has this shape.
+    pub fn accepts(self, spec: &DataSpec) -> bool {
+        matches!(
+            (self, spec),
+            (DataShape::Regression, DataSpec::Cp(_) | DataSpec::Csv(_))
+                | (
+                    DataShape::TwoClasses,
+                    DataSpec::Classes(_) | DataSpec::Csv(_)
+                )
+                | (DataShape::Points2d, DataSpec::Toy(_))
+                | (DataShape::Images, DataSpec::Digits(_) | DataSpec::Idx(_))
+        )
+    }
 }
 
 /// Images for a digit model: training and held-out, each with labels, pixels in [0, 1].
@@ -151,15 +166,17 @@ impl DataSpec {
         }
     }
 
-    /// Reads `data:` (absent means the model's default data set).
+    /// Reads `data:` for a model that trains on `shape` (absent means the model's `default`
+    /// data set; so does a missing `source`).
     pub fn parse(
         ctx: &mut Ctx,
         value: Option<&Value>,
-        model: &ModelSpec,
+        default: DataSpec,
+        shape: DataShape,
         lesson_dir: &Path,
     ) -> Option<DataSpec> {
         let Some(value) = value.filter(|v| !v.is_null()) else {
-            return Some(model.default_data());
+            return Some(default);
         };
         let Some(map) = value.as_mapping() else {
             ctx.error(
@@ -171,7 +188,7 @@ impl DataSpec {
             return None;
         };
         let source = match map.get(Value::String("source".into())) {
-            None => model.default_data().source_name().to_string(),
+            None => default.source_name().to_string(),
             Some(Value::String(s)) => s.clone(),
             Some(other) => {
                 ctx.error(
@@ -263,16 +280,31 @@ impl DataSpec {
                 return None;
             }
         };
-        if !model.accepts_data(&spec) {
+        if !shape.accepts(&spec) {
             ctx.error(
                 "data.source",
                 Some(source.clone()),
                 format!("this model cannot train on `{source}` data"),
-                format!("use source: {}", model.default_data().source_name()),
+                format!("use source: {}", default.source_name()),
             );
             return None;
         }
         Some(spec)
+    }
+
+    /// The key whose size drives the data's memory, with its value (for the memory plan's
+    /// messages).
+    pub fn size_key(&self) -> (String, String) {
+        match self {
+            DataSpec::Cp(c) if c.train >= c.test => ("data.train".into(), c.train.to_string()),
+            DataSpec::Cp(c) => ("data.test".into(), c.test.to_string()),
+            DataSpec::Classes(c) => ("data.train".into(), format!("{:?}", c.train)),
+            DataSpec::Csv(c) => ("data.path".into(), c.path.display().to_string()),
+            DataSpec::Toy(t) => ("data.n".into(), t.n.to_string()),
+            DataSpec::Digits(d) if d.train >= d.test => ("data.train".into(), d.train.to_string()),
+            DataSpec::Digits(d) => ("data.test".into(), d.test.to_string()),
+            DataSpec::Idx(i) => ("data.images".into(), i.images.display().to_string()),
+        }
     }
 
     /// Bytes the data set will take in memory (an estimate made before generating it).

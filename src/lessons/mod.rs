@@ -296,7 +296,13 @@ fn check_root(ctx: &mut Ctx, root: &Value, path: &Path) -> Option<Lesson> {
     };
     let model = model?;
     let lesson_dir = path.parent().unwrap_or(Path::new("."));
-    let data = DataSpec::parse(ctx, get("data"), &model, lesson_dir);
+    let data = DataSpec::parse(
+        ctx,
+        get("data"),
+        model.default_data(),
+        model.data_shape(),
+        lesson_dir,
+    );
     let train = train_file.and_then(|t| t.check(ctx, &model.train_defaults()));
     let view = view_file.and_then(|v| v.check(ctx, model.panels()));
 

@@ -12,6 +12,7 @@
 //! The features are standardised for descent (so one learning rate suits both); the reported
 //! boundary (w, b) is mapped back to the original units, where w·x + b = 0.
 
+mod family;
 mod gaussian;
 
 use std::collections::BTreeMap;

@@ -19,6 +19,8 @@
 
 use std::collections::BTreeMap;
 
+mod family;
+
 mod fit;
 mod panels;
 mod spec;

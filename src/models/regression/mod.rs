@@ -13,6 +13,8 @@
 //! root of its own summed squared gradients, which evens the two out. The closed-form optimum
 //! (the normal equations) is computed too, so the learner sees how close descent gets.
 
+mod family;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -18,13 +18,14 @@ use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde_json::json;
 
+mod family;
 mod net;
 mod panels;
 mod sample;
 mod spec;
 
 use net::Eps;
-pub use sample::{sample_save, sample_with};
+pub use sample::{sample_weights, sample_with};
 use sample::{to_tensor, to_unit};
 pub use spec::{DdpmSpec, Net};
 

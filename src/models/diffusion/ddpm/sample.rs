@@ -4,8 +4,11 @@
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 
-use super::{Ddpm, PIXELS, SIDE};
+use std::path::Path;
+
+use super::{Ddpm, DdpmSpec, PIXELS, SIDE};
 use crate::models::diffusion::{NoiseSchedule, Sampler};
+use crate::models::family::{SampleRequest, Samples};
 use crate::tensor::{Tensor, randn};
 
 /// Runs a sampler from pure noise; `net(x, t)` predicts the noise of a batch. For DDIM, `eta`
@@ -57,41 +60,30 @@ pub fn sample_with(
     (to_unit(&x), film)
 }
 
-/// `mllab sample`: fresh digits from the weights a DDPM run saved.
-pub fn sample_save(
-    save: &std::path::Path,
-    n: usize,
-    out: &std::path::Path,
-    sampler: Option<Sampler>,
-    steps: Option<usize>,
-    eta: Option<f64>,
-    seed: u64,
-) -> Result<(), String> {
-    let loaded = crate::saves::load(save).map_err(|e| e.to_string())?;
-    let crate::models::ModelSpec::Ddpm(spec) = &loaded.lesson.model else {
-        return Err(format!(
-            "{} is a run of `{}`, not of a ddpm lesson",
-            save.display(),
-            loaded.lesson.model.kind_name()
-        ));
+/// `mllab sample`: `n` fresh digits (n × 28 × 28 in [0, 1]) from the weights a DDPM run
+/// saved; `sampler`, `steps` and `eta` override the lesson's.
+pub fn sample_weights(
+    spec: &DdpmSpec,
+    weights: &Path,
+    request: &SampleRequest,
+) -> Result<Samples, String> {
+    let sampler = match request.sampler.as_deref() {
+        None => spec.sampler,
+        Some("ddpm") => Sampler::Ddpm,
+        Some("ddim") => Sampler::Ddim,
+        Some(other) => return Err(format!("--sampler {other}: choose ddpm or ddim")),
     };
-    let weights = save.join("weights.safetensors");
-    if !weights.is_file() {
-        return Err(format!(
-            "{} has no weights.safetensors (the run did not finish, or is from a lesson that keeps none)",
-            save.display()
-        ));
-    }
-    let (ps, schedule, net) = Ddpm::from_weights(spec, &weights)?;
-    let sampler = sampler.unwrap_or(spec.sampler);
-    let steps = steps
+    let (ps, schedule, net) = Ddpm::from_weights(spec, weights)?;
+    let steps = request
+        .steps
         .unwrap_or(spec.sample_steps)
         .clamp(1, schedule.steps());
-    let eta = eta.unwrap_or(spec.eta);
+    let eta = request.eta.unwrap_or(spec.eta);
     if !(0.0..=1.0).contains(&eta) {
         return Err(format!("--eta {eta}: give a value from 0 to 1"));
     }
-    let mut rng = Pcg64Mcg::seed_from_u64(seed);
+    let n = request.n;
+    let mut rng = Pcg64Mcg::seed_from_u64(request.seed);
     let mut all = Vec::with_capacity(n * PIXELS);
     while all.len() < n * PIXELS {
         let k = (n - all.len() / PIXELS).min(100);
@@ -102,15 +94,10 @@ pub fn sample_save(
             .0,
         );
     }
-    if let Some(i) = all.iter().position(|v| !v.is_finite()) {
-        return Err(format!(
-            "sample {} of {n} turned NaN or infinite while being drawn from {}; nothing was written",
-            i / PIXELS + 1,
-            save.display()
-        ));
-    }
-    let arr = ndarray::Array3::from_shape_vec((n, SIDE, SIDE), all).map_err(|e| e.to_string())?;
-    ndarray_npy::write_npy(out, &arr).map_err(|e| format!("cannot write {}: {e}", out.display()))
+    Ok(Samples {
+        values: all,
+        shape: vec![n, SIDE, SIDE],
+    })
 }
 
 /// [−1, 1] → [0, 1], clipped.

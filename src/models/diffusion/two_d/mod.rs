@@ -41,6 +41,7 @@ use crate::nn::{Adam, AdamConfig, Ema, Optimizer, Sgd};
 use crate::tensor::ParamStore;
 
 mod denoiser;
+mod family;
 mod model;
 mod panels;
 mod quality;
