@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use mllab::lessons::registry::{Entry, resolve, scan};
 use mllab::lessons::{Lesson, LessonError, LessonErrors, MEMORY_LIMIT_BYTES, Override};
+use mllab::models::ModelSpec;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -114,6 +115,17 @@ fn every_lesson_shipped_in_the_lessons_directory_validates() {
         }
     }
     assert!(seen >= 1, "no lesson files found in {}", dir.display());
+}
+
+#[test]
+fn the_diffusion_2d_lesson_file_describes_a_diffusion_2d_model() {
+    let path = repo().join("lessons/diffusion-2d.yaml");
+    let lesson = Lesson::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(lesson.model, ModelSpec::Diffusion2d(_)),
+        "diffusion-2d.yaml describes a {} model",
+        lesson.model.kind_name()
+    );
 }
 
 #[test]

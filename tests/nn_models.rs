@@ -2,8 +2,9 @@
 //! conv residual stack, each loss), saves that round-trip, determinism, and no-grad evaluation.
 
 use mllab::bench::models::{
-    CharTransformer, DdpmMlp, DdpmSchedule, Gan, RealNvp, Vae, bce_const, ddpm_sample,
+    CharTransformer, DdpmMlp, Gan, RealNvp, Vae, bce_const, ddpm_sample, ddpm_schedule, noisy,
 };
+use mllab::models::diffusion::{BetaSchedule, NoiseSchedule};
 use mllab::nn::{
     self, Activation, CausalSelfAttention, Conv2d, GroupNorm, Mlp, TinyUnet, TransformerBlock,
     UnetConfig,
@@ -378,12 +379,12 @@ fn training_is_deterministic_for_a_seed() {
         let m = DdpmMlp::new(&mut ps, &mut r);
         let mut opt = nn::Adam::new(nn::AdamConfig::adam(1e-3));
         let x0 = uniform(&[128, 784], -1.0, 1.0, &mut r);
-        let sch = DdpmSchedule::linear(1000);
+        let sch = ddpm_schedule();
         let mut losses = Vec::new();
         for _ in 0..3 {
-            let t: Vec<usize> = (0..128).map(|_| r.random_range(0..1000)).collect();
+            let t: Vec<usize> = (0..128).map(|_| r.random_range(1..=1000)).collect();
             let eps = randn(&[128, 784], &mut r);
-            let xt = sch.noisy(&x0, &eps, &t);
+            let xt = noisy(&sch, &x0, &eps, &t);
             let tf: Vec<f32> = t.iter().map(|&v| v as f32).collect();
             let grads = {
                 let g = Graph::new(&ps);
@@ -423,10 +424,39 @@ fn ddpm_sampling_runs_without_a_tape_and_gives_finite_samples() {
     let mut r = rng(13);
     let mut ps = ParamStore::new();
     let m = DdpmMlp::new(&mut ps, &mut r);
-    let sch = DdpmSchedule::linear(20);
+    let sch = NoiseSchedule::new(BetaSchedule::Linear, 20);
     let x = ddpm_sample(&m, &ps, &sch, 3, &mut r);
     assert_eq!(x.shape(), &[3, 784]);
     assert!(x.iter().all(|v| v.is_finite()));
+}
+
+/// The bench runs the lessons' schedule; its PyTorch twin (`DDPMSchedule` in the reference
+/// folder's `torch_models.py`) counts steps from 0 and takes σₜ² = βₜ. This pins the rest: twin
+/// index i is step i + 1, with the same β and the same noise-free step.
+#[test]
+fn the_bench_schedule_is_the_pytorch_twins_one_step_later_but_for_sigma() {
+    let sch = ddpm_schedule();
+    assert_eq!(sch.steps(), 1000);
+    let (x, eps) = ([0.7f32, -0.2, 1.5], [0.3f32, -1.1, 0.4]);
+    for i in [0usize, 1, 10, 499, 998, 999] {
+        let beta = 1e-4 + (0.02 - 1e-4) * i as f64 / 999.0; // torch.linspace(1e-4, 0.02, 1000)[i]
+        let abar: f64 = (0..=i)
+            .map(|j| 1.0 - (1e-4 + (0.02 - 1e-4) * j as f64 / 999.0))
+            .product();
+        assert!((sch.beta[i] - beta).abs() < 1e-15, "β at twin index {i}");
+        assert!(
+            (sch.alpha_bar_at(i + 1) - abar).abs() < 1e-12,
+            "ᾱ at twin index {i}"
+        );
+        let coef_eps = (beta / (1.0 - abar).sqrt()) as f32;
+        let inv_sqrt_alpha = (1.0 / (1.0 - beta).sqrt()) as f32;
+        let mut ours = x;
+        sch.ddpm_step(&mut ours, &eps, i + 1, &[0.0; 3]);
+        for (k, got) in ours.iter().enumerate() {
+            let twin = inv_sqrt_alpha * (x[k] - coef_eps * eps[k]);
+            assert!((got - twin).abs() < 1e-6, "twin index {i}: {got} vs {twin}");
+        }
+    }
 }
 
 #[test]

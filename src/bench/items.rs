@@ -100,13 +100,13 @@ pub fn training_items() -> Vec<Item> {
             let mut r = rng();
             let mut ps = ParamStore::new();
             let m = DdpmMlp::new(&mut ps, &mut r);
-            let sch = DdpmSchedule::linear(1000);
+            let sch = ddpm_schedule();
             let mut opt = Adam::new(AdamConfig::adam(1e-3));
             let x0 = uniform(&[128, 784], -1.0, 1.0, &mut r);
             Box::new(move || {
-                let t: Vec<usize> = (0..128).map(|_| r.random_range(0..1000)).collect();
+                let t: Vec<usize> = (0..128).map(|_| r.random_range(1..=1000)).collect();
                 let eps = randn(&[128, 784], &mut r);
-                let xt = sch.noisy(&x0, &eps, &t);
+                let xt = noisy(&sch, &x0, &eps, &t);
                 let tf: Vec<f32> = t.iter().map(|&v| v as f32).collect();
                 train_step(&mut ps, &mut opt, |g| {
                     g.mse(
@@ -141,13 +141,13 @@ pub fn training_items() -> Vec<Item> {
             let mut r = rng();
             let mut ps = ParamStore::new();
             let m = TinyUnet::new(&mut ps, "unet", UnetConfig::default(), &mut r);
-            let sch = DdpmSchedule::linear(1000);
+            let sch = ddpm_schedule();
             let mut opt = Adam::new(AdamConfig::adam(1e-3));
             let x0 = uniform(&[64, 1, 28, 28], -1.0, 1.0, &mut r);
             Box::new(move || {
-                let t: Vec<usize> = (0..64).map(|_| r.random_range(0..1000)).collect();
+                let t: Vec<usize> = (0..64).map(|_| r.random_range(1..=1000)).collect();
                 let eps = randn(&[64, 1, 28, 28], &mut r);
-                let xt = sch.noisy(&x0, &eps, &t);
+                let xt = noisy(&sch, &x0, &eps, &t);
                 let tf: Vec<f32> = t.iter().map(|&v| v as f32).collect();
                 train_step(&mut ps, &mut opt, |g| {
                     g.mse(
@@ -173,7 +173,7 @@ fn ddpm_sample_item() -> Item {
         let mut r = rng();
         let mut ps = ParamStore::new();
         let m = DdpmMlp::new(&mut ps, &mut r);
-        let sch = DdpmSchedule::linear(1000);
+        let sch = ddpm_schedule();
         Box::new(move || {
             ddpm_sample(&m, &ps, &sch, 64, &mut r);
         })

@@ -5,6 +5,7 @@
 
 use rand_pcg::Pcg64Mcg;
 
+use crate::models::diffusion::{BetaSchedule, NoiseSchedule};
 use crate::nn::{Activation, Adam, Linear, Mlp, Optimizer, TransformerBlock, sinusoidal_embedding};
 use crate::nn::{Embedding, LayerNorm};
 use crate::tensor::{Graph, ParamStore, Tensor, Var, randn, tensor};
@@ -139,63 +140,27 @@ pub fn gan_step(
     (d_loss, g_loss)
 }
 
-/// The DDPM noise schedule: T = 1000, linear β from 1e-4 to 0.02 (computed in f64).
-pub struct DdpmSchedule {
-    pub sqrt_abar: Vec<f32>,
-    pub sqrt_1m_abar: Vec<f32>,
-    pub coef_eps: Vec<f32>,
-    pub inv_sqrt_alpha: Vec<f32>,
-    pub sigma: Vec<f32>,
+/// The DDPM schedule the bench trains and samples with: the lessons' own `NoiseSchedule`,
+/// T = 1000, linear β from 1e-4 to 0.02 (computed in f64), so the bench times the code the
+/// lessons run. Its timesteps are 1-based (index t − 1 holds step t); the PyTorch twin's
+/// `DDPMSchedule` counts from 0, and its step t is our t + 1.
+pub fn ddpm_schedule() -> NoiseSchedule {
+    NoiseSchedule::new(BetaSchedule::Linear, 1000)
 }
 
-impl DdpmSchedule {
-    pub fn linear(t_max: usize) -> Self {
-        let betas: Vec<f64> = (0..t_max)
-            .map(|i| 1e-4 + (0.02 - 1e-4) * i as f64 / (t_max - 1).max(1) as f64)
-            .collect();
-        let mut abar = Vec::with_capacity(t_max);
-        let mut acc = 1.0f64;
-        for b in &betas {
-            acc *= 1.0 - b;
-            abar.push(acc);
-        }
-        Self {
-            sqrt_abar: abar.iter().map(|a| a.sqrt() as f32).collect(),
-            sqrt_1m_abar: abar.iter().map(|a| (1.0 - a).sqrt() as f32).collect(),
-            coef_eps: betas
-                .iter()
-                .zip(&abar)
-                .map(|(b, a)| (b / (1.0 - a).sqrt()) as f32)
-                .collect(),
-            inv_sqrt_alpha: betas
-                .iter()
-                .map(|b| (1.0 / (1.0 - b).sqrt()) as f32)
-                .collect(),
-            sigma: betas.iter().map(|b| b.sqrt() as f32).collect(),
-        }
+/// xₜ = √ᾱₜ·x₀ + √(1−ᾱₜ)·ε, row by row (x₀ and ε are (B, …), `t` holds one step in 1..=T per
+/// row): `NoiseSchedule::q_sample` on each row.
+pub fn noisy(sch: &NoiseSchedule, x0: &Tensor, eps: &Tensor, t: &[usize]) -> Tensor {
+    let per = x0.len() / t.len().max(1);
+    let mut xt = x0.clone();
+    let xs = xt.as_slice_mut().expect("standard layout");
+    let x0s = x0.as_slice().expect("standard layout");
+    let es = eps.as_slice().expect("standard layout");
+    for (r, &ti) in t.iter().enumerate() {
+        let rows = r * per..(r + 1) * per;
+        sch.q_sample(&x0s[rows.clone()], &es[rows.clone()], ti, &mut xs[rows]);
     }
-
-    pub fn steps(&self) -> usize {
-        self.sqrt_abar.len()
-    }
-
-    /// x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε, row by row (x₀ and ε are (B, …)).
-    pub fn noisy(&self, x0: &Tensor, eps: &Tensor, t: &[usize]) -> Tensor {
-        let per = x0.len() / t.len().max(1);
-        let mut xt = x0.clone();
-        let xs = xt.as_slice_mut().expect("standard layout");
-        let es = eps.as_slice().expect("standard layout");
-        for (r, &ti) in t.iter().enumerate() {
-            let (a, b) = (self.sqrt_abar[ti], self.sqrt_1m_abar[ti]);
-            for (x, e) in xs[r * per..(r + 1) * per]
-                .iter_mut()
-                .zip(&es[r * per..(r + 1) * per])
-            {
-                *x = a * *x + b * e;
-            }
-        }
-        xt
-    }
+    xt
 }
 
 /// (d) DDPM ε-MLP: sinusoidal t (128) → Linear 128→256 → SiLU; concat with x (784) → 1024 →
@@ -368,30 +333,31 @@ impl CharTransformer {
     }
 }
 
-/// x_{t−1} = (x_t − β_t/√(1−ᾱ_t)·ε̂)/√α_t + σ_t·z, from x_T ~ N(0, I).
+/// Ancestral sampling from x_T ~ N(0, I) with `NoiseSchedule::ddpm_step`, the lessons' step:
+/// x_{t−1} = (x_t − β_t/√(1−ᾱ_t)·ε̂)/√α_t + σ_t·z for t = T..1, fresh z at every t > 1.
+/// σ_t² is the posterior variance β̃_t = β_t(1 − ᾱ_{t−1})/(1 − ᾱ_t), where the PyTorch twin
+/// takes σ_t² = β_t: other numbers, the same work per step (one network call, one pass over x).
 pub fn ddpm_sample(
     m: &DdpmMlp,
     ps: &ParamStore,
-    sch: &DdpmSchedule,
+    sch: &NoiseSchedule,
     n: usize,
     rng: &mut Pcg64Mcg,
 ) -> Tensor {
     let mut x = randn(&[n, 784], rng);
-    for i in (0..sch.steps()).rev() {
+    for t in (1..=sch.steps()).rev() {
         let g = Graph::no_grad(ps);
         let xin = g.input(x);
-        let eps = m.forward(&g, &xin, &vec![i as f32; n]).into_tensor();
+        let eps = m.forward(&g, &xin, &vec![t as f32; n]).into_tensor();
         x = xin.into_tensor(); // the only handle left: no copy
-        let (a, c, s) = (sch.inv_sqrt_alpha[i], sch.coef_eps[i], sch.sigma[i]);
-        ndarray::Zip::from(&mut x)
-            .and(&eps)
-            .for_each(|x, &e| *x = a * (*x - c * e));
-        if i > 0 {
-            let z = randn(&[n, 784], rng);
-            ndarray::Zip::from(&mut x)
-                .and(&z)
-                .for_each(|x, &z| *x += s * z);
-        }
+        let z = (t > 1).then(|| randn(&[n, 784], rng));
+        sch.ddpm_step(
+            x.as_slice_mut().expect("standard layout"),
+            eps.as_slice().expect("standard layout"),
+            t,
+            z.as_ref()
+                .map_or(&[], |z| z.as_slice().expect("standard layout")),
+        );
     }
     x
 }

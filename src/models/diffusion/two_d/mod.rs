@@ -51,8 +51,8 @@ mod spec;
 use denoiser::Denoiser;
 use panels::frame_times;
 use quality::SUMMARY_POINTS;
-pub use quality::{MMD_BANDWIDTH, mmd};
-pub use sampling::{Reverse, noise_points};
+pub use quality::{MMD_BANDWIDTH, mmd, noise_points};
+pub use sampling::Reverse;
 pub use spec::Diffusion2dSpec;
 
 /// Held-out (x₀, t, ε) triples for the evaluation loss.

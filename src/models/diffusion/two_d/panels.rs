@@ -2,7 +2,7 @@
 //! frame, at the frame times chosen here), the plane the samples panel shows, and the noise
 //! schedule chart.
 
-use super::sampling::noise_points;
+use super::quality::noise_points;
 use super::{Diffusion2d, flat, pairs};
 use crate::models::diffusion::NoiseSchedule;
 use crate::visual::{Color, Figure, Layer};

@@ -1,9 +1,11 @@
 //! The score of the lesson: the MMD between samples and fresh data under a Gaussian kernel,
 //! and the two references it is read against (fresh data, the floor; pure noise, the start).
+//! Nothing here runs the reverse process: `sampling` scores its runs with these.
 
-use super::Diffusion2d;
-use super::sampling::noise_points;
-use crate::models::{ModelError, check_finite};
+use rand::SeedableRng;
+use rand_pcg::Pcg64Mcg;
+
+use super::{Diffusion2d, gauss};
 
 /// Width σ of the Gaussian kernel of the MMD; the toys' structure is a few tenths wide.
 pub const MMD_BANDWIDTH: f64 = 0.2;
@@ -40,6 +42,12 @@ pub fn mmd(a: &[[f32; 2]], b: &[[f32; 2]], sigma: f64) -> f64 {
     }
 }
 
+/// Gaussian noise points, as x_T is drawn.
+pub fn noise_points(n: usize, seed: u64) -> Vec<[f32; 2]> {
+    let mut rng = Pcg64Mcg::seed_from_u64(seed);
+    (0..n).map(|_| [gauss(&mut rng), gauss(&mut rng)]).collect()
+}
+
 impl Diffusion2d {
     /// MMD of fresh data to fresh data (the floor a perfect model reaches on average) and of
     /// Gaussian noise to fresh data (where sampling starts), with `n` points each.
@@ -52,36 +60,12 @@ impl Diffusion2d {
             mmd(&noise, reference, MMD_BANDWIDTH),
         )
     }
-
-    /// Samples for the summary's score (their own x_T, more points than the pictures).
-    pub fn final_mmd(&self) -> Result<f64, ModelError> {
-        let rev = self.reverse(SUMMARY_POINTS, 1);
-        check_finite("the final samples", rev.last().as_flattened())?;
-        Ok(mmd(rev.last(), &self.held_out, MMD_BANDWIDTH))
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixtures::{model, small, train};
     use super::*;
     use crate::data::toys::Toy;
-
-    #[test]
-    fn trained_samples_score_between_fresh_data_and_pure_noise() {
-        let mut m = model(&small(), Toy::Moons, 2);
-        train(&mut m, 1500);
-        let n = 600;
-        let samples = m.reverse(n, 1);
-        let reference = &m.held_out[..n];
-        let score = mmd(samples.last(), reference, MMD_BANDWIDTH);
-        let floor = mmd(&Toy::Moons.sample(n, 99).0, reference, MMD_BANDWIDTH);
-        let noise = mmd(&noise_points(n, 98), reference, MMD_BANDWIDTH);
-        assert!(
-            floor < score && score - floor < 0.5 * (noise - floor),
-            "want data {floor:.4} < samples {score:.4} < noise {noise:.4}, nearer the data"
-        );
-    }
 
     #[test]
     fn points_that_are_not_numbers_have_no_distance_not_a_perfect_one() {

@@ -1,11 +1,12 @@
 //! Algorithm 2, the reverse process: from a fixed x_T down to x₀ by DDPM or DDIM steps with
 //! the (averaged) weights, keeping the filmstrip frames on the way, and the cached run for the
-//! current weights that the panels and the live score share.
+//! current weights that the panels and the live score share. The runs are scored here, with
+//! `quality`'s MMD (the live score and the summary's).
 
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 
-use super::quality::{MMD_BANDWIDTH, mmd};
+use super::quality::{MMD_BANDWIDTH, SUMMARY_POINTS, mmd};
 use super::{Diffusion2d, gauss, pairs};
 use crate::models::diffusion::Sampler;
 use crate::models::{ModelError, check_finite};
@@ -21,12 +22,6 @@ impl Reverse {
     pub fn last(&self) -> &[[f32; 2]] {
         self.frames.last().map_or(&[], |(_, p)| p.as_slice())
     }
-}
-
-/// Gaussian noise points, as x_T is drawn.
-pub fn noise_points(n: usize, seed: u64) -> Vec<[f32; 2]> {
-    let mut rng = Pcg64Mcg::seed_from_u64(seed);
-    (0..n).map(|_| [gauss(&mut rng), gauss(&mut rng)]).collect()
 }
 
 impl Diffusion2d {
@@ -98,14 +93,38 @@ impl Diffusion2d {
         }
         Ok(self.cached.as_ref().expect("just filled"))
     }
+
+    /// Samples for the summary's score (their own x_T, more points than the pictures).
+    pub fn final_mmd(&self) -> Result<f64, ModelError> {
+        let rev = self.reverse(SUMMARY_POINTS, 1);
+        check_finite("the final samples", rev.last().as_flattened())?;
+        Ok(mmd(rev.last(), &self.held_out, MMD_BANDWIDTH))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::Diffusion2dSpec;
     use super::super::fixtures::{model, small, train};
+    use super::super::quality::noise_points;
     use super::*;
     use crate::data::toys::Toy;
+
+    #[test]
+    fn trained_samples_score_between_fresh_data_and_pure_noise() {
+        let mut m = model(&small(), Toy::Moons, 2);
+        train(&mut m, 1500);
+        let n = 600;
+        let samples = m.reverse(n, 1);
+        let reference = &m.held_out[..n];
+        let score = mmd(samples.last(), reference, MMD_BANDWIDTH);
+        let floor = mmd(&Toy::Moons.sample(n, 99).0, reference, MMD_BANDWIDTH);
+        let noise = mmd(&noise_points(n, 98), reference, MMD_BANDWIDTH);
+        assert!(
+            floor < score && score - floor < 0.5 * (noise - floor),
+            "want data {floor:.4} < samples {score:.4} < noise {noise:.4}, nearer the data"
+        );
+    }
 
     #[test]
     fn sampling_is_deterministic_by_seed() {
