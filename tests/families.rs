@@ -67,7 +67,11 @@ fn every_shipped_lesson_emits_only_the_panels_its_family_declares_and_a_finite_s
         let summary: Value = serde_json::from_str(line.trim()).expect("one JSON line");
         let mut found = Vec::new();
         numbers(&summary["metrics"], "metrics", &mut found);
-        assert!(!found.is_empty(), "{}: the summary reports no numbers", lesson.id);
+        assert!(
+            !found.is_empty(),
+            "{}: the summary reports no numbers",
+            lesson.id
+        );
         for (path, n) in &found {
             assert!(
                 n.as_f64().is_some_and(f64::is_finite),
@@ -101,7 +105,11 @@ fn every_shipped_lesson_emits_only_the_panels_its_family_declares_and_a_finite_s
 #[test]
 fn each_kind_is_named_once_and_declares_the_loss_chart_first() {
     let unique: BTreeSet<_> = KINDS.iter().collect();
-    assert_eq!(unique.len(), KINDS.len(), "a kind is registered twice: {KINDS:?}");
+    assert_eq!(
+        unique.len(),
+        KINDS.len(),
+        "a kind is registered twice: {KINDS:?}"
+    );
     for kind in KINDS {
         let panels = panels_of(kind).expect("a registered kind has panels");
         assert_eq!(panels.first(), Some(&"loss"), "{kind}: {panels:?}");

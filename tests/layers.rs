@@ -93,5 +93,9 @@ fn no_module_uses_one_above_it() {
     }
     upward.sort();
     upward.dedup();
-    assert!(upward.is_empty(), "uses that point up:\n{}", upward.join("\n"));
+    assert!(
+        upward.is_empty(),
+        "uses that point up:\n{}",
+        upward.join("\n")
+    );
 }
