@@ -362,13 +362,55 @@ fn app_in_replay(saves_root: &Path, steps: usize) -> App {
     let loaded = saves::load(writer.dir()).expect("the save just written loads");
     assert_eq!(loaded.events.len(), events.len());
     assert!(loaded.damage.is_none());
-    let mut replay = ReplayState::new(loaded);
+    let (mut replay, mut log) = ReplayState::new(loaded);
     for _ in 0..steps {
-        replay.next();
+        if let Some(want) = replay.step_forward() {
+            let events = mllab::ui::read_events(&mut log, want);
+            replay.receive(want, &events);
+        }
     }
     let mut app = app_with(saves_root, Lang::En);
     app.update(Msg::ReplayOpened(Ok(Box::new(replay))));
     app
+}
+
+#[test]
+fn a_replay_asks_the_runtime_for_its_events_and_changes_only_when_they_arrive() {
+    let saves = tempfile::tempdir().unwrap();
+    let mut app = app_in_replay(saves.path(), 0);
+    let replay = app.replay.as_ref().unwrap();
+    assert_eq!(replay.cursor, 0);
+    // Ten seconds of replay: every event is due, but update reads nothing itself.
+    let asked = app.update(Msg::Tick(10.0));
+    let want = match asked.as_slice() {
+        [Effect::ReadReplay(want)] => *want,
+        other => panic!("a tick asks for the due events, not {other:?}"),
+    };
+    assert_eq!(want.from, 0);
+    assert!(want.to > 1, "{want:?}");
+    assert_eq!(
+        app.replay.as_ref().unwrap().cursor,
+        0,
+        "nothing applied yet"
+    );
+    // The runtime's answer moves the cursor; a stale answer (not from the cursor) is dropped.
+    let dir = std::path::PathBuf::from(&app.replay.as_ref().unwrap().dir);
+    let mut log = saves::load(&dir).unwrap().events;
+    let events = mllab::ui::read_events(&mut log, want);
+    app.update(Msg::ReplayRead {
+        want,
+        events: events.clone(),
+    });
+    assert_eq!(app.replay.as_ref().unwrap().cursor, want.to);
+    app.update(Msg::ReplayRead { want, events });
+    assert_eq!(
+        app.replay.as_ref().unwrap().cursor,
+        want.to,
+        "a stale read is dropped"
+    );
+    // Home starts afresh at once and asks for nothing.
+    assert!(app.update(key(KeyCode::Home)).is_empty());
+    assert_eq!(app.replay.as_ref().unwrap().cursor, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -436,7 +478,7 @@ fn the_replay_view_shows_the_run_as_far_as_the_cursor_and_the_timeline() {
     let terminal = draw(&app, 100, 30);
     let text = screen_text(&terminal);
     assert!(text.contains("replay"));
-    assert!(text.contains(&format!("event 30/{}", replay.events.len())));
+    assert!(text.contains(&format!("event 30/{}", replay.len())));
     insta::assert_snapshot!(terminal.backend());
 }
 

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use ratatui::crossterm::event::{KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 
 use super::keymap::{Action, Screen, action_for};
-use super::replay::ReplayState;
+use super::replay::{ReplayState, Want};
 use super::run_state::{RunState, Status};
 use super::widgets::image::ImageMode;
 use crate::i18n::Lang;
@@ -56,6 +56,12 @@ pub enum Msg {
     ReplayOpened(Result<Box<ReplayState>, String>),
     /// The editor closed: fine, or what went wrong (the lesson is read again either way).
     Edited(Result<(), String>),
+    /// Events of the replayed save's log, as [`Effect::ReadReplay`] asked (fewer when the log
+    /// ended early).
+    ReplayRead {
+        want: Want,
+        events: Vec<RunEvent>,
+    },
 }
 
 /// Which seed a new run uses.
@@ -83,6 +89,8 @@ pub enum Effect {
     SkipScoring,
     Edit(PathBuf),
     Replay(PathBuf),
+    /// Read these events of the replayed save's log and send [`Msg::ReplayRead`].
+    ReadReplay(Want),
     /// List the saves of this lesson and send [`Msg::SavesListed`].
     ListSaves {
         lesson: String,
@@ -326,8 +334,9 @@ impl App {
             Msg::Tick(dt) => {
                 if self.screen == Screen::Replay
                     && let Some(r) = self.replay.as_mut()
+                    && let Some(want) = r.tick(dt)
                 {
-                    self.dirty |= r.tick(dt);
+                    return vec![Effect::ReadReplay(want)];
                 }
                 Vec::new()
             }
@@ -358,6 +367,12 @@ impl App {
             }
             Msg::ReplayOpened(Ok(replay)) => {
                 self.begin_replay(*replay);
+                Vec::new()
+            }
+            Msg::ReplayRead { want, events } => {
+                if let Some(r) = self.replay.as_mut() {
+                    self.dirty |= r.receive(want, &events);
+                }
                 Vec::new()
             }
             Msg::ReplayOpened(Err(why)) => {
@@ -618,31 +633,45 @@ impl App {
             self.screen = Screen::Browser;
             return Vec::new();
         };
-        match action {
+        let want = match action {
             Action::PauseResume => r.toggle(),
-            Action::Prev => r.prev(),
-            Action::Next => r.next(),
-            Action::Slower => r.slower(),
-            Action::Faster => r.faster(),
+            Action::Prev => r.step_back(),
+            Action::Next => r.step_forward(),
+            Action::Slower => {
+                r.slower();
+                None
+            }
+            Action::Faster => {
+                r.faster();
+                None
+            }
             Action::First => {
-                r.seek(0);
+                let want = r.seek(0);
                 r.playing = false;
+                want
             }
             Action::Last => {
-                let n = r.events.len();
-                r.seek(n);
+                let n = r.len();
+                let want = r.seek(n);
                 r.playing = false;
+                want
             }
-            Action::Focus => self.cycle_zoom(),
-            Action::ToggleImage => self.image_mode = self.image_mode.toggled(),
+            Action::Focus => {
+                self.cycle_zoom();
+                None
+            }
+            Action::ToggleImage => {
+                self.image_mode = self.image_mode.toggled();
+                None
+            }
             Action::Back => {
                 self.screen = Screen::Browser;
                 self.replay = None;
                 return self.refresh_saves();
             }
-            _ => {}
-        }
-        Vec::new()
+            _ => None,
+        };
+        want.map(Effect::ReadReplay).into_iter().collect()
     }
 
     fn cycle_zoom(&mut self) {

@@ -62,6 +62,8 @@ pub struct Runtime {
     lessons_dir: PathBuf,
     saves_dir: PathBuf,
     next_run: RunId,
+    /// The log of the save being replayed: its events are read here, as the app asks.
+    replay_log: Option<saves::EventLog>,
 }
 
 impl Runtime {
@@ -73,6 +75,7 @@ impl Runtime {
             overrides: opts.overrides.clone(),
             lessons_dir: opts.lessons_dir.clone(),
             saves_dir: opts.saves_dir.clone(),
+            replay_log: None,
             next_run: 1,
         };
         rt.rescan();
@@ -115,7 +118,17 @@ impl Runtime {
                 }
                 None
             }
-            Effect::Replay(dir) => Some(Msg::ReplayOpened(load_replay(dir))),
+            Effect::Replay(dir) => Some(self.opened_replay(dir)),
+            Effect::ReadReplay(want) => {
+                let events = match self.replay_log.as_mut() {
+                    Some(log) => read_events(log, *want),
+                    None => Vec::new(),
+                };
+                Some(Msg::ReplayRead {
+                    want: *want,
+                    events,
+                })
+            }
             Effect::ListSaves { lesson } => Some(Msg::SavesListed {
                 lesson: lesson.clone(),
                 saves: saves::list_saves(&self.saves_dir, lesson),
@@ -227,7 +240,16 @@ impl Runtime {
     }
 
     pub fn open_replay(&mut self, dir: &Path) {
-        self.dispatch(Msg::ReplayOpened(load_replay(dir)));
+        let opened = self.opened_replay(dir);
+        self.dispatch(opened);
+    }
+
+    /// Opens a save for replay, keeping its log here for the reads the app will ask for.
+    fn opened_replay(&mut self, dir: &Path) -> Msg {
+        Msg::ReplayOpened(load_replay(dir).map(|(replay, log)| {
+            self.replay_log = Some(log);
+            replay
+        }))
     }
 
     /// Reads the lessons directory again.
@@ -241,11 +263,19 @@ impl Runtime {
     }
 }
 
-/// A save opened for replay, or why it cannot be.
-fn load_replay(dir: &Path) -> Result<Box<ReplayState>, String> {
+/// A save opened for replay with its log, or why it cannot be.
+fn load_replay(dir: &Path) -> Result<(Box<ReplayState>, saves::EventLog), String> {
     saves::load(dir)
-        .map(|save| Box::new(ReplayState::new(save)))
+        .map(|save| {
+            let (replay, log) = ReplayState::new(save);
+            (Box::new(replay), log)
+        })
         .map_err(|e| e.to_string())
+}
+
+/// Events `want.from..want.to` of a replayed log; stops early where the log does.
+pub fn read_events(log: &mut saves::EventLog, want: replay::Want) -> Vec<crate::run::RunEvent> {
+    (want.from..want.to).map_while(|i| log.get(i)).collect()
 }
 
 fn scan_or_empty(dir: &Path) -> Vec<Entry> {

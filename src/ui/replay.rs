@@ -1,6 +1,11 @@
 //! Replaying a saved run: a cursor over its events that feeds the same `RunState::apply` as a
-//! live run, on the recorded rhythm, faster or slower, or one event at a time. The events are
-//! read from the log as the cursor reaches them, never held all at once.
+//! live run, on the recorded rhythm, faster or slower, or one event at a time.
+//!
+//! The replay holds only each event's time; the events themselves stay in the save's log,
+//! which the runtime owns. When the cursor must move, a method returns the [`Want`]ed range,
+//! the app asks the runtime for it (`Effect::ReadReplay`), and the events come back as a
+//! message ([`ReplayState::receive`]): `update` never reads a file, and a long run is never
+//! held in memory all at once.
 
 use crate::saves::{EventLog, LoadedSave};
 
@@ -12,10 +17,18 @@ const MAX_SPEED: f64 = 64.0;
 /// A replay lasts at least this many seconds at speed 1, so a fast headless run can be watched.
 const MIN_REPLAY_SECONDS: f64 = 8.0;
 
+/// Events `from..to` of the save's log, to be applied next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Want {
+    pub from: usize,
+    pub to: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct ReplayState {
     pub dir: String,
-    pub events: EventLog,
+    /// Each event's run time, in order.
+    times: Vec<f64>,
     /// How many events have been applied.
     pub cursor: usize,
     pub playing: bool,
@@ -30,9 +43,12 @@ pub struct ReplayState {
 }
 
 impl ReplayState {
-    pub fn new(save: LoadedSave) -> ReplayState {
+    /// The replay of a loaded save, and the save's log for whoever reads its events (the
+    /// runtime). Reads the first event, for the run's id.
+    pub fn new(save: LoadedSave) -> (ReplayState, EventLog) {
         let mut events = save.events;
         let run = events.get(0).map(|e| e.run).unwrap_or(0);
+        let times: Vec<f64> = (0..events.len()).filter_map(|i| events.time(i)).collect();
         let mut fresh = RunState::new(run, &save.lesson);
         fresh.save_dir = Some(save.dir.display().to_string());
         let duration = events.last_time().unwrap_or(0.0);
@@ -41,9 +57,9 @@ impl ReplayState {
         } else {
             1.0
         };
-        ReplayState {
+        let replay = ReplayState {
             dir: save.dir.display().to_string(),
-            events,
+            times,
             cursor: 0,
             playing: true,
             speed: 1.0,
@@ -52,74 +68,89 @@ impl ReplayState {
             state: fresh.clone(),
             fresh,
             damage: save.damage,
-        }
+        };
+        (replay, events)
     }
 
-    pub fn at_end(&self) -> bool {
-        self.cursor >= self.events.len()
+    /// How many events the save holds.
+    pub fn len(&self) -> usize {
+        self.times.len()
     }
 
-    /// Advances the replay clock by `dt` wall seconds and applies the events now due.
-    pub fn tick(&mut self, dt: f64) -> bool {
-        if !self.playing || self.at_end() {
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// Applies events read from the log, if they start where the cursor is (a stale answer is
+    /// dropped). Fewer than were wanted means the log ended early: the replay ends there.
+    /// Returns whether anything changed.
+    pub fn receive(&mut self, want: Want, events: &[crate::run::RunEvent]) -> bool {
+        if want.from != self.cursor {
             return false;
         }
-        self.clock += dt * self.speed * self.stretch;
-        let mut changed = false;
-        while let Some(t) = self.events.time(self.cursor) {
-            if t > self.clock {
-                break;
-            }
-            let Some(ev) = self.events.get(self.cursor) else {
-                break;
-            };
-            self.state.apply(&ev);
-            self.cursor += 1;
-            changed = true;
+        for ev in events {
+            self.state.apply(ev);
+        }
+        self.cursor += events.len();
+        if events.len() < want.to - want.from {
+            self.times.truncate(self.cursor);
         }
         if self.at_end() {
             self.playing = false;
         }
-        changed
+        !events.is_empty()
     }
 
-    pub fn toggle(&mut self) {
-        if self.at_end() {
-            self.seek(0);
+    /// The events up to `to`, from the cursor, if there are any.
+    fn want(&self, to: usize) -> Option<Want> {
+        let to = to.min(self.len());
+        (to > self.cursor).then_some(Want {
+            from: self.cursor,
+            to,
+        })
+    }
+
+    pub fn at_end(&self) -> bool {
+        self.cursor >= self.len()
+    }
+
+    /// Advances the replay clock by `dt` wall seconds; wants the events now due.
+    pub fn tick(&mut self, dt: f64) -> Option<Want> {
+        if !self.playing || self.at_end() {
+            return None;
         }
+        self.clock += dt * self.speed * self.stretch;
+        let due = self.cursor + self.times[self.cursor..].partition_point(|&t| t <= self.clock);
+        self.want(due)
+    }
+
+    pub fn toggle(&mut self) -> Option<Want> {
+        let want = if self.at_end() { self.seek(0) } else { None };
         self.playing = !self.playing;
+        want
     }
 
-    pub fn next(&mut self) {
+    /// One event forward, paused.
+    pub fn step_forward(&mut self) -> Option<Want> {
         self.playing = false;
-        if let Some(ev) = self.events.get(self.cursor) {
-            self.state.apply(&ev);
-            self.clock = ev.t;
-            self.cursor += 1;
-        }
+        let want = self.want(self.cursor + 1)?;
+        self.clock = self.times[self.cursor];
+        Some(want)
     }
 
-    pub fn prev(&mut self) {
+    /// One event back, paused.
+    pub fn step_back(&mut self) -> Option<Want> {
         self.playing = false;
-        self.seek(self.cursor.saturating_sub(1));
+        self.seek(self.cursor.saturating_sub(1))
     }
 
-    /// Rebuilds the state with exactly the first `n` events applied.
-    pub fn seek(&mut self, n: usize) {
-        let n = n.min(self.events.len());
+    /// Starts the state afresh and wants exactly the first `n` events.
+    pub fn seek(&mut self, n: usize) -> Option<Want> {
+        let n = n.min(self.len());
         self.state = self.fresh.clone();
-        for i in 0..n {
-            match self.events.get(i) {
-                Some(ev) => self.state.apply(&ev),
-                None => break,
-            };
-        }
-        self.cursor = n;
-        self.clock = if n == 0 {
-            0.0
-        } else {
-            self.events.time(n - 1).unwrap_or(0.0)
-        };
+        self.cursor = 0;
+        self.clock = if n == 0 { 0.0 } else { self.times[n - 1] };
+        self.want(n)
     }
 
     pub fn faster(&mut self) {

@@ -240,7 +240,7 @@ fn timeline(r: &ReplayState, lang: Lang) -> Line<'static> {
             "{state}  {} {}/{}  ×{}  ",
             lang.pick("event", "事件"),
             r.cursor,
-            r.events.len(),
+            r.len(),
             r.speed
         ))
         .cyan(),
