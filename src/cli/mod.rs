@@ -111,6 +111,13 @@ pub enum Cmd {
         /// DDIM's fresh noise per step, 0 to 1; default: the lesson's.
         #[arg(long, value_name = "ETA")]
         eta: Option<f64>,
+        /// How far from the prior's centre to draw (flow, VAE: 1 is the model itself, lower
+        /// is tamer); default: the lesson's.
+        #[arg(long, value_name = "T")]
+        temperature: Option<f64>,
+        /// In a save that trained several families (generators-compared), which one.
+        #[arg(long, value_name = "FAMILY")]
+        part: Option<String>,
         /// Seed of the starting noise.
         #[arg(long, value_name = "S", default_value_t = 0)]
         seed: u64,
@@ -275,6 +282,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             sampler,
             steps,
             eta,
+            temperature,
+            part,
             seed,
         }) => {
             if n == 0 || n > 100_000 {
@@ -288,6 +297,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                 sampler,
                 steps,
                 eta,
+                temperature,
+                part,
             };
             sample::sample_save(&save, &request, &out)
                 .map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;

@@ -52,6 +52,9 @@ pub enum DataShape {
     Points2d,
     /// 28×28 grayscale images with class labels.
     Images,
+    /// Either: points in the plane by default, digits when the lesson names a digits source
+    /// (`flow`, `gan`).
+    PointsOrImages,
 }
 
 impl DataShape {
@@ -66,6 +69,10 @@ impl DataShape {
                 )
                 | (DataShape::Points2d, DataSpec::Toy(_))
                 | (DataShape::Images, DataSpec::Digits(_) | DataSpec::Idx(_))
+                | (
+                    DataShape::PointsOrImages,
+                    DataSpec::Toy(_) | DataSpec::Digits(_) | DataSpec::Idx(_)
+                )
         )
     }
 }

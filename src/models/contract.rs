@@ -122,8 +122,31 @@ pub fn summarize<M: Model + ?Sized>(model: &mut M) -> Result<Finals, ModelError>
     model.summary(&mut Finish::new(&mut report, &cancel))
 }
 
+/// A model that draws digits, as `generators-compared` sees each family it trains: fresh
+/// samples, the likelihood the family defines (if any), and its size.
+pub trait Generator {
+    /// `n` fresh digits, n × 784 values in [0, 1], from the weights as they are now.
+    fn draw(&mut self, n: usize, seed: u64) -> Result<Vec<f32>, ModelError>;
+
+    /// The held-out likelihood this family defines, as (what it is, value, unit), e.g.
+    /// ("test −ELBO (bound)", 101.3, "nats/image") or ("test NLL (exact)", 1.9, "bits/dim");
+    /// `None` for families without one (GAN, and DDPM unless it computes its bound).
+    fn likelihood(&mut self) -> Option<Result<(String, f64, String), ModelError>> {
+        None
+    }
+
+    /// Trainable parameters.
+    fn parameter_count(&self) -> usize;
+}
+
 /// A trainable model, as the trainer loop sees it.
 pub trait Model: Send {
+    /// The model as a digit generator, for families that are one (`generators-compared`
+    /// trains them side by side through this).
+    fn generator(&mut self) -> Option<&mut dyn Generator> {
+        None
+    }
+
     /// Metric names the loss chart draws (the first is the training loss).
     fn charts(&self) -> Vec<String>;
 

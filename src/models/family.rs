@@ -47,6 +47,11 @@ pub struct SampleRequest {
     pub steps: Option<usize>,
     /// `--eta E`: DDIM's noise.
     pub eta: Option<f64>,
+    /// `--temperature T`: how far from the prior's centre samples are drawn (flow, VAE).
+    pub temperature: Option<f64>,
+    /// `--part NAME`: which family's weights, in a save that holds several
+    /// (`generators-compared`).
+    pub part: Option<String>,
 }
 
 /// Samples drawn by a family: `values` laid out row-major in `shape` (for digits, n × 28 × 28

@@ -26,7 +26,9 @@ use crate::config::spec::{TrainDefaults, TrainSpec};
 use crate::data::{DataShape, DataSpec};
 
 pub use classifier::ClassifierSpec;
-pub use contract::{Finals, Finish, Metrics, Model, ModelError, check_finite, finite, summarize};
+pub use contract::{
+    Finals, Finish, Generator, Metrics, Model, ModelError, check_finite, finite, summarize,
+};
 pub use diffusion::ddpm::DdpmSpec;
 pub use diffusion::two_d::Diffusion2dSpec;
 pub use family::{BuildEnv, Family, SampleRequest, Samples};
