@@ -15,6 +15,7 @@ pub mod memory;
 pub mod polynomial;
 pub mod regression;
 pub mod steps;
+pub mod vae;
 
 use std::path::Path;
 
@@ -35,6 +36,7 @@ pub use family::{BuildEnv, Family, SampleRequest, Samples};
 pub use memory::MemoryPlan;
 pub use polynomial::PolynomialSpec;
 pub use regression::LinearRegressionSpec;
+pub use vae::VaeSpec;
 
 /// The registry: one line a family, `Variant(spec type)`. It defines [`ModelSpec`] with one
 /// variant per family, [`KINDS`], and `ModelSpec`'s methods, each of which asks the family.
@@ -160,6 +162,7 @@ families! {
     GenerativeClassifier(classifier::ClassifierSpec),
     Diffusion2d(diffusion::two_d::Diffusion2dSpec),
     Ddpm(diffusion::ddpm::DdpmSpec),
+    Vae(vae::VaeSpec),
 }
 
 /// A family's spec as a mapping with `kind` in front.
