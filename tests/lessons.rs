@@ -17,12 +17,13 @@ fn repo() -> &'static Path {
 }
 
 /// The lessons shipped in `lessons/`.
-const SHIPPED: [&str; 5] = [
+const SHIPPED: [&str; 6] = [
     "regression-gd",
     "model-selection",
     "generative-classifier",
     "diffusion-2d",
     "ddpm",
+    "vae",
 ];
 
 fn fixture(kind: &str, name: &str) -> PathBuf {
@@ -276,6 +277,62 @@ fn an_unknown_prediction_target_is_rejected_with_the_choices() {
         format!("{e}").contains("eps") && format!("{e}").contains('v'),
         "{e}"
     );
+}
+
+#[test]
+fn a_vae_code_of_no_dimensions_is_rejected() {
+    let e = assert_single_error("vae-latent-zero", "model.latent", "0", "latent: 0");
+    assert!(e.message.contains("between 1 and 256"), "{e}");
+    assert!(e.hint.contains("`model.latent`"), "{e}");
+}
+
+#[test]
+fn a_vae_hidden_layer_of_width_zero_is_rejected_naming_the_layer() {
+    let e = assert_single_error(
+        "vae-hidden-width-zero",
+        "model.hidden",
+        "[64, 0]",
+        "hidden: [64, 0]",
+    );
+    assert!(
+        e.message.contains("hidden layer 2") && e.message.contains("found 0"),
+        "{e}"
+    );
+    assert!(e.hint.contains("hidden: [400]"), "{e}");
+}
+
+#[test]
+fn too_many_importance_samples_are_rejected() {
+    let e = assert_single_error(
+        "vae-iw-samples-too-many",
+        "model.iw_samples",
+        "5000",
+        "iw_samples: 5000",
+    );
+    assert!(e.message.contains("between 0 and 1000"), "{e}");
+}
+
+#[test]
+fn too_many_judged_vae_samples_are_rejected() {
+    let e = assert_single_error(
+        "vae-judge-samples-too-many",
+        "model.judge_samples",
+        "6000",
+        "judge_samples: 6000",
+    );
+    assert!(e.message.contains("between 0 and 5000"), "{e}");
+}
+
+#[test]
+fn a_misspelled_vae_likelihood_gets_a_suggestion() {
+    let e = assert_single_error(
+        "vae-likelihood-misspelled",
+        "model.likelihood",
+        "\"bernouli\"",
+        "likelihood: bernouli",
+    );
+    assert!(e.hint.contains("did you mean `bernoulli`"), "{e}");
+    assert!(e.hint.contains("gaussian"), "{e}");
 }
 
 #[test]

@@ -156,3 +156,18 @@ fn a_wide_mlp_is_refused_at_its_width() {
     let text = errors.to_string();
     assert!(errors.0.iter().any(|e| e.key == "model.width"), "{text}");
 }
+
+#[test]
+fn the_vae_plans_within_half_again_of_its_peak_as_shipped_wide_and_with_importance_samples() {
+    assert_plan_holds("vae", &[]);
+    assert_plan_holds(
+        "vae",
+        &[
+            "model.hidden=[2048, 1024]",
+            "model.latent=64",
+            "train.batch_size=1024",
+            "model.iw_samples=5",
+            "data.test=2000",
+        ],
+    );
+}

@@ -48,6 +48,27 @@ const CASES: &[(&str, &[&str])] = &[
             "data.test=60",
         ],
     ),
+    (
+        "vae",
+        &[
+            "--steps",
+            "40",
+            "--seed",
+            "3",
+            "--set",
+            "model.hidden=[64]",
+            "--set",
+            "model.grid=3",
+            "--set",
+            "model.judge_samples=24",
+            "--set",
+            "model.iw_samples=4",
+            "--set",
+            "data.train=3000",
+            "--set",
+            "data.test=60",
+        ],
+    ),
 ];
 
 fn repo() -> &'static Path {
