@@ -162,7 +162,7 @@ impl Vae {
         if finish.cancelled() {
             return Ok(None);
         }
-        let mut rng = Pcg64Mcg::seed_from_u64(self.seed ^ 0x5C0_0000_0000_0E5);
+        let mut rng = Pcg64Mcg::seed_from_u64(self.seed ^ 0x005C_0000_0000_00E5);
         let all = self.draw_with(n, &mut rng);
         check_finite("the final samples", &all)?;
         finish.progress(&what, n as u64, n as u64);
@@ -801,7 +801,7 @@ mod tests {
         );
         let s = crate::models::summarize(&mut m).unwrap();
         assert_eq!(s["test_neg_elbo"], json!(value));
-        assert!(s.get("test_iwae").is_none(), "off by default");
+        assert!(!s.contains_key("test_iwae"), "off by default");
     }
 
     #[test]
