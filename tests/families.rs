@@ -120,6 +120,9 @@ fn each_kind_is_named_once_and_declares_the_loss_chart_first() {
 }
 
 #[test]
-fn only_ddpm_and_vae_can_sample_from_a_save_today() {
-    assert_eq!(kinds_that_sample(), vec!["ddpm", "vae"]);
+fn exactly_the_generators_can_sample_from_a_save() {
+    assert_eq!(
+        kinds_that_sample(),
+        vec!["ddpm", "vae", "generators-compared"]
+    );
 }

@@ -7,14 +7,12 @@ use std::path::Path;
 use crate::models::{SampleRequest, kinds_that_sample};
 use crate::saves;
 
-/// The weights file a run that can be sampled from leaves in its save.
-pub const WEIGHTS_FILE: &str = "weights.safetensors";
+pub use crate::models::WEIGHTS_FILE;
 
 /// Draws `request.n` samples from the run saved in `save` and writes them to `out`.
 pub fn sample_save(save: &Path, request: &SampleRequest, out: &Path) -> Result<(), String> {
     let loaded = saves::load(save).map_err(|e| e.to_string())?;
     let model = &loaded.lesson.model;
-    let weights = save.join(WEIGHTS_FILE);
     let cannot = || {
         format!(
             "{} is a run of `{}`, which cannot draw samples from a save; `mllab sample` works on saves of: {}",
@@ -26,9 +24,11 @@ pub fn sample_save(save: &Path, request: &SampleRequest, out: &Path) -> Result<(
     if !kinds_that_sample().contains(&model.kind_name()) {
         return Err(cannot());
     }
+    let file = model.weights_file(request)?;
+    let weights = save.join(&file);
     if !weights.is_file() {
         return Err(format!(
-            "{} has no {WEIGHTS_FILE} (the run did not finish, or is from a lesson that keeps none)",
+            "{} has no {file} (the run did not finish, or is from a lesson that keeps none)",
             save.display()
         ));
     }

@@ -26,6 +26,9 @@ pub struct Ctx {
     /// Key paths whose value came from `--set`.
     pub overridden: BTreeSet<String>,
     pub errors: Vec<LessonError>,
+    /// While a section is read on behalf of another (a family's keys inside
+    /// `generators-compared`), keys starting with `.0` are reported under `.1` instead.
+    scope: Option<(String, String)>,
 }
 
 impl Ctx {
@@ -35,7 +38,18 @@ impl Ctx {
             text: text.to_string(),
             overridden: BTreeSet::new(),
             errors: Vec::new(),
+            scope: None,
         }
+    }
+
+    /// Runs `read` with every key it reports under `from` moved to `to`: a family's own parser,
+    /// which names its keys `model.…`, reads a section nested at `model.settings.vae` and its
+    /// errors still point at the right line.
+    pub fn scoped<R>(&mut self, from: &str, to: &str, read: impl FnOnce(&mut Ctx) -> R) -> R {
+        let outer = self.scope.replace((from.to_string(), to.to_string()));
+        let r = read(self);
+        self.scope = outer;
+        r
     }
 
     /// Records an error about `key` (a dotted path), placed where the key is written.
@@ -46,6 +60,19 @@ impl Ctx {
         message: impl Into<String>,
         hint: impl Into<String>,
     ) {
+        let moved = self.scope.as_ref().and_then(|(from, to)| {
+            key.strip_prefix(from.as_str())
+                .filter(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+                .map(|rest| format!("{to}{rest}"))
+        });
+        let key = moved.as_deref().unwrap_or(key);
+        let (mut message, mut hint) = (message.into(), hint.into());
+        if let (Some(_), Some((from, to))) = (&moved, &self.scope) {
+            // "set `model.min_snr` to …" names the key where it is written.
+            let (from, to) = (format!("`{from}."), format!("`{to}."));
+            message = message.replace(&from, &to);
+            hint = hint.replace(&from, &to);
+        }
         let mut e = LessonError::key(&self.file, key, value, message, hint);
         e.from_override = self.overridden.iter().any(|o| {
             key.strip_prefix(o.as_str())

@@ -155,6 +155,13 @@ pub trait Model: Send {
         Vec::new()
     }
 
+    /// True once the model has done all its work before the step count is reached (a model
+    /// that ends on its own schedule, like `generators-compared` after its last family); the
+    /// trainer then ends the run as if all steps were done.
+    fn finished(&self) -> bool {
+        false
+    }
+
     /// One optimisation step at learning rate `lr`; returns at least `loss`. The trainer ends
     /// the run as diverged if a returned number is not finite.
     fn train_step(&mut self, step: u64, lr: f64) -> Result<Metrics, ModelError>;

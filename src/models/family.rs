@@ -68,6 +68,9 @@ pub fn read_keys<T: DeserializeOwned>(ctx: &mut Ctx, rest: &Value) -> Option<T> 
     ctx.typed_with::<T>("model", rest, &["kind"])
 }
 
+/// The weights file a run that can be sampled from leaves in its save.
+pub const WEIGHTS_FILE: &str = "weights.safetensors";
+
 /// Draws samples from the weights file a finished run of `spec` saved.
 pub type SampleFn<Spec> = fn(&Spec, &Path, &SampleRequest) -> Result<Samples, String>;
 
@@ -108,5 +111,18 @@ pub trait Family: Clone + Debug + PartialEq + Serialize + DeserializeOwned + 'st
     /// cannot return `None` (the default), and `mllab sample` says which can.
     fn sampler() -> Option<SampleFn<Self>> {
         None
+    }
+
+    /// The file in a save that `mllab sample` reads for `request`: [`WEIGHTS_FILE`] unless the
+    /// family keeps several (then `--part` says which).
+    fn weights_file(&self, request: &SampleRequest) -> Result<String, String> {
+        match &request.part {
+            None => Ok(WEIGHTS_FILE.to_string()),
+            Some(p) if p == Self::KIND => Ok(WEIGHTS_FILE.to_string()),
+            Some(p) => Err(format!(
+                "--part {p}: this run trained one family, `{}`; --part is for saves that trained several (generators-compared)",
+                Self::KIND
+            )),
+        }
     }
 }

@@ -79,6 +79,24 @@ impl MemoryPlan {
         }
     }
 
+    /// Adds `other`'s parts (not its baseline), their keys moved from under `from` to under
+    /// `to` (a family's plan inside `generators-compared`).
+    pub fn absorb(&mut self, other: MemoryPlan, from: &str, to: &str) {
+        let moved = |key: &str| match key.strip_prefix(from) {
+            Some(rest) if rest.is_empty() || rest.starts_with('.') => format!("{to}{rest}"),
+            _ => key.to_string(),
+        };
+        for mut p in other.parts.into_iter().skip(1) {
+            p.key = if p.key.is_empty() {
+                p.key
+            } else {
+                moved(&p.key)
+            };
+            p.also = p.also.map(|a| moved(&a));
+            self.parts.push(p);
+        }
+    }
+
     pub fn total(&self) -> u64 {
         self.parts.iter().map(|p| p.bytes).sum()
     }

@@ -8,6 +8,7 @@
 //! threads, terminals, saves or file formats: it steps, measures, and describes what to draw.
 
 pub mod classifier;
+pub mod compared;
 pub mod contract;
 pub mod diffusion;
 pub mod family;
@@ -32,7 +33,7 @@ pub use contract::{
 };
 pub use diffusion::ddpm::DdpmSpec;
 pub use diffusion::two_d::Diffusion2dSpec;
-pub use family::{BuildEnv, Family, SampleRequest, Samples};
+pub use family::{BuildEnv, Family, SampleRequest, Samples, WEIGHTS_FILE};
 pub use memory::MemoryPlan;
 pub use polynomial::PolynomialSpec;
 pub use regression::LinearRegressionSpec;
@@ -59,6 +60,20 @@ macro_rules! families {
             let mut kinds = Vec::new();
             $(
                 if <$spec as Family>::sampler().is_some() {
+                    kinds.push(<$spec as Family>::KIND);
+                }
+            )*
+            kinds
+        }
+
+        /// The kinds that draw 28×28 digits and whose saves can be sampled: the generators
+        /// `generators-compared` may train.
+        pub fn kinds_that_draw_digits() -> Vec<&'static str> {
+            let mut kinds = Vec::new();
+            $(
+                if <$spec as Family>::sampler().is_some()
+                    && matches!(<$spec as Family>::DATA, DataShape::Images | DataShape::PointsOrImages)
+                {
                     kinds.push(<$spec as Family>::KIND);
                 }
             )*
@@ -147,6 +162,13 @@ macro_rules! families {
             }
         }
 
+        impl ModelSpec {
+            /// The file of a save that `mllab sample` reads for `request`.
+            pub fn weights_file(&self, request: &SampleRequest) -> Result<String, String> {
+                match self { $(ModelSpec::$variant(spec) => spec.weights_file(request)),* }
+            }
+        }
+
         impl Serialize for ModelSpec {
             /// As written in a lesson: `kind` first, then the family's keys.
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -163,6 +185,7 @@ families! {
     Diffusion2d(diffusion::two_d::Diffusion2dSpec),
     Ddpm(diffusion::ddpm::DdpmSpec),
     Vae(vae::VaeSpec),
+    GeneratorsCompared(compared::ComparedSpec),
 }
 
 /// A family's spec as a mapping with `kind` in front.

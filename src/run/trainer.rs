@@ -706,7 +706,7 @@ impl Trainer {
                 self.flush();
             }
 
-            if self.step >= total {
+            if self.step >= total || model.finished() {
                 return Outcome::Finished(FinishReason::AllSteps);
             }
             let active = self
@@ -742,7 +742,7 @@ impl Trainer {
                     self.diverged_text(&format!("the parameter `{name}` is not finite"))
                 ));
             }
-            let last = step == total;
+            let last = step == total || model.finished();
             if step.is_multiple_of(log_every) || last || one_step {
                 let mut values = metrics;
                 values.insert("lr".into(), lr);

@@ -33,7 +33,7 @@ use super::schedule::{NoiseSchedule, Prediction, Sampler};
 use crate::config::spec::TrainSpec;
 use crate::metrics::judge::{Judge, JudgeScores};
 use crate::models::steps::Batches;
-use crate::models::{Finals, Finish, Metrics, Model, ModelError, check_finite};
+use crate::models::{Finals, Finish, Generator, Metrics, Model, ModelError, check_finite};
 use crate::nn::{Adam, AdamConfig, Ema, Optimizer};
 use crate::tensor::{Graph, ParamStore, Tensor, randn};
 use crate::visual::PanelUpdate;
@@ -188,7 +188,31 @@ impl Ddpm {
     }
 }
 
+impl Generator for Ddpm {
+    /// Digits from the averaged weights, with the lesson's sampler, drawn from their own seed so
+    /// that drawing does not move the training's random stream.
+    fn draw(&mut self, n: usize, seed: u64) -> Result<Vec<f32>, ModelError> {
+        let training = std::mem::replace(&mut self.rng, Pcg64Mcg::seed_from_u64(seed));
+        let mut all = Vec::with_capacity(n * PIXELS);
+        while all.len() < n * PIXELS {
+            let k = (n - all.len() / PIXELS).min(100);
+            all.extend(self.sample(k, 0, &|| false).0);
+        }
+        self.rng = training;
+        check_finite("the samples", &all)?;
+        Ok(all)
+    }
+
+    fn parameter_count(&self) -> usize {
+        self.ps.num_scalars()
+    }
+}
+
 impl Model for Ddpm {
+    fn generator(&mut self) -> Option<&mut dyn Generator> {
+        Some(self)
+    }
+
     fn charts(&self) -> Vec<String> {
         vec!["loss".into()]
     }
