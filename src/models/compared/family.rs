@@ -87,6 +87,17 @@ impl Family for ComparedSpec {
     }
 
     fn memory(&self, data: &DataSpec, train: &TrainSpec, plan: &mut MemoryPlan) {
+        // The judge, its copy of the held-out digits and the scored samples of one family.
+        let test = match data {
+            DataSpec::Digits(d) => d.test as u64,
+            _ => 10_000,
+        };
+        plan.add(
+            "the judge, its reference digits and one family's scored samples",
+            "model.judge_samples",
+            self.judge_samples,
+            test * 784 * 4 + (8 << 20) + self.judge_samples as u64 * 784 * 4 * 3,
+        );
         // Every family is built at the start and kept to the end.
         for name in &self.families {
             if let Ok(inner) = self.part(name) {

@@ -42,8 +42,23 @@ pub struct ComparedSpec {
     pub training: BTreeMap<String, Value>,
 }
 
+/// The lecture's order (VAE, flow, GAN, diffusion), then any other digit generator the
+/// registry holds.
 fn default_families() -> Vec<String> {
-    ["vae", "flow", "gan", "ddpm"].map(String::from).to_vec()
+    let generators = ComparedSpec::generators();
+    let lecture = ["vae", "flow", "gan", "ddpm"];
+    let mut out: Vec<String> = lecture
+        .iter()
+        .filter(|k| generators.contains(k))
+        .map(|k| k.to_string())
+        .collect();
+    out.extend(
+        generators
+            .iter()
+            .filter(|k| !lecture.contains(k))
+            .map(|k| k.to_string()),
+    );
+    out
 }
 fn default_budget() -> f64 {
     60.0
