@@ -11,6 +11,7 @@ pub mod classifier;
 pub mod contract;
 pub mod diffusion;
 pub mod family;
+pub mod flow;
 pub mod memory;
 pub mod polynomial;
 pub mod regression;
@@ -32,6 +33,7 @@ pub use contract::{
 pub use diffusion::ddpm::DdpmSpec;
 pub use diffusion::two_d::Diffusion2dSpec;
 pub use family::{BuildEnv, Family, SampleRequest, Samples};
+pub use flow::FlowSpec;
 pub use memory::MemoryPlan;
 pub use polynomial::PolynomialSpec;
 pub use regression::LinearRegressionSpec;
@@ -160,6 +162,7 @@ families! {
     GenerativeClassifier(classifier::ClassifierSpec),
     Diffusion2d(diffusion::two_d::Diffusion2dSpec),
     Ddpm(diffusion::ddpm::DdpmSpec),
+    Flow(flow::FlowSpec),
 }
 
 /// A family's spec as a mapping with `kind` in front.
