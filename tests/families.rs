@@ -121,5 +121,5 @@ fn each_kind_is_named_once_and_declares_the_loss_chart_first() {
 
 #[test]
 fn only_ddpm_can_sample_from_a_save_today() {
-    assert_eq!(kinds_that_sample(), vec!["ddpm"]);
+    assert_eq!(kinds_that_sample(), vec!["ddpm", "flow"]);
 }
