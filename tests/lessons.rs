@@ -17,13 +17,15 @@ fn repo() -> &'static Path {
 }
 
 /// The lessons shipped in `lessons/`.
-const SHIPPED: [&str; 6] = [
+const SHIPPED: [&str; 8] = [
     "regression-gd",
     "model-selection",
     "generative-classifier",
     "diffusion-2d",
     "ddpm",
     "vae",
+    "flow",
+    "generators-compared",
 ];
 
 fn fixture(kind: &str, name: &str) -> PathBuf {
@@ -1209,4 +1211,21 @@ fn resolving_an_id_that_two_files_share_fails_naming_both() {
         resolve("defaults-only", dir.path()).unwrap(),
         dir.path().join("defaults-only.yaml")
     );
+}
+
+#[test]
+fn an_odd_number_of_couplings_is_rejected_with_the_even_neighbours() {
+    let e = assert_single_error("odd-couplings", "model.couplings", "5", "couplings: 5");
+    assert!(e.to_string().contains("couplings: 4 or 6"), "{e}");
+}
+
+#[test]
+fn a_sampling_temperature_of_zero_is_rejected() {
+    let e = assert_single_error(
+        "zero-temperature",
+        "model.temperature",
+        "0",
+        "temperature: 0",
+    );
+    assert!(e.to_string().contains("above 0"), "{e}");
 }

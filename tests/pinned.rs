@@ -23,6 +23,7 @@ const CASES: &[(&str, &[&str])] = &[
     ("model-selection", &["--steps", "200", "--seed", "3"]),
     ("generative-classifier", &["--steps", "200", "--seed", "3"]),
     ("diffusion-2d", &["--steps", "120", "--seed", "3"]),
+    ("flow", &["--steps", "120", "--seed", "3"]),
     (
         "ddpm",
         &[

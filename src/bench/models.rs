@@ -8,7 +8,7 @@ use rand_pcg::Pcg64Mcg;
 use crate::models::diffusion::{BetaSchedule, NoiseSchedule};
 use crate::nn::{Activation, Adam, Linear, Mlp, Optimizer, TransformerBlock, sinusoidal_embedding};
 use crate::nn::{Embedding, LayerNorm};
-use crate::tensor::{Graph, ParamStore, Tensor, Var, randn, tensor};
+use crate::tensor::{Graph, ParamStore, Tensor, Var, randn};
 
 /// (a) MLP classifier 784-256-10, ReLU, cross-entropy.
 pub struct MlpClassifier {
@@ -154,29 +154,13 @@ impl DdpmMlp {
     }
 }
 
-/// Checkerboard mask on 28×28 (1 where (i + j) % 2 == parity), as a (1, 784) row.
-pub fn checkerboard(parity: usize) -> Tensor {
-    let v: Vec<f32> = (0..784)
-        .map(|k| {
-            if (k / 28 + k % 28) % 2 == parity {
-                1.0
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    tensor(&[1, 784], &v)
-}
+use crate::models::flow::coupling;
+pub use crate::models::flow::{Coupling, checkerboard};
 
-/// One affine coupling of RealNVP: separate s and t nets 784-512-512-784 (ReLU).
-pub struct Coupling {
-    pub mask: Tensor,
-    pub s: Mlp,
-    pub t: Mlp,
-    pub scale: crate::tensor::ParamId,
-}
-
-/// (e) RealNVP: 8 affine couplings with alternating checkerboard masks on 784-d, N(0, I) prior.
+/// (e) RealNVP: affine couplings with alternating checkerboard masks on 784-d, N(0, I) prior,
+/// separate s and t nets 784-hidden-hidden-784 (ReLU) in each, initialised as PyTorch's twin
+/// is (not as the identity). The couplings and their arithmetic are the flow lesson's
+/// (`models::flow::coupling`), so the bench times the code the lesson trains.
 pub struct RealNvp {
     pub layers: Vec<Coupling>,
 }
@@ -184,23 +168,15 @@ pub struct RealNvp {
 impl RealNvp {
     pub fn new(ps: &mut ParamStore, rng: &mut Pcg64Mcg, n_layers: usize, hidden: usize) -> Self {
         let layers = (0..n_layers)
-            .map(|k| Coupling {
-                mask: checkerboard(k % 2),
-                s: Mlp::new(
+            .map(|k| {
+                Coupling::new(
                     ps,
-                    &format!("layers.{k}.s"),
+                    &format!("layers.{k}"),
+                    checkerboard(k % 2),
                     &[784, hidden, hidden, 784],
                     Activation::Relu,
                     rng,
-                ),
-                t: Mlp::new(
-                    ps,
-                    &format!("layers.{k}.t"),
-                    &[784, hidden, hidden, 784],
-                    Activation::Relu,
-                    rng,
-                ),
-                scale: ps.add(format!("layers.{k}.scale"), crate::tensor::zeros(&[1, 784])),
+                )
             })
             .collect();
         Self { layers }
@@ -208,38 +184,12 @@ impl RealNvp {
 
     /// Data to latent: z (B, 784) and log|det ∂z/∂x| (B).
     pub fn forward(&self, g: &Graph, x: &Var) -> (Var, Var) {
-        let mut x = x.clone();
-        let mut logdet: Option<Var> = None;
-        for c in &self.layers {
-            let mask = g.input(c.mask.clone());
-            let inv = g.input(c.mask.mapv(|m| 1.0 - m));
-            let xm = g.mul(&x, &mask);
-            let s = g.mul(
-                &g.mul(&g.tanh(&c.s.forward(g, &xm)), &g.exp(&g.param(c.scale))),
-                &inv,
-            );
-            let t = g.mul(&c.t.forward(g, &xm), &inv);
-            x = g.add(&xm, &g.mul(&inv, &g.add(&g.mul(&x, &g.exp(&s)), &t)));
-            let ld = g.sum_axis(&s, 1, false);
-            logdet = Some(match logdet {
-                Some(l) => g.add(&l, &ld),
-                None => ld,
-            });
-        }
-        let logdet = logdet.unwrap_or_else(|| g.input(crate::tensor::zeros(&[x.shape()[0]])));
-        (x, logdet)
+        coupling::forward(g, &self.layers, x)
     }
 
     /// Mean negative log-likelihood (nats per example) of x (B, 784).
     pub fn nll(&self, g: &Graph, x: &Var) -> Var {
-        let (x, logdet) = self.forward(g, x);
-        let d = x.shape()[1] as f32;
-        let sq = g.sum_axis(&g.square(&x), 1, false);
-        let logpz = g.mul_scalar(
-            &g.add_scalar(&sq, d * (2.0 * std::f32::consts::PI).ln()),
-            -0.5,
-        );
-        g.neg(&g.mean_all(&g.add(&logpz, &logdet)))
+        coupling::mean_nll(g, &self.layers, x)
     }
 }
 

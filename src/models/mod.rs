@@ -12,6 +12,7 @@ pub mod compared;
 pub mod contract;
 pub mod diffusion;
 pub mod family;
+pub mod flow;
 pub mod memory;
 pub mod polynomial;
 pub mod regression;
@@ -34,6 +35,7 @@ pub use contract::{
 pub use diffusion::ddpm::DdpmSpec;
 pub use diffusion::two_d::Diffusion2dSpec;
 pub use family::{BuildEnv, Family, SampleRequest, Samples, WEIGHTS_FILE};
+pub use flow::FlowSpec;
 pub use memory::MemoryPlan;
 pub use polynomial::PolynomialSpec;
 pub use regression::LinearRegressionSpec;
@@ -185,6 +187,7 @@ families! {
     Diffusion2d(diffusion::two_d::Diffusion2dSpec),
     Ddpm(diffusion::ddpm::DdpmSpec),
     Vae(vae::VaeSpec),
+    Flow(flow::FlowSpec),
     GeneratorsCompared(compared::ComparedSpec),
 }
 
