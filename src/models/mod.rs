@@ -11,6 +11,7 @@ pub mod classifier;
 pub mod contract;
 pub mod diffusion;
 pub mod family;
+pub mod gan;
 pub mod memory;
 pub mod polynomial;
 pub mod regression;
@@ -27,11 +28,13 @@ use crate::data::{DataShape, DataSpec};
 
 pub use classifier::ClassifierSpec;
 pub use contract::{
-    Finals, Finish, Generator, Metrics, Model, ModelError, check_finite, finite, summarize,
+    Finals, Finish, Generator, Metrics, Model, ModelError, StepPart, check_finite, finite,
+    summarize,
 };
 pub use diffusion::ddpm::DdpmSpec;
 pub use diffusion::two_d::Diffusion2dSpec;
 pub use family::{BuildEnv, Family, SampleRequest, Samples};
+pub use gan::GanSpec;
 pub use memory::MemoryPlan;
 pub use polynomial::PolynomialSpec;
 pub use regression::LinearRegressionSpec;
@@ -160,6 +163,7 @@ families! {
     GenerativeClassifier(classifier::ClassifierSpec),
     Diffusion2d(diffusion::two_d::Diffusion2dSpec),
     Ddpm(diffusion::ddpm::DdpmSpec),
+    Gan(gan::GanSpec),
 }
 
 /// A family's spec as a mapping with `kind` in front.
