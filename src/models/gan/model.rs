@@ -57,8 +57,19 @@ impl Model for Gan {
         }
     }
 
+    /// Both losses, G's gradient norm (which the minimax loss starves), and how much of the
+    /// data the samples cover: modes on the plane, confident digits on digits.
     fn charts(&self) -> Vec<String> {
-        vec!["d_loss".into(), "g_loss".into(), "g_grad_norm".into()]
+        let cover = match self.data {
+            Data::Plane { .. } => "modes_covered",
+            Data::Digits { .. } => "confident",
+        };
+        vec![
+            "d_loss".into(),
+            "g_loss".into(),
+            "g_grad_norm".into(),
+            cover.into(),
+        ]
     }
 
     fn intro(&mut self) -> Vec<PanelUpdate> {
@@ -223,5 +234,158 @@ impl Generator for Gan {
     /// Both players' weights and biases (the discriminator is trained too).
     fn parameter_count(&self) -> usize {
         self.ps.num_scalars()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{digits, plane};
+    use super::super::{GanLoss, GanSpec};
+    use super::*;
+    use crate::data::toys::Toy;
+    use crate::models::summarize;
+    use crate::tensor::ParamStore;
+
+    fn small() -> GanSpec {
+        GanSpec {
+            generator: Some(vec![64, 64]),
+            discriminator: Some(vec![64, 64]),
+            samples: 400,
+            ..GanSpec::default()
+        }
+    }
+
+    /// Every parameter's values, by name.
+    fn values(ps: &ParamStore) -> Vec<(String, Vec<f32>)> {
+        ps.iter()
+            .map(|(_, p)| (p.name.clone(), p.value.iter().copied().collect()))
+            .collect()
+    }
+
+    /// Names of the parameters that differ between two snapshots.
+    fn changed(a: &[(String, Vec<f32>)], b: &[(String, Vec<f32>)]) -> Vec<String> {
+        a.iter()
+            .zip(b)
+            .filter(|(x, y)| x.1 != y.1)
+            .map(|(x, _)| x.0.clone())
+            .collect()
+    }
+
+    #[test]
+    fn stepping_one_player_alone_changes_only_that_players_weights() {
+        let mut m = plane(Toy::EightGaussians, &small(), 1);
+        m.train_step(1, 1e-3).unwrap();
+        let before = values(&m.ps);
+        let d = m.train_part(StepPart::Discriminator, 2, 1e-3).unwrap();
+        let after_d = values(&m.ps);
+        let moved = changed(&before, &after_d);
+        assert!(!moved.is_empty() && moved.iter().all(|n| n.starts_with("disc.")), "{moved:?}");
+        assert!(d.contains_key("d_loss") && !d.contains_key("g_loss"), "{d:?}");
+        let g = m.train_part(StepPart::Generator, 3, 1e-3).unwrap();
+        let moved = changed(&after_d, &values(&m.ps));
+        assert!(!moved.is_empty() && moved.iter().all(|n| n.starts_with("gen.")), "{moved:?}");
+        assert!(g.contains_key("g_grad_norm") && !g.contains_key("d_loss"), "{g:?}");
+        // A whole step moves both.
+        let before = values(&m.ps);
+        m.train_step(4, 1e-3).unwrap();
+        let moved = changed(&before, &values(&m.ps));
+        assert!(moved.iter().any(|n| n.starts_with("gen.")));
+        assert!(moved.iter().any(|n| n.starts_with("disc.")));
+        assert_eq!(m.step_parts(), PARTS);
+    }
+
+    #[test]
+    fn with_d_ahead_the_minimax_generator_gets_a_fraction_of_the_non_saturating_gradient() {
+        let norm = |loss| {
+            let spec = GanSpec { loss, ..small() };
+            let mut m = plane(Toy::EightGaussians, &spec, 2);
+            // D alone for a while: it learns to reject G's untrained points.
+            for s in 1..=150 {
+                m.train_part(StepPart::Discriminator, s, 2e-3).unwrap();
+            }
+            m.train_part(StepPart::Generator, 151, 2e-3).unwrap()["g_grad_norm"]
+        };
+        let (minimax, non_saturating) = (norm(GanLoss::Minimax), norm(GanLoss::NonSaturating));
+        assert!(
+            minimax < 0.2 * non_saturating,
+            "minimax {minimax} vs non-saturating {non_saturating}"
+        );
+    }
+
+    #[test]
+    fn training_spreads_the_samples_over_the_eight_gaussians() {
+        let mut m = plane(Toy::EightGaussians, &small(), 3);
+        let before = m.evaluate().unwrap();
+        for s in 1..=1500 {
+            m.train_step(s, 1e-3).unwrap();
+        }
+        let after = m.evaluate().unwrap();
+        assert!(
+            after["mmd"] < 0.6 * before["mmd"],
+            "mmd {} → {}",
+            before["mmd"],
+            after["mmd"]
+        );
+        assert!(
+            after["modes_covered"] >= 6.0,
+            "{} → {} modes",
+            before["modes_covered"],
+            after["modes_covered"]
+        );
+        let s = summarize(&mut m).unwrap();
+        assert_eq!(s["modes"], json!(8));
+        for key in ["d_loss", "g_loss", "mmd", "mmd_data_floor", "on_data"] {
+            assert!(s[key].as_f64().is_some_and(f64::is_finite), "{key}: {s:?}");
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_game() {
+        let run = |seed| {
+            let mut m = plane(Toy::Moons, &small(), seed);
+            (1..=5)
+                .map(|s| m.train_step(s, 1e-3).unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(4), run(4));
+        assert_ne!(run(4), run(5));
+    }
+
+    #[test]
+    fn snapshots_draw_the_declared_panels_on_the_plane_and_on_digits() {
+        let mut m = plane(Toy::Checkerboard, &small(), 0);
+        let mut updates = m.intro();
+        updates.extend(m.snapshot().unwrap());
+        let panels: Vec<&str> = updates.iter().map(|u| u.panel.as_str()).collect();
+        for p in ["samples", "critic", "modes"] {
+            assert!(panels.contains(&p), "{p} missing from {panels:?}");
+        }
+        let bars = updates.iter().find(|u| u.panel == "modes").unwrap();
+        assert!(
+            matches!(&bars.visual, crate::visual::Visual::Bars(b) if b.bars.len() == 9),
+            "8 squares and `off`"
+        );
+        assert!(m.generator().is_none(), "points are not digits");
+        let spec = GanSpec {
+            generator: Some(vec![32]),
+            discriminator: Some(vec![32]),
+            grid: 4,
+            ..GanSpec::default()
+        };
+        let mut d = digits(&spec);
+        d.train_step(1, 2e-4).unwrap();
+        let shown = d.snapshot().unwrap();
+        let panels: Vec<&str> = shown.iter().map(|u| u.panel.as_str()).collect();
+        assert_eq!(panels, vec!["samples", "critic"], "no judge, no class histogram");
+        let g = d.generator().expect("a digit GAN is a generator");
+        let x = g.draw(3, 7).unwrap();
+        assert_eq!(x.len(), 3 * PIXELS);
+        assert!(x.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert_eq!(g.draw(3, 7).unwrap(), x, "the same seed, the same digits");
+        assert!(g.likelihood().is_none());
+        assert_eq!(
+            g.parameter_count() as u64,
+            spec.widths(super::super::Space::Digits).parameters()
+        );
     }
 }

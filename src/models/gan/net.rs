@@ -161,3 +161,56 @@ mod tests {
         assert!((l - 2.0 * std::f32::consts::LN_2).abs() < 1e-6, "{l}");
     }
 }
+
+/// The identity the lesson is built on: trained alone against two fixed distributions, D
+/// approaches D* = p_data / (p_data + p_G).
+#[cfg(test)]
+mod optimal_discriminator {
+    use super::*;
+    use crate::nn::{AdamConfig, Optimizer};
+    use crate::tensor::randn;
+    use rand::SeedableRng;
+    use rand_pcg::Pcg64Mcg;
+
+    fn normal_pdf(x: f64, sigma: f64) -> f64 {
+        (-(x * x) / (2.0 * sigma * sigma)).exp() / (sigma * (2.0 * std::f64::consts::PI).sqrt())
+    }
+
+    #[test]
+    fn a_discriminator_trained_alone_reaches_p_data_over_p_data_plus_p_g() {
+        // p_data = N(0, 1), p_G = N(0, 2²): D*(x) = 1 / (1 + p_G/p_data) is ⅔ at 0 and falls
+        // through ½ at |x| = √(8 ln 2 / 3) ≈ 1.36 (not a straight logit: a curve to learn).
+        let mut rng = Pcg64Mcg::seed_from_u64(11);
+        let mut ps = ParamStore::new();
+        let disc = Mlp::new(
+            &mut ps,
+            "disc",
+            &[1, 32, 32, 1],
+            Activation::LeakyRelu(0.2),
+            &mut rng,
+        );
+        let mut opt = crate::nn::Adam::new(AdamConfig::adam(3e-3));
+        let n = 512;
+        for _ in 0..1500 {
+            let real = randn(&[n, 1], &mut rng);
+            let fake = randn(&[n, 1], &mut rng).mapv(|v| 2.0 * v);
+            let grads = {
+                let g = Graph::new(&ps);
+                let l = d_loss(&g, &disc, &g.input(real), &g.input(fake));
+                g.backward(&l)
+            };
+            opt.step(&mut ps, &grads);
+        }
+        let xs: Vec<f32> = (0..=16).map(|i| -2.0 + 0.25 * i as f32).collect();
+        let g = Graph::no_grad(&ps);
+        let out = g.sigmoid(&disc.forward(&g, &g.input(crate::tensor::tensor(&[xs.len(), 1], &xs))));
+        let d: Vec<f32> = out.value().iter().copied().collect();
+        let mut worst = 0.0f64;
+        for (x, d) in xs.iter().zip(&d) {
+            let (p, q) = (normal_pdf(*x as f64, 1.0), normal_pdf(*x as f64, 2.0));
+            let star = p / (p + q);
+            worst = worst.max((*d as f64 - star).abs());
+        }
+        assert!(worst < 0.05, "D is {worst:.3} away from D* somewhere on [−2, 2]: {d:?}");
+    }
+}
