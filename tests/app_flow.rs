@@ -372,6 +372,7 @@ fn run_state_ignores_events_of_another_run() {
             seed: 9,
             total_steps: 50,
             charts: vec!["loss".into()],
+            parts: Vec::new(),
         },
     };
     assert!(

@@ -17,7 +17,7 @@ fn repo() -> &'static Path {
 }
 
 /// The lessons shipped in `lessons/`.
-const SHIPPED: [&str; 8] = [
+const SHIPPED: [&str; 9] = [
     "regression-gd",
     "model-selection",
     "generative-classifier",
@@ -25,6 +25,7 @@ const SHIPPED: [&str; 8] = [
     "ddpm",
     "vae",
     "flow",
+    "gan",
     "generators-compared",
 ];
 

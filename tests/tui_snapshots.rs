@@ -283,6 +283,7 @@ fn run_events(last: u64) -> Vec<RunEvent> {
                 seed: 0,
                 total_steps: TOTAL_STEPS,
                 charts: vec!["loss".into(), "test_loss".into()],
+                parts: Vec::new(),
             },
         ),
         event(0, visual("surface", "background", surface_background())),
@@ -593,7 +594,7 @@ fn each_screen_ends_with_the_footer_the_keymap_writes_in_its_language() {
             .last()
             .unwrap_or_default()
             .to_string();
-        let footer = keymap::footer(screen, lang);
+        let footer = keymap::footer(screen, &[], lang);
         assert!(
             last_row.contains(&footer),
             "{screen:?} in {lang:?}: {last_row:?} lacks {footer:?}"

@@ -139,6 +139,24 @@ pub trait Generator {
     fn parameter_count(&self) -> usize;
 }
 
+/// A part of a model that can take an optimisation step on its own while the run is paused
+/// (a GAN's two players), so that the learner sees one move while the other stands still.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepPart {
+    Discriminator,
+    Generator,
+}
+
+impl StepPart {
+    pub fn name(self) -> &'static str {
+        match self {
+            StepPart::Discriminator => "discriminator",
+            StepPart::Generator => "generator",
+        }
+    }
+}
+
 /// A trainable model, as the trainer loop sees it.
 pub trait Model: Send {
     /// The model as a digit generator, for families that are one (`generators-compared`
@@ -165,6 +183,23 @@ pub trait Model: Send {
     /// One optimisation step at learning rate `lr`; returns at least `loss`. The trainer ends
     /// the run as diverged if a returned number is not finite.
     fn train_step(&mut self, step: u64, lr: f64) -> Result<Metrics, ModelError>;
+
+    /// The parts that can take a step alone ([`train_part`](Self::train_part)); none unless
+    /// the model says so. The trainer refuses a command to step any other part.
+    fn step_parts(&self) -> &'static [StepPart] {
+        &[]
+    }
+
+    /// One optimisation step of `part` alone, the rest of the model unchanged; it counts as a
+    /// step like [`train_step`](Self::train_step). Only called for a part that
+    /// [`step_parts`](Self::step_parts) names.
+    fn train_part(&mut self, part: StepPart, step: u64, lr: f64) -> Result<Metrics, ModelError> {
+        let _ = (step, lr);
+        Err(ModelError::Failed(format!(
+            "this model cannot step its {} alone",
+            part.name()
+        )))
+    }
 
     /// The first parameter whose value is not finite, by name, if any. Checked after every step.
     fn nonfinite_parameter(&self) -> Option<String> {

@@ -13,6 +13,7 @@ pub mod contract;
 pub mod diffusion;
 pub mod family;
 pub mod flow;
+pub mod gan;
 pub mod memory;
 pub mod polynomial;
 pub mod regression;
@@ -30,12 +31,14 @@ use crate::data::{DataShape, DataSpec};
 
 pub use classifier::ClassifierSpec;
 pub use contract::{
-    Finals, Finish, Generator, Metrics, Model, ModelError, check_finite, finite, summarize,
+    Finals, Finish, Generator, Metrics, Model, ModelError, StepPart, check_finite, finite,
+    summarize,
 };
 pub use diffusion::ddpm::DdpmSpec;
 pub use diffusion::two_d::Diffusion2dSpec;
 pub use family::{BuildEnv, Family, SampleRequest, Samples, WEIGHTS_FILE};
 pub use flow::FlowSpec;
+pub use gan::GanSpec;
 pub use memory::MemoryPlan;
 pub use polynomial::PolynomialSpec;
 pub use regression::LinearRegressionSpec;
@@ -188,6 +191,7 @@ families! {
     Ddpm(diffusion::ddpm::DdpmSpec),
     Vae(vae::VaeSpec),
     Flow(flow::FlowSpec),
+    Gan(gan::GanSpec),
     GeneratorsCompared(compared::ComparedSpec),
 }
 

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::models::StepPart;
 use crate::visual::PanelUpdate;
 
 /// Identifies one run within this process.
@@ -37,6 +38,9 @@ pub enum EventKind {
         total_steps: u64,
         /// Metric names drawn on the loss chart.
         charts: Vec<String>,
+        /// Parts of the model that can be stepped alone while paused (`StepD`, `StepG`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        parts: Vec<StepPart>,
     },
     /// Numbers measured at `step`.
     Metrics {
@@ -86,14 +90,29 @@ pub enum FinishReason {
     Interrupted,
 }
 
+impl Command {
+    /// The part a command steps alone, if it is one of the partial steps.
+    pub fn part(self) -> Option<StepPart> {
+        match self {
+            Command::StepD => Some(StepPart::Discriminator),
+            Command::StepG => Some(StepPart::Generator),
+            _ => None,
+        }
+    }
+}
+
 /// What the watcher asks of the trainer.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     Pause,
     Resume,
-    /// One step while paused.
+    /// One step while paused (for a GAN: both players, as in training).
     Step,
+    /// One step of the discriminator alone while paused, the generator unchanged.
+    StepD,
+    /// One step of the generator alone while paused, the discriminator unchanged.
+    StepG,
     Stop,
     /// Ctrl-C: stop like `Stop`, recorded as an interruption.
     Interrupt,

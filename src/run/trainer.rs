@@ -1,7 +1,7 @@
 //! The trainer thread: one generic loop that drives any `Model`.
 //!
-//! Commands come in on one channel (pause, resume, one step, stop, interrupt, scale the
-//! learning rate); events go out on another and, when the run is saved, into the save as well.
+//! Commands come in on one channel (pause, resume, one step, one step of a part alone, stop,
+//! interrupt, scale the learning rate); events go out on another and, when the run is saved, into the save as well.
 //! The channel out is unbounded and the loop never waits on it, so training never waits for
 //! drawing. Between steps the loop checks for commands and for cancellation.
 //!
@@ -594,6 +594,7 @@ impl Trainer {
             seed: train.seed,
             total_steps: total,
             charts: model.charts(),
+            parts: model.step_parts().to_vec(),
         });
         let first = self.guarded(|| {
             let mut updates = model.intro();
@@ -627,6 +628,8 @@ impl Trainer {
         loop {
             // Commands first. While paused, wait for one; while pacing, wait until the next step is due.
             let mut one_step = false;
+            // The part a StepD or StepG asks to step alone (None: the whole model).
+            let mut part = None;
             loop {
                 let wait = if paused {
                     Some(Duration::from_millis(50))
@@ -682,6 +685,24 @@ impl Trainer {
                             break;
                         }
                     }
+                    Some(c @ (Command::StepD | Command::StepG)) => {
+                        let wanted = c.part().expect("a partial step names its part");
+                        if !paused {
+                            // Like Step: only while paused.
+                        } else if model.step_parts().contains(&wanted) {
+                            self.emit(EventKind::Command { command: c });
+                            one_step = true;
+                            part = Some(wanted);
+                            break;
+                        } else {
+                            self.emit(EventKind::Log {
+                                text: format!(
+                                    "this model has no {} to step alone; n steps it whole",
+                                    wanted.name()
+                                ),
+                            });
+                        }
+                    }
                     Some(c @ Command::ScaleLr { factor }) => {
                         if factor.is_finite() && factor > 0.0 {
                             lr_scale *= factor;
@@ -726,7 +747,10 @@ impl Trainer {
 
             let step = self.step + 1;
             let lr = train.schedule.lr(train.lr, step, total, train.warmup_steps) * lr_scale;
-            let r = self.guarded(|| model.train_step(step, lr));
+            let r = self.guarded(|| match part {
+                Some(p) => model.train_part(p, step, lr),
+                None => model.train_step(step, lr),
+            });
             let metrics = match self.check_step(step, r, "") {
                 Ok(m) => m,
                 Err(Outcome::Diverged(msg)) => {

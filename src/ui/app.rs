@@ -278,7 +278,10 @@ impl App {
                     return Vec::new();
                 }
                 self.dirty = true;
-                let action = action_for(self.screen, &key);
+                let parts = self
+                    .shown_run()
+                    .map_or(&[][..], |r| r.step_parts.as_slice());
+                let action = action_for(self.screen, parts, &key);
                 // Any key closes the help, and does nothing else (Ctrl-C still quits).
                 let ctrl_c = key.code == ratatui::crossterm::event::KeyCode::Char('c')
                     && key
@@ -561,6 +564,12 @@ impl App {
                 vec![Effect::Command(Command::Resume)]
             }
             Action::StepOnce if status == Status::Paused => vec![Effect::Command(Command::Step)],
+            Action::StepDiscriminator if status == Status::Paused => {
+                vec![Effect::Command(Command::StepD)]
+            }
+            Action::StepGenerator if status == Status::Paused => {
+                vec![Effect::Command(Command::StepG)]
+            }
             // Stopping a run that is already in its final scoring skips the scoring.
             Action::Stop if stopping => vec![Effect::SkipScoring],
             Action::Stop if live => {

@@ -3,10 +3,15 @@
 //!
 //! A footer is a short list of [`Hint`]s per screen: each names actions, never keys; the keys
 //! shown are those the table binds to the actions on that screen.
+//!
+//! Some keys apply only to some models: stepping a GAN's discriminator or generator alone.
+//! Every lookup takes the parts the shown run can step alone (its `Started` event names
+//! them), and a key for a part the run lacks is neither bound, nor helped, nor in a footer.
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::i18n::Lang;
+use crate::models::StepPart;
 
 /// Which screen a binding belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +31,10 @@ pub enum Action {
     Open,
     PauseResume,
     StepOnce,
+    /// One step of the discriminator alone while paused (GAN runs).
+    StepDiscriminator,
+    /// One step of the generator alone while paused (GAN runs).
+    StepGenerator,
     Stop,
     Rerun,
     RerunNewSeed,
@@ -131,6 +140,22 @@ pub const KEYMAP: &[Binding] = &[
         action: Action::StepOnce,
         en: "one step while paused",
         zh: "暂停时单步执行",
+    },
+    Binding {
+        screens: &[R],
+        codes: &[KeyCode::Char('d')],
+        keys: "d",
+        action: Action::StepDiscriminator,
+        en: "one step of the discriminator alone while paused",
+        zh: "暂停时只让判别器走一步",
+    },
+    Binding {
+        screens: &[R],
+        codes: &[KeyCode::Char('g')],
+        keys: "g",
+        action: Action::StepGenerator,
+        en: "one step of the generator alone while paused",
+        zh: "暂停时只让生成器走一步",
     },
     Binding {
         screens: &[R],
@@ -278,20 +303,31 @@ pub const KEYMAP: &[Binding] = &[
     },
 ];
 
-/// The action a key press asks for on a screen. Ctrl-C quits from anywhere.
-pub fn action_for(screen: Screen, key: &KeyEvent) -> Option<Action> {
+/// The part of the model an action steps alone, if it is one of those.
+pub fn part_of(action: Action) -> Option<StepPart> {
+    match action {
+        Action::StepDiscriminator => Some(StepPart::Discriminator),
+        Action::StepGenerator => Some(StepPart::Generator),
+        _ => None,
+    }
+}
+
+/// The action a key press asks for on a screen, for a run that can step `parts` alone.
+/// Ctrl-C quits from anywhere.
+pub fn action_for(screen: Screen, parts: &[StepPart], key: &KeyEvent) -> Option<Action> {
     if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
         return Some(Action::Quit);
     }
-    KEYMAP
-        .iter()
-        .find(|b| b.screens.contains(&screen) && b.codes.contains(&key.code))
+    bindings_for(screen, parts)
+        .find(|b| b.codes.contains(&key.code))
         .map(|b| b.action)
 }
 
-/// The bindings shown in the help for a screen.
-pub fn bindings_for(screen: Screen) -> impl Iterator<Item = &'static Binding> {
-    KEYMAP.iter().filter(move |b| b.screens.contains(&screen))
+/// The bindings shown in the help for a screen, for a run that can step `parts` alone.
+pub fn bindings_for(screen: Screen, parts: &[StepPart]) -> impl Iterator<Item = &'_ Binding> + '_ {
+    KEYMAP.iter().filter(move |b| {
+        b.screens.contains(&screen) && part_of(b.action).is_none_or(|p| parts.contains(&p))
+    })
 }
 
 /// One entry of a footer: the keys of `actions` on the screen, joined by `joiner`, then a
@@ -330,6 +366,11 @@ const BROWSER_HINTS: &[Hint] = &[
 const RUN_HINTS: &[Hint] = &[
     hint(&[Action::PauseResume], "pause", "暂停"),
     hint(&[Action::StepOnce], "step", "单步"),
+    hint(
+        &[Action::StepDiscriminator, Action::StepGenerator],
+        "step D/G",
+        "单步 D/G",
+    ),
     hint(&[Action::Stop], "stop", "停止"),
     hint(&[Action::Rerun], "rerun", "重跑"),
     hint(&[Action::RerunNewSeed], "new seed", "新种子"),
@@ -362,9 +403,13 @@ pub fn hints_for(screen: Screen) -> &'static [Hint] {
     }
 }
 
-/// The binding of `action` on `screen`, if it has one.
-pub fn binding(screen: Screen, action: Action) -> Option<&'static Binding> {
-    bindings_for(screen).find(|b| b.action == action)
+/// The binding of `action` on `screen` (for a run that can step `parts` alone), if it has one.
+pub fn binding(screen: Screen, parts: &[StepPart], action: Action) -> Option<&'static Binding> {
+    KEYMAP.iter().find(|b| {
+        b.action == action
+            && b.screens.contains(&screen)
+            && part_of(action).is_none_or(|p| parts.contains(&p))
+    })
 }
 
 /// How a key is written in a footer: its symbol or name, as in the help.
@@ -388,23 +433,24 @@ pub fn key_name(code: KeyCode, lang: Lang) -> String {
 }
 
 /// The keys a hint shows: the first key bound to each of its actions on `screen`.
-pub fn hint_keys(screen: Screen, hint: &Hint, lang: Lang) -> String {
+pub fn hint_keys(screen: Screen, parts: &[StepPart], hint: &Hint, lang: Lang) -> String {
     hint.actions
         .iter()
-        .filter_map(|a| binding(screen, *a))
+        .filter_map(|a| binding(screen, parts, *a))
         .filter_map(|b| b.codes.first())
         .map(|c| key_name(*c, lang))
         .collect::<Vec<_>>()
         .join(hint.joiner)
 }
 
-/// The footer of a screen: `keys word · keys word · …`, every key read from the table. A hint
-/// whose actions have no key on the screen is left out rather than shown wrong.
-pub fn footer(screen: Screen, lang: Lang) -> String {
+/// The footer of a screen (for a run that can step `parts` alone): `keys word · keys word ·
+/// …`, every key read from the table. A hint whose actions have no key on the screen is left
+/// out rather than shown wrong.
+pub fn footer(screen: Screen, parts: &[StepPart], lang: Lang) -> String {
     hints_for(screen)
         .iter()
         .filter_map(|h| {
-            let keys = hint_keys(screen, h, lang);
+            let keys = hint_keys(screen, parts, h, lang);
             let word = lang.pick(h.en, h.zh);
             match (keys.is_empty(), word.is_empty()) {
                 (true, _) => None,
@@ -420,6 +466,10 @@ pub fn footer(screen: Screen, lang: Lang) -> String {
 mod tests {
     use super::*;
 
+    /// A run that steps only as a whole, and one (a GAN) that can step either player alone.
+    const NONE: &[StepPart] = &[];
+    const BOTH: &[StepPart] = &[StepPart::Discriminator, StepPart::Generator];
+
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
     }
@@ -427,11 +477,11 @@ mod tests {
     #[test]
     fn space_pauses_a_run_and_plays_a_replay() {
         assert_eq!(
-            action_for(Screen::Run, &key(KeyCode::Char(' '))),
+            action_for(Screen::Run, NONE, &key(KeyCode::Char(' '))),
             Some(Action::PauseResume)
         );
         assert_eq!(
-            action_for(Screen::Replay, &key(KeyCode::Char(' '))),
+            action_for(Screen::Replay, NONE, &key(KeyCode::Char(' '))),
             Some(Action::PauseResume)
         );
     }
@@ -439,11 +489,11 @@ mod tests {
     #[test]
     fn q_quits_the_browser_but_only_goes_back_from_a_run() {
         assert_eq!(
-            action_for(Screen::Browser, &key(KeyCode::Char('q'))),
+            action_for(Screen::Browser, NONE, &key(KeyCode::Char('q'))),
             Some(Action::Quit)
         );
         assert_eq!(
-            action_for(Screen::Run, &key(KeyCode::Char('q'))),
+            action_for(Screen::Run, NONE, &key(KeyCode::Char('q'))),
             Some(Action::Back)
         );
     }
@@ -452,7 +502,7 @@ mod tests {
     fn no_key_means_two_things_on_one_screen() {
         for screen in [Screen::Browser, Screen::Run, Screen::Replay] {
             let mut seen = Vec::new();
-            for b in bindings_for(screen) {
+            for b in bindings_for(screen, BOTH) {
                 for c in b.codes {
                     assert!(!seen.contains(c), "{c:?} bound twice on {screen:?}");
                     seen.push(*c);
@@ -464,7 +514,7 @@ mod tests {
     #[test]
     fn ctrl_c_quits_everywhere() {
         let k = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(action_for(Screen::Run, &k), Some(Action::Quit));
+        assert_eq!(action_for(Screen::Run, NONE, &k), Some(Action::Quit));
     }
 
     const SCREENS: [Screen; 3] = [Screen::Browser, Screen::Run, Screen::Replay];
@@ -475,7 +525,7 @@ mod tests {
             for h in hints_for(screen) {
                 for a in h.actions {
                     assert!(
-                        binding(screen, *a).is_some(),
+                        binding(screen, BOTH, *a).is_some(),
                         "the {screen:?} footer hints at {a:?}, which has no key there"
                     );
                 }
@@ -487,17 +537,17 @@ mod tests {
     fn a_footer_shows_each_hinted_action_by_its_first_key_in_the_keymap() {
         for screen in SCREENS {
             for lang in [Lang::En, Lang::Zh] {
-                let text = footer(screen, lang);
+                let text = footer(screen, BOTH, lang);
                 for h in hints_for(screen) {
                     for a in h.actions {
-                        let code = binding(screen, *a).unwrap().codes[0];
+                        let code = binding(screen, BOTH, *a).unwrap().codes[0];
                         let key = key_name(code, lang);
                         assert!(
                             text.contains(&key),
                             "{screen:?} footer {text:?} lacks {key:?} of {a:?}"
                         );
                         assert_eq!(
-                            action_for(screen, &KeyEvent::new(code, KeyModifiers::NONE)),
+                            action_for(screen, BOTH, &KeyEvent::new(code, KeyModifiers::NONE)),
                             Some(*a),
                             "{key:?} in the {screen:?} footer does {a:?}"
                         );
@@ -518,16 +568,40 @@ mod tests {
     #[test]
     fn the_footers_read_as_before_they_came_from_the_keymap() {
         assert_eq!(
-            footer(Screen::Browser, Lang::En),
+            footer(Screen::Browser, NONE, Lang::En),
             "↑↓ choose · Enter run · Tab saves · e edit · L 中文 · ? help · q quit"
         );
         assert_eq!(
-            footer(Screen::Run, Lang::Zh),
+            footer(Screen::Run, NONE, Lang::Zh),
             "空格 暂停 · n 单步 · s 停止 · r 重跑 · R 新种子 · +/- 学习率 · Tab 放大 · e 编辑 · ? 帮助 · q 返回"
         );
         assert_eq!(
-            footer(Screen::Replay, Lang::En),
+            footer(Screen::Replay, NONE, Lang::En),
             "Space play · ←/→ event · [ ] speed · Home/End · q back"
         );
+    }
+
+    #[test]
+    fn d_and_g_step_a_players_alone_only_on_a_run_that_has_them() {
+        let d = key(KeyCode::Char('d'));
+        let g = key(KeyCode::Char('g'));
+        assert_eq!(action_for(Screen::Run, NONE, &d), None);
+        assert_eq!(action_for(Screen::Run, NONE, &g), None);
+        assert_eq!(
+            action_for(Screen::Run, BOTH, &d),
+            Some(Action::StepDiscriminator)
+        );
+        assert_eq!(
+            action_for(Screen::Run, BOTH, &g),
+            Some(Action::StepGenerator)
+        );
+        assert_eq!(action_for(Screen::Replay, BOTH, &d), None);
+        let gan = footer(Screen::Run, BOTH, Lang::En);
+        assert!(gan.contains("n step · d/g step D/G · s stop"), "{gan}");
+        assert!(!footer(Screen::Run, NONE, Lang::En).contains("D/G"));
+        let help: Vec<Action> = bindings_for(Screen::Run, NONE).map(|b| b.action).collect();
+        assert!(!help.contains(&Action::StepDiscriminator));
+        let only_d = [StepPart::Discriminator];
+        assert!(footer(Screen::Run, &only_d, Lang::En).contains("d step D/G"));
     }
 }

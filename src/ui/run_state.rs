@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::lessons::{I18nText, Lesson};
+use crate::models::StepPart;
 use crate::run::{Command, EventKind, FinishReason, RunEvent, RunId};
 use crate::visual::Visual;
 
@@ -51,6 +52,8 @@ pub struct RunState {
     pub status: Status,
     /// Metric names on the loss chart.
     pub charts: Vec<String>,
+    /// Parts of the model that can be stepped alone while paused (their keys apply).
+    pub step_parts: Vec<StepPart>,
     /// Every metric over steps: name → (step, value).
     pub series: BTreeMap<String, Vec<(f64, f64)>>,
     /// Latest value of every metric.
@@ -89,6 +92,7 @@ impl RunState {
             t: 0.0,
             status: Status::Starting,
             charts: Vec::new(),
+            step_parts: Vec::new(),
             series: BTreeMap::new(),
             latest: BTreeMap::new(),
             visuals: BTreeMap::new(),
@@ -118,11 +122,13 @@ impl RunState {
                 seed,
                 total_steps,
                 charts,
+                parts,
                 ..
             } => {
                 self.seed = *seed;
                 self.total_steps = *total_steps;
                 self.charts = charts.clone();
+                self.step_parts = parts.clone();
                 if self.status == Status::Starting {
                     self.status = Status::Running;
                 }
@@ -171,6 +177,11 @@ impl RunState {
                     };
                 }
                 Command::Step => {}
+                Command::StepD | Command::StepG => {
+                    if let Some(part) = command.part() {
+                        self.push_log(format!("step {}: the {} alone", ev.step + 1, part.name()));
+                    }
+                }
                 Command::ScaleLr { factor } => self.lr_scale *= factor,
             },
             EventKind::Progress { phase, done, total } => {

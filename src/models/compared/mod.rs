@@ -271,7 +271,12 @@ impl Model for Compared {
         part.seconds += t0.elapsed().as_secs_f64();
         part.steps += 1;
         let mut out = Metrics::new();
-        let loss = m.get("loss").copied().unwrap_or(f64::NAN);
+        // The family's own training loss: the first series its chart draws.
+        let first = part.model.charts().into_iter().next();
+        let loss = first
+            .and_then(|c| m.get(&c).copied())
+            .or_else(|| m.get("loss").copied())
+            .unwrap_or(f64::NAN);
         out.insert("loss".into(), loss);
         out.insert(format!("{}.loss", part.name), loss);
         out.insert("family".into(), i as f64);

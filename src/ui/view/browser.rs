@@ -273,7 +273,7 @@ fn save_list(app: &App, area: Rect, buf: &mut Buffer) {
 fn footer_line(app: &App, area: Rect, buf: &mut Buffer) {
     let line = match &app.message {
         Some(m) => Line::from(m.clone()).yellow(),
-        None => Line::from(footer(Screen::Browser, app.lang)).dark_gray(),
+        None => Line::from(footer(Screen::Browser, &[], app.lang)).dark_gray(),
     };
     Paragraph::new(line).render(area, buf);
 }

@@ -45,7 +45,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(log_line).render(log, buf);
     let foot = match (app.screen, app.replay.as_ref()) {
         (Screen::Replay, Some(r)) => timeline(r, lang),
-        _ => Line::from(keymap::footer(Screen::Run, lang)).dark_gray(),
+        _ => Line::from(keymap::footer(Screen::Run, &state.step_parts, lang)).dark_gray(),
     };
     Paragraph::new(foot).render(footer, buf);
 }
@@ -244,7 +244,7 @@ fn timeline(r: &ReplayState, lang: Lang) -> Line<'static> {
             r.speed
         ))
         .cyan(),
-        Span::raw(keymap::footer(Screen::Replay, lang)).dark_gray(),
+        Span::raw(keymap::footer(Screen::Replay, &[], lang)).dark_gray(),
     ];
     if let Some(d) = &r.damage {
         spans.push(Span::raw(format!("  ⚠ {d}")).yellow());
