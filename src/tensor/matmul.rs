@@ -444,7 +444,12 @@ mod tests {
     #[test]
     fn a_split_product_equals_the_one_thread_product_bit_for_bit() {
         set_num_threads(2);
-        for &(m, k, n) in &[(128, 784, 512), (784, 128, 256), (128, 400, 40), (300, 70, 90)] {
+        for &(m, k, n) in &[
+            (128, 784, 512),
+            (784, 128, 256),
+            (128, 400, 40),
+            (300, 70, 90),
+        ] {
             let a = filled(m, k, 5);
             let b = filled(k, n, 6);
             let bt = b.t().to_owned();
