@@ -86,9 +86,11 @@ pub fn gemm_into_threads(
     }
 }
 
-/// The gemm crate on halves of the output (the longer side), one thread each. One fork and one
-/// join per product: measured at least as fast as the crate's own `Rayon(2)` mode, and much
-/// steadier when the other core is busy (the UI thread, another process).
+/// The gemm crate on column (or row) blocks of the output, taken by two threads from a shared
+/// counter: a thread that the OS has descheduled (the UI thread, another process) delays only
+/// the block it holds, as the other thread takes the rest. Every block is computed on one
+/// thread with the full k, the same whichever thread takes it, so results do not depend on
+/// timing (gemm's k blocking depends on k alone, so they match the one-thread product).
 fn gemm_split(
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
@@ -96,26 +98,105 @@ fn gemm_split(
     accumulate: bool,
     threads: usize,
 ) {
+    split_product(a, b, c, accumulate, threads, gemm_crate);
+}
+
+/// `kernel` (one thread) on blocks of the output, as `gemm_split` describes.
+#[allow(unsafe_code)] // one view per block of the shared output (see SAFETY below)
+fn split_product(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    c: ArrayViewMut2<f32>,
+    accumulate: bool,
+    threads: usize,
+    kernel: fn(ArrayView2<f32>, ArrayView2<f32>, ArrayViewMut2<f32>, bool, usize),
+) {
     let (m, n) = c.dim();
-    if threads < 2 || m.max(n) < 64 {
-        return gemm_crate(a, b, c, accumulate, 1);
+    if threads < 2 || m.max(n) < 64 || c.strides().iter().any(|&s| s < 0) {
+        return kernel(a, b, c, accumulate, 1);
     }
-    if n >= m {
-        let half = (n / 2).next_multiple_of(16).min(n);
-        let (b0, b1) = b.split_at(Axis(1), half);
-        let (c0, c1) = c.split_at(Axis(1), half);
-        rayon::join(
-            || gemm_crate(a, b0, c0, accumulate, 1),
-            || gemm_crate(a, b1, c1, accumulate, 1),
-        );
-    } else {
-        let half = (m / 2).next_multiple_of(16).min(m);
-        let (a0, a1) = a.split_at(Axis(0), half);
-        let (c0, c1) = c.split_at(Axis(0), half);
-        rayon::join(
-            || gemm_crate(a0, b, c0, accumulate, 1),
-            || gemm_crate(a1, b, c1, accumulate, 1),
-        );
+    let along_n = n >= m;
+    let len = if along_n { n } else { m };
+    let block = block_len(len);
+    let blocks = len.div_ceil(block);
+    let c = SharedOut::new(c);
+    par_blocks(blocks, &|i| {
+        let r = i * block..((i + 1) * block).min(len);
+        // SAFETY: blocks are disjoint ranges of the output, each handed out once.
+        let ci = unsafe { c.part(along_n, r.clone()) };
+        if along_n {
+            kernel(a, b.slice(ndarray::s![.., r]), ci, accumulate, 1);
+        } else {
+            kernel(a.slice(ndarray::s![r, ..]), b, ci, accumulate, 1);
+        }
+    });
+}
+
+/// Blocks per product when it is split: enough that one slow thread holds up little of it,
+/// few enough that each block keeps the kernels efficient.
+const BLOCKS: usize = 8;
+
+/// The length of one block along a side of `len`: a multiple of 16, at least 32.
+fn block_len(len: usize) -> usize {
+    len.div_ceil(BLOCKS).next_multiple_of(16).max(32).min(len)
+}
+
+/// Calls `f(i)` for every i in 0..blocks on up to two threads, each taking the next block
+/// when it is free.
+fn par_blocks(blocks: usize, f: &(dyn Fn(usize) + Sync)) {
+    let next = AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= blocks {
+                break;
+            }
+            f(i);
+        }
+    };
+    rayon::join(work, work);
+}
+
+/// An output matrix shared by the threads of a split product, each writing its own block.
+struct SharedOut {
+    ptr: *mut f32,
+    dim: (usize, usize),
+    strides: (isize, isize),
+}
+
+// SAFETY: the threads write disjoint blocks (see `part`).
+#[allow(unsafe_code)]
+unsafe impl Sync for SharedOut {}
+
+#[allow(unsafe_code)] // a view per block of one exclusive output (see SAFETY at each use)
+impl SharedOut {
+    fn new(mut c: ArrayViewMut2<f32>) -> Self {
+        let s = c.strides();
+        Self {
+            dim: c.dim(),
+            strides: (s[0], s[1]),
+            ptr: c.as_mut_ptr(),
+        }
+    }
+
+    /// The columns (or rows) `r` of the output. Callers must not hold two views of one block.
+    unsafe fn part(&self, along_n: bool, r: std::ops::Range<usize>) -> ArrayViewMut2<'_, f32> {
+        use ndarray::ShapeBuilder;
+        let (m, n) = self.dim;
+        let (s0, s1) = self.strides;
+        let (dim, off) = if along_n {
+            ((m, r.len()), r.start as isize * s1)
+        } else {
+            ((r.len(), n), r.start as isize * s0)
+        };
+        // SAFETY: the block lies inside the output the pointer came from, which outlives the
+        // split, and no other view of it exists (the caller's promise).
+        unsafe {
+            ArrayViewMut2::from_shape_ptr(
+                dim.strides((s0 as usize, s1 as usize)),
+                self.ptr.offset(off),
+            )
+        }
     }
 }
 
@@ -207,39 +288,28 @@ fn gemm_crate(
     }
 }
 
-/// `matrixmultiply`, with the output split in halves across threads (rows or columns, whichever
-/// is longer).
-#[allow(unsafe_code)] // the crate's API takes raw pointers (see SAFETY below)
+/// `matrixmultiply`, with the output split in blocks across threads (see `gemm_split`).
 fn mm_split(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    c: ArrayViewMut2<f32>,
+    accumulate: bool,
+    threads: usize,
+) {
+    split_product(a, b, c, accumulate, threads, mm_one);
+}
+
+/// `matrixmultiply` on the calling thread.
+#[allow(unsafe_code)] // the crate's API takes raw pointers (see SAFETY below)
+fn mm_one(
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
     mut c: ArrayViewMut2<f32>,
     accumulate: bool,
-    threads: usize,
+    _threads: usize,
 ) {
-    let (m, n) = c.dim();
-    if threads > 1 && m.max(n) >= 32 {
-        let left = threads / 2;
-        if m >= n {
-            let half = (m / 2).next_multiple_of(8).min(m);
-            let (a0, a1) = a.split_at(Axis(0), half);
-            let (c0, c1) = c.split_at(Axis(0), half);
-            rayon::join(
-                || mm_split(a0, b, c0, accumulate, left),
-                || mm_split(a1, b, c1, accumulate, threads - left),
-            );
-        } else {
-            let half = (n / 2).next_multiple_of(8).min(n);
-            let (b0, b1) = b.split_at(Axis(1), half);
-            let (c0, c1) = c.split_at(Axis(1), half);
-            rayon::join(
-                || mm_split(a, b0, c0, accumulate, left),
-                || mm_split(a, b1, c1, accumulate, threads - left),
-            );
-        }
-        return;
-    }
-    let k = a.dim().1;
+    let (m, k) = a.dim();
+    let n = b.dim().1;
     let (sa, sb, sc) = (a.strides(), b.strides(), c.strides());
     let (sa0, sa1, sb0, sb1, sc0, sc1) = (sa[0], sa[1], sb[0], sb[1], sc[0], sc[1]);
     // SAFETY: as in `gemm_crate`: live views, exclusive output, shapes checked by the caller.
@@ -368,6 +438,28 @@ mod tests {
             assert_close(&matmul2(at.t(), b.view()), &want);
             assert_close(&matmul2(a.view(), bt.t()), &want);
             assert_close(&matmul2(at.t(), bt.t()), &want);
+        }
+    }
+
+    #[test]
+    fn a_split_product_equals_the_one_thread_product_bit_for_bit() {
+        set_num_threads(2);
+        for &(m, k, n) in &[
+            (128, 784, 512),
+            (784, 128, 256),
+            (128, 400, 40),
+            (300, 70, 90),
+        ] {
+            let a = filled(m, k, 5);
+            let b = filled(k, n, 6);
+            let bt = b.t().to_owned();
+            for b in [b.view(), bt.t()] {
+                let mut one = Array2::zeros((m, n));
+                let mut two = Array2::zeros((m, n));
+                gemm_into_threads(a.view(), b, one.view_mut(), false, 1);
+                gemm_into_threads(a.view(), b, two.view_mut(), false, 2);
+                assert_eq!(one, two, "{m}×{k}×{n}");
+            }
         }
     }
 
