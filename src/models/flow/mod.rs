@@ -107,6 +107,8 @@ pub(crate) struct Digits {
     judge: Option<Judge>,
 }
 
+// One value per run: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum FlowData {
     Plane(Plane),
     Digits(Digits),

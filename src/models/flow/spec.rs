@@ -157,7 +157,7 @@ mod tests {
     fn errors(spec: FlowSpec) -> String {
         let mut ctx = Ctx::new(std::path::Path::new("x.yaml"), "");
         let checked = spec.check(&mut ctx);
-        assert!(checked.is_none() == !ctx.errors.is_empty());
+        assert!(checked.is_none() != ctx.errors.is_empty());
         format!("{:?}", ctx.errors)
     }
 
