@@ -54,6 +54,28 @@ pub struct JudgeScores {
     pub histogram: [usize; 10],
 }
 
+impl JudgeScores {
+    /// Writes the scores into a run's summary under the names every digit lesson uses; with
+    /// `floor`, the same judge's reading of real training digits against the held-out ones.
+    pub fn insert_into(
+        &self,
+        floor: Option<&JudgeScores>,
+        summary: &mut std::collections::BTreeMap<String, serde_json::Value>,
+    ) {
+        use serde_json::json;
+        summary.insert("judge_n".into(), json!(self.n));
+        summary.insert("judge_confident".into(), json!(self.confident));
+        summary.insert("judge_class_entropy".into(), json!(self.class_entropy));
+        summary.insert("judge_junk".into(), json!(self.junk));
+        summary.insert("fid_judge".into(), json!(self.fid));
+        summary.insert("class_histogram".into(), json!(self.histogram));
+        if let Some(floor) = floor {
+            summary.insert("fid_judge_real_floor".into(), json!(floor.fid));
+            summary.insert("judge_confident_real".into(), json!(floor.confident));
+        }
+    }
+}
+
 impl Judge {
     fn build(seed: u64) -> Judge {
         let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0x10D6_E000_0000_0006);

@@ -199,28 +199,22 @@ impl Model for Flow {
             finite("test_bits_per_dim", self.test_nll())?,
         );
         if let Some(scores) = self.score(self.spec.judge_samples, finish)? {
-            s.insert("judge_n".into(), json!(scores.n));
-            s.insert("judge_confident".into(), json!(scores.confident));
-            s.insert("judge_class_entropy".into(), json!(scores.class_entropy));
-            s.insert("judge_junk".into(), json!(scores.junk));
-            s.insert("fid_judge".into(), json!(scores.fid));
-            s.insert("class_histogram".into(), json!(scores.histogram));
-            if let FlowData::Digits(dg) = &self.data
-                && let Some(judge) = &dg.judge
-            {
-                // The floor: real training digits against the held-out ones, at the same n.
-                let n = scores
-                    .n
-                    .min(dg.real.len() / PIXELS)
-                    .min(dg.train.len() / PIXELS);
-                let train: Vec<f32> = dg.train[..n * PIXELS]
-                    .iter()
-                    .map(|&k| k as f32 / 255.0)
-                    .collect();
-                let floor = judge.score(&train, &dg.real[..n * PIXELS]);
-                s.insert("fid_judge_real_floor".into(), json!(floor.fid));
-                s.insert("judge_confident_real".into(), json!(floor.confident));
-            }
+            let floor = match &self.data {
+                FlowData::Digits(dg) => dg.judge.as_ref().map(|judge| {
+                    // The floor: real training digits against the held-out ones, at the same n.
+                    let n = scores
+                        .n
+                        .min(dg.real.len() / PIXELS)
+                        .min(dg.train.len() / PIXELS);
+                    let train: Vec<f32> = dg.train[..n * PIXELS]
+                        .iter()
+                        .map(|&k| k as f32 / 255.0)
+                        .collect();
+                    judge.score(&train, &dg.real[..n * PIXELS])
+                }),
+                _ => None,
+            };
+            scores.insert_into(floor.as_ref(), &mut s);
         }
         s.insert("seed".into(), json!(self.seed));
         Ok(s)

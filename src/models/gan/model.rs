@@ -183,28 +183,23 @@ impl Model for Gan {
             }
             Data::Digits { .. } => {
                 if let Some(scores) = self.score(self.spec.judge_samples, finish)? {
-                    s.insert("judge_n".into(), json!(scores.n));
-                    s.insert("judge_confident".into(), json!(scores.confident));
-                    s.insert("judge_class_entropy".into(), json!(scores.class_entropy));
-                    s.insert("judge_junk".into(), json!(scores.junk));
-                    s.insert("fid_judge".into(), json!(scores.fid));
-                    s.insert("class_histogram".into(), json!(scores.histogram));
-                    if let Data::Digits {
-                        train,
-                        real,
-                        judge: Some(judge),
-                    } = &self.data
-                    {
-                        // The floor: real training digits against the held-out ones, same n.
-                        let n = scores.n.min(real.len() / PIXELS).min(train.len() / PIXELS);
-                        let t: Vec<f32> = train[..n * PIXELS]
-                            .iter()
-                            .map(|v| ((v + 1.0) * 0.5).clamp(0.0, 1.0))
-                            .collect();
-                        let floor = judge.score(&t, &real[..n * PIXELS]);
-                        s.insert("fid_judge_real_floor".into(), json!(floor.fid));
-                        s.insert("judge_confident_real".into(), json!(floor.confident));
-                    }
+                    let floor = match &self.data {
+                        Data::Digits {
+                            train,
+                            real,
+                            judge: Some(judge),
+                        } => {
+                            // The floor: real training digits against the held-out ones, same n.
+                            let n = scores.n.min(real.len() / PIXELS).min(train.len() / PIXELS);
+                            let t: Vec<f32> = train[..n * PIXELS]
+                                .iter()
+                                .map(|v| ((v + 1.0) * 0.5).clamp(0.0, 1.0))
+                                .collect();
+                            Some(judge.score(&t, &real[..n * PIXELS]))
+                        }
+                        _ => None,
+                    };
+                    scores.insert_into(floor.as_ref(), &mut s);
                 }
             }
         }

@@ -333,22 +333,15 @@ impl Model for Vae {
         }
         self.final_bounds(&mut s, finish)?;
         if let Some(scores) = self.score(self.spec.judge_samples, finish)? {
-            s.insert("judge_n".into(), json!(scores.n));
-            s.insert("judge_confident".into(), json!(scores.confident));
-            s.insert("judge_class_entropy".into(), json!(scores.class_entropy));
-            s.insert("judge_junk".into(), json!(scores.junk));
-            s.insert("fid_judge".into(), json!(scores.fid));
             // The floor: real training digits against the held-out ones, at the same n.
-            if let Some(judge) = &self.judge {
+            let floor = self.judge.as_ref().map(|judge| {
                 let n = scores
                     .n
                     .min(self.real.len() / PIXELS)
                     .min(self.train_x.len() / PIXELS);
-                let floor = judge.score(&self.train_x[..n * PIXELS], &self.real[..n * PIXELS]);
-                s.insert("fid_judge_real_floor".into(), json!(floor.fid));
-                s.insert("judge_confident_real".into(), json!(floor.confident));
-            }
-            s.insert("class_histogram".into(), json!(scores.histogram));
+                judge.score(&self.train_x[..n * PIXELS], &self.real[..n * PIXELS])
+            });
+            scores.insert_into(floor.as_ref(), &mut s);
         }
         s.insert("seed".into(), json!(self.seed));
         Ok(s)

@@ -331,23 +331,16 @@ impl Model for Ddpm {
             s.insert("eta".into(), json!(self.spec.eta));
         }
         if let Some(scores) = self.score(self.spec.judge_samples, finish)? {
-            s.insert("judge_n".into(), json!(scores.n));
-            s.insert("judge_confident".into(), json!(scores.confident));
-            s.insert("judge_class_entropy".into(), json!(scores.class_entropy));
-            s.insert("judge_junk".into(), json!(scores.junk));
-            s.insert("fid_judge".into(), json!(scores.fid));
             // The floor: real training digits against the held-out ones, at the same n.
-            if let Some(judge) = &self.judge {
+            let floor = self.judge.as_ref().map(|judge| {
                 let n = scores
                     .n
                     .min(self.real.len() / PIXELS)
                     .min(self.train_x.len() / PIXELS);
                 let train: Vec<f32> = to_unit(&self.train_x[..n * PIXELS]);
-                let floor = judge.score(&train, &self.real[..n * PIXELS]);
-                s.insert("fid_judge_real_floor".into(), json!(floor.fid));
-                s.insert("judge_confident_real".into(), json!(floor.confident));
-            }
-            s.insert("class_histogram".into(), json!(scores.histogram));
+                judge.score(&train, &self.real[..n * PIXELS])
+            });
+            scores.insert_into(floor.as_ref(), &mut s);
             self.last_scores = Some(scores);
         }
         s.insert("seed".into(), json!(self.seed));
