@@ -8,6 +8,7 @@ pub mod csv;
 pub mod digits;
 pub mod export;
 pub mod idx;
+pub mod text;
 pub mod toys;
 pub mod toyset;
 
@@ -39,6 +40,10 @@ pub enum DataSpec {
     Digits(digits::DigitsSpec),
     /// Images and labels from IDX files: MNIST, Fashion-MNIST, KMNIST, EMNIST.
     Idx(idx::IdxSpec),
+    /// The learner's own UTF-8 text file (language lessons).
+    Text(text::TextSpec),
+    /// Sentences about a small village in English or Chinese, generated (language lessons).
+    Corpus(text::CorpusSpec),
 }
 
 /// What a model needs from its data.
@@ -55,6 +60,8 @@ pub enum DataShape {
     /// Either: points in the plane by default, digits when the lesson names a digits source
     /// (`flow`, `gan`).
     PointsOrImages,
+    /// Characters of a text.
+    Text,
 }
 
 impl DataShape {
@@ -73,6 +80,7 @@ impl DataShape {
                     DataShape::PointsOrImages,
                     DataSpec::Toy(_) | DataSpec::Digits(_) | DataSpec::Idx(_)
                 )
+                | (DataShape::Text, DataSpec::Text(_) | DataSpec::Corpus(_))
         )
     }
 }
@@ -96,6 +104,8 @@ impl DataSpec {
             DataSpec::Toy(_) => "toy",
             DataSpec::Digits(_) => "digits",
             DataSpec::Idx(_) => "idx",
+            DataSpec::Text(_) => "text",
+            DataSpec::Corpus(_) => "corpus",
         }
     }
 
@@ -152,6 +162,28 @@ impl DataSpec {
         }
     }
 
+    /// Reads or writes the text a language model trains on.
+    pub fn load_text(&self, seed: u64) -> Result<text::TextSet, String> {
+        match self {
+            DataSpec::Text(t) => {
+                let body = text::read_text(&t.path).map_err(|e| e.to_string())?;
+                Ok(text::TextSet::split(
+                    &body,
+                    t.val_fraction,
+                    t.path.display().to_string(),
+                ))
+            }
+            DataSpec::Corpus(c) => {
+                let body = text::corpus::generate(c.language, c.chars, c.seed.unwrap_or(seed));
+                Ok(text::TextSet::split(&body, c.val_fraction, c.name()))
+            }
+            other => Err(format!(
+                "a language model cannot train on `{}` data",
+                other.source_name()
+            )),
+        }
+    }
+
     /// Reads the unlabelled 2-D points a generative model trains on.
     pub fn load_points(&self, seed: u64) -> Result<Vec<[f32; 2]>, String> {
         match self {
@@ -169,6 +201,12 @@ impl DataSpec {
         match (self, shape) {
             (DataSpec::Csv(c), DataShape::Regression) => csv::read_regression(&c.path).map(|_| ()),
             (DataSpec::Csv(c), DataShape::TwoClasses) => csv::read_classes(&c.path).map(|_| ()),
+            (DataSpec::Text(t), _) => text::read_text(&t.path).map(|_| ()).map_err(|e| CsvError {
+                file: e.file,
+                line: e.line,
+                column: None,
+                message: e.message,
+            }),
             _ => Ok(()),
         }
     }
@@ -252,6 +290,26 @@ impl DataSpec {
                 }
                 DataSpec::Idx(spec)
             }
+            "corpus" => DataSpec::Corpus(
+                ctx.typed_with::<text::CorpusSpec>("data", &rest, &["source"])?
+                    .check(ctx)?,
+            ),
+            "text" => {
+                let mut spec = ctx.typed_with::<text::TextSpec>("data", &rest, &["source"])?;
+                if spec.path.is_relative() {
+                    spec.path = lesson_dir.join(&spec.path);
+                }
+                if !spec.path.is_file() {
+                    ctx.error(
+                        "data.path",
+                        Some(spec.path.display().to_string()),
+                        "there is no such file",
+                        "give a UTF-8 text file's path, absolute or relative to the lesson file",
+                    );
+                    return None;
+                }
+                DataSpec::Text(spec.check(ctx)?)
+            }
             "csv" => {
                 let mut spec = ctx.typed_with::<CsvSpec>("data", &rest, &["source"])?;
                 // A relative path is relative to the lesson file, wherever mllab was started.
@@ -270,10 +328,12 @@ impl DataSpec {
                 DataSpec::Csv(spec)
             }
             other => {
-                let allowed: Vec<String> = ["cp", "classes", "csv", "toy", "digits", "idx"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
+                let allowed: Vec<String> = [
+                    "cp", "classes", "csv", "toy", "digits", "idx", "text", "corpus",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
                 let hint = match crate::config::parse::did_you_mean(other, &allowed) {
                     Some(best) => format!("did you mean `{best}`? Sources: {}", allowed.join(", ")),
                     None => format!("sources: {}", allowed.join(", ")),
@@ -311,6 +371,8 @@ impl DataSpec {
             DataSpec::Digits(d) if d.train >= d.test => ("data.train".into(), d.train.to_string()),
             DataSpec::Digits(d) => ("data.test".into(), d.test.to_string()),
             DataSpec::Idx(i) => ("data.images".into(), i.images.display().to_string()),
+            DataSpec::Text(t) => ("data.path".into(), t.path.display().to_string()),
+            DataSpec::Corpus(c) => ("data.chars".into(), c.chars.to_string()),
         }
     }
 
@@ -333,6 +395,9 @@ impl DataSpec {
                 let records = (file * 5 / 784).min(i.first.map_or(u64::MAX, |f| f as u64));
                 records * 784 * 4
             }
+            // The text, its chars and their ids.
+            DataSpec::Text(t) => std::fs::metadata(&t.path).map_or(0, |m| m.len() * 10),
+            DataSpec::Corpus(c) => c.chars as u64 * 16,
         }
     }
 }

@@ -124,12 +124,17 @@ impl Lesson {
     /// (file, line, column). Replays do not call this: they need no data.
     pub fn check_data(&self) -> Result<(), LessonErrors> {
         self.data.check_file(self.model.data_shape()).map_err(|e| {
+            let hint = if matches!(self.data, crate::data::DataSpec::Text(_)) {
+                "fix the text file, or point data.path at another (any UTF-8 text will do)"
+            } else {
+                "fix the CSV file; README.md lists the columns each lesson expects"
+            };
             let mut err = LessonError::key(
                 &e.file,
                 "data.path",
                 e.column.as_ref().map(|(_, name)| name.clone()),
                 e.message.clone(),
-                "fix the CSV file; README.md lists the columns each lesson expects",
+                hint,
             );
             err.line = e.line.map(|l| l as usize);
             err.column = e.column.as_ref().map(|(c, _)| *c);
