@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mllab::cli::sample::sample_save;
+use mllab::cli::sample::{SampleOut, sample_save};
 use mllab::lessons::Lesson;
 use mllab::models::compared::ComparedSpec;
 use mllab::models::{BuildEnv, ModelSpec, SampleRequest, summarize};
@@ -140,9 +140,9 @@ fn mllab_sample_reads_the_part_it_is_asked_for_and_names_the_parts_otherwise() {
         part: part.map(String::from),
         ..SampleRequest::default()
     };
-    sample_save(&save, &ask(Some("ddpm")), &out).unwrap();
+    sample_save(&save, &ask(Some("ddpm")), &SampleOut::to(&out)).unwrap();
     let a: ndarray::ArrayD<f32> = ndarray_npy::read_npy(&out).unwrap();
     assert_eq!(a.shape(), &[3, 28, 28]);
-    let e = sample_save(&save, &ask(Some("vea")), &out).unwrap_err();
+    let e = sample_save(&save, &ask(Some("vea")), &SampleOut::to(&out)).unwrap_err();
     assert!(e.contains("choose one of them"), "{e}");
 }

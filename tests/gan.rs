@@ -58,7 +58,8 @@ fn a_finished_gan_run_samples_points_from_its_save() {
         n: 5,
         ..Default::default()
     };
-    mllab::cli::sample::sample_save(&save, &request, &out).unwrap();
+    mllab::cli::sample::sample_save(&save, &request, &mllab::cli::sample::SampleOut::to(&out))
+        .unwrap();
     let a: ndarray::ArrayD<f32> = ndarray_npy::read_npy(&out).unwrap();
     assert_eq!(a.shape(), &[5, 2]);
 }

@@ -93,15 +93,30 @@ pub enum Cmd {
         #[arg(long, value_name = "S", default_value_t = 0)]
         seed: u64,
     },
-    /// Draw fresh samples from a saved run's weights as a .npy file (ddpm: N×28×28 digits in
-    /// [0, 1]); the families that can sample are named when a save's cannot.
+    /// Draw fresh samples from a saved run's weights: a .npy file (digits: N×28×28 in [0, 1])
+    /// or text (next-token: one sample a line); the families that can sample are named when a
+    /// save's cannot.
     Sample {
         #[arg(value_name = "SAVE")]
         save: PathBuf,
         #[arg(long, value_name = "N", default_value_t = 64)]
         n: usize,
-        #[arg(long, value_name = "FILE.npy")]
-        out: PathBuf,
+        /// Where to write: a .npy for digits and points (needed); for text, a file of one
+        /// sample a line (default: standard output).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Text samples as one JSON array of strings (next-token).
+        #[arg(long)]
+        json: bool,
+        /// What generated text starts from; default: the lesson's prompt (next-token).
+        #[arg(long, value_name = "TEXT")]
+        prompt: Option<String>,
+        /// Sample among the K likeliest characters, 0 for all; default: the lesson's.
+        #[arg(long, value_name = "K")]
+        top_k: Option<usize>,
+        /// Characters generated per sample; default: the lesson's sample_chars.
+        #[arg(long, value_name = "N")]
+        chars: Option<usize>,
         /// ddpm (all T steps) or ddim; default: the lesson's.
         #[arg(long, value_name = "SAMPLER")]
         sampler: Option<String>,
@@ -285,6 +300,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
             temperature,
             part,
             seed,
+            json,
+            prompt,
+            top_k,
+            chars,
         }) => {
             if n == 0 || n > 100_000 {
                 return Err(Failure::BadInput(format!(
@@ -299,10 +318,21 @@ fn dispatch(cli: Cli) -> Result<ExitCode, Failure> {
                 eta,
                 temperature,
                 part,
+                prompt,
+                top_k,
+                chars: match chars {
+                    Some(c) if c == 0 || c > 100_000 => {
+                        return Err(Failure::BadInput(format!(
+                            "mllab: --chars {c}: give a number of characters from 1 to 100,000"
+                        )));
+                    }
+                    c => c,
+                },
             };
-            sample::sample_save(&save, &request, &out)
+            let out = sample::SampleOut { file: out, json };
+            let done = sample::sample_save(&save, &request, &out)
                 .map_err(|m| Failure::BadInput(format!("mllab: {m}")))?;
-            eprintln!("mllab: wrote {n} samples to {}", out.display());
+            eprintln!("mllab: {done}");
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Bench {

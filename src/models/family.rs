@@ -52,14 +52,38 @@ pub struct SampleRequest {
     /// `--part NAME`: which family's weights, in a save that holds several
     /// (`generators-compared`).
     pub part: Option<String>,
+    /// `--prompt TEXT`: what generated text starts from (next-token).
+    pub prompt: Option<String>,
+    /// `--top-k K`: sample among the K likeliest tokens, 0 for all (next-token).
+    pub top_k: Option<usize>,
+    /// `--chars N`: characters to generate per sample (next-token).
+    pub chars: Option<usize>,
 }
 
-/// Samples drawn by a family: `values` laid out row-major in `shape` (for digits, n × 28 × 28
-/// in [0, 1]).
+/// Samples drawn by a family: numbers (`values` laid out row-major in `shape`; for digits,
+/// n × 28 × 28 in [0, 1]), or text, one string a sample.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Samples {
-    pub values: Vec<f32>,
-    pub shape: Vec<usize>,
+pub enum Samples {
+    Array { values: Vec<f32>, shape: Vec<usize> },
+    Text(Vec<String>),
+}
+
+impl Samples {
+    /// The numbers of an array (none for text).
+    pub fn values(&self) -> &[f32] {
+        match self {
+            Samples::Array { values, .. } => values,
+            Samples::Text(_) => &[],
+        }
+    }
+
+    /// The shape of an array (empty for text).
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Samples::Array { shape, .. } => shape,
+            Samples::Text(_) => &[],
+        }
+    }
 }
 
 /// Reads the keys of a `model:` section into a family's spec with serde (unknown keys get a

@@ -192,12 +192,12 @@ pub fn sample_weights(
     let mut rng = Pcg64Mcg::seed_from_u64(request.seed);
     let (x, _) = draw_with(&ps, &layers, d, request.n, temperature, &mut rng, false);
     Ok(if d == PIXELS {
-        Samples {
+        Samples::Array {
             values: pixels::to_pixels(&x),
             shape: vec![request.n, super::SIDE, super::SIDE],
         }
     } else {
-        Samples {
+        Samples::Array {
             values: x,
             shape: vec![request.n, d],
         }
@@ -234,9 +234,9 @@ mod tests {
                 ..SampleRequest::default()
             };
             let got = sample_weights(&spec, &path, &request).unwrap();
-            assert_eq!(got.shape, vec![7, 2]);
+            assert_eq!(got.shape(), vec![7, 2]);
             let live = m.draw_flow(7, t, &mut Pcg64Mcg::seed_from_u64(11), false).0;
-            assert_eq!(got.values, live, "temperature {t}");
+            assert_eq!(got.values(), live, "temperature {t}");
         }
         let bad = SampleRequest {
             n: 1,
@@ -268,7 +268,7 @@ mod tests {
             ..SampleRequest::default()
         };
         let got = sample_weights(&spec, &path, &request).unwrap();
-        assert_eq!(got.shape, vec![2, 28, 28]);
-        assert!(got.values.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert_eq!(got.shape(), vec![2, 28, 28]);
+        assert!(got.values().iter().all(|v| (0.0..=1.0).contains(v)));
     }
 }

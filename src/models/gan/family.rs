@@ -220,11 +220,11 @@ pub fn sample_weights(
     let z = randn(&[n, nets.z_dim], &mut rng).mapv(|v| v * t as f32);
     let out = nets.generate(&ps, &z);
     Ok(match space {
-        Space::Plane => Samples {
+        Space::Plane => Samples::Array {
             values: out.iter().copied().collect(),
             shape: vec![n, 2],
         },
-        Space::Digits => Samples {
+        Space::Digits => Samples::Array {
             values: out
                 .iter()
                 .map(|v| ((v + 1.0) * 0.5).clamp(0.0, 1.0))
@@ -256,11 +256,11 @@ mod tests {
             ..SampleRequest::default()
         };
         let s = sample_weights(&GanSpec::default(), &path, &request).unwrap();
-        assert_eq!(s.shape, vec![5, 2]);
+        assert_eq!(s.shape(), vec![5, 2]);
         let mut rng = Pcg64Mcg::seed_from_u64(4);
         let z = randn(&[5, m.widths.z_dim], &mut rng);
         let live: Vec<f32> = m.nets.generate(&m.ps, &z).iter().copied().collect();
-        assert_eq!(s.values, live);
+        assert_eq!(s.values(), live);
         let bad = SampleRequest {
             steps: Some(3),
             ..request
@@ -288,8 +288,8 @@ mod tests {
             ..SampleRequest::default()
         };
         let s = sample_weights(&spec, &path, &request).unwrap();
-        assert_eq!(s.shape, vec![3, 28, 28]);
-        assert_eq!(s.values.len(), 3 * PIXELS);
-        assert!(s.values.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert_eq!(s.shape(), vec![3, 28, 28]);
+        assert_eq!(s.values().len(), 3 * PIXELS);
+        assert!(s.values().iter().all(|v| (0.0..=1.0).contains(v)));
     }
 }

@@ -736,19 +736,22 @@ mod tests {
             ..SampleRequest::default()
         };
         let from_file = sample_weights(&m.spec, &path, &request).unwrap();
-        assert_eq!(from_file.shape, vec![7, SIDE, SIDE]);
-        assert_eq!(from_file.values, m.draw(7, 9).unwrap());
+        assert_eq!(from_file.shape(), vec![7, SIDE, SIDE]);
+        assert_eq!(from_file.values(), m.draw(7, 9).unwrap());
         let cool = SampleRequest {
             temperature: Some(0.5),
             ..request.clone()
         };
-        let cooled = sample_weights(&m.spec, &path, &cool).unwrap().values;
+        let cooled = sample_weights(&m.spec, &path, &cool)
+            .unwrap()
+            .values()
+            .to_vec();
         let z: Vec<f32> = randn(&[7, 2], &mut Pcg64Mcg::seed_from_u64(9))
             .iter()
             .copied()
             .collect();
         assert_eq!(cooled, decode_means(&m.net, &m.ps, &z, 0.5));
-        assert_ne!(cooled, from_file.values);
+        assert_ne!(cooled, from_file.values());
         for bad in [
             SampleRequest {
                 sampler: Some("ddim".into()),

@@ -82,7 +82,7 @@ pub fn sample_weights(
         .iter()
         .copied()
         .collect();
-    Ok(Samples {
+    Ok(Samples::Array {
         values: decode_means(&net, &ps, &z, temperature as f32),
         shape: vec![request.n, SIDE, SIDE],
     })

@@ -94,7 +94,7 @@ pub fn sample_weights(
             .0,
         );
     }
-    Ok(Samples {
+    Ok(Samples::Array {
         values: all,
         shape: vec![n, SIDE, SIDE],
     })
