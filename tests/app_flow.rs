@@ -373,6 +373,7 @@ fn run_state_ignores_events_of_another_run() {
             total_steps: 50,
             charts: vec!["loss".into()],
             parts: Vec::new(),
+            knobs: Vec::new(),
         },
     };
     assert!(

@@ -120,9 +120,16 @@ fn each_kind_is_named_once_and_declares_the_loss_chart_first() {
 }
 
 #[test]
-fn exactly_the_generators_can_sample_from_a_save() {
+fn exactly_the_generators_and_the_language_model_can_sample_from_a_save() {
     assert_eq!(
         kinds_that_sample(),
-        vec!["ddpm", "vae", "flow", "gan", "generators-compared"]
+        vec![
+            "ddpm",
+            "vae",
+            "flow",
+            "gan",
+            "generators-compared",
+            "next-token"
+        ]
     );
 }

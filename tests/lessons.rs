@@ -17,7 +17,8 @@ fn repo() -> &'static Path {
 }
 
 /// The lessons shipped in `lessons/`.
-const SHIPPED: [&str; 9] = [
+const SHIPPED: [&str; 10] = [
+    "next-token",
     "regression-gd",
     "model-selection",
     "generative-classifier",

@@ -171,3 +171,10 @@ fn the_vae_plans_within_half_again_of_its_peak_as_shipped_wide_and_with_importan
         ],
     );
 }
+
+#[test]
+fn next_token_plans_within_half_again_of_its_peak_as_shipped_wide_and_as_a_wide_mlp() {
+    assert_plan_holds("next-token", &[]);
+    assert_plan_holds("next-token", &["model.width=256", "train.batch_size=64"]);
+    assert_plan_holds("next-token", &["model.arch=mlp", "model.hidden=2048"]);
+}

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mllab::lessons::{Lesson, Override};
-use mllab::models::{Finals, Finish, Metrics, Model, ModelError};
+use mllab::models::{Finals, Finish, Knob, Metrics, Model, ModelError};
 use mllab::run::trainer::{Builder, spawn_with};
 use mllab::run::{Command, EventKind, FinishReason, RunConfig, RunEvent, TrainerHandle, spawn};
 use mllab::visual::PanelUpdate;
@@ -575,4 +575,94 @@ fn a_long_run_checkpoints_its_weights_into_the_save_before_it_ends() {
         1.0f64.to_le_bytes()
     );
     drop(h);
+}
+
+#[test]
+fn turning_a_knob_while_paused_is_recorded_logged_and_redrawn_at_once() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/next-token.yaml");
+    let o: Vec<Override> = [
+        ("train.steps", "100000"),
+        ("train.pace", "200"),
+        ("model.arch", "bigram"),
+        ("data.chars", "20000"),
+    ]
+    .iter()
+    .map(|(k, v)| Override::new(k, v))
+    .collect();
+    let h = spawn(RunConfig {
+        run: 3,
+        lesson: Lesson::load(&path, &o).unwrap(),
+        paced: true,
+        save: None,
+        cache_dir: None,
+    });
+    let started = wait_for(&h, |e| matches!(e.kind, EventKind::Started { .. }));
+    let EventKind::Started { knobs, .. } = started.kind else {
+        unreachable!()
+    };
+    assert_eq!(knobs, vec![Knob::Temperature, Knob::TopK]);
+    h.send(Command::Pause);
+    wait_for(&h, |e| {
+        matches!(
+            e.kind,
+            EventKind::Command {
+                command: Command::Pause
+            }
+        )
+    });
+    h.send(Command::Turn {
+        knob: Knob::Temperature,
+        up: false,
+    });
+    wait_for(&h, |e| {
+        matches!(
+            e.kind,
+            EventKind::Command {
+                command: Command::Turn { up: false, .. }
+            }
+        )
+    });
+    let log = wait_for(&h, |e| matches!(e.kind, EventKind::Log { .. }));
+    assert!(
+        matches!(&log.kind, EventKind::Log { text } if text.contains("temperature 0.80")),
+        "{log:?}"
+    );
+    let redrawn = wait_for(
+        &h,
+        |e| matches!(&e.kind, EventKind::Visual(u) if u.panel == "samples"),
+    );
+    let EventKind::Visual(u) = redrawn.kind else {
+        unreachable!()
+    };
+    assert!(
+        matches!(&u.visual, mllab::visual::Visual::Text { text } if text.starts_with("temperature 0.80")),
+        "{u:?}"
+    );
+    h.send(Command::Stop);
+    collect(&h, Duration::from_secs(10));
+}
+
+#[test]
+fn a_model_without_knobs_logs_that_it_has_none_and_records_nothing() {
+    let h = spawn(RunConfig {
+        run: 4,
+        lesson: lesson(&[("train.steps", "100000"), ("train.pace", "500")]),
+        paced: true,
+        save: None,
+        cache_dir: None,
+    });
+    wait_for(&h, |e| e.step >= 2);
+    h.send(Command::Turn {
+        knob: Knob::TopK,
+        up: true,
+    });
+    let log = wait_for(&h, |e| {
+        matches!(e.kind, EventKind::Log { .. } | EventKind::Command { .. })
+    });
+    assert!(
+        matches!(&log.kind, EventKind::Log { text } if text.contains("no top-k to turn")),
+        "{log:?}"
+    );
+    h.send(Command::Stop);
+    collect(&h, Duration::from_secs(5));
 }

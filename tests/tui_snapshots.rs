@@ -284,6 +284,7 @@ fn run_events(last: u64) -> Vec<RunEvent> {
                 total_steps: TOTAL_STEPS,
                 charts: vec!["loss".into(), "test_loss".into()],
                 parts: Vec::new(),
+                knobs: Vec::new(),
             },
         ),
         event(0, visual("surface", "background", surface_background())),

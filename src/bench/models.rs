@@ -6,8 +6,7 @@
 use rand_pcg::Pcg64Mcg;
 
 use crate::models::diffusion::{BetaSchedule, NoiseSchedule};
-use crate::nn::{Activation, Adam, Linear, Mlp, Optimizer, TransformerBlock, sinusoidal_embedding};
-use crate::nn::{Embedding, LayerNorm};
+use crate::nn::{Activation, Adam, Linear, Mlp, Optimizer, sinusoidal_embedding};
 use crate::tensor::{Graph, ParamStore, Tensor, Var, randn};
 
 /// (a) MLP classifier 784-256-10, ReLU, cross-entropy.
@@ -194,55 +193,8 @@ impl RealNvp {
 }
 
 /// (f) Char transformer: vocab 96, context 64, 4 layers, d 128, 4 heads, MLP 4×, pre-LayerNorm,
-/// GELU, learned positions, untied head.
-pub struct CharTransformer {
-    pub tok: Embedding,
-    pub pos: Embedding,
-    pub blocks: Vec<TransformerBlock>,
-    pub lnf: LayerNorm,
-    pub head: Linear,
-    pub vocab: usize,
-}
-
-impl CharTransformer {
-    pub fn new(
-        ps: &mut ParamStore,
-        rng: &mut Pcg64Mcg,
-        vocab: usize,
-        ctx: usize,
-        layers: usize,
-        d: usize,
-        heads: usize,
-    ) -> Self {
-        Self {
-            tok: Embedding::new(ps, "tok", vocab, d, rng),
-            pos: Embedding::new(ps, "pos", ctx, d, rng),
-            blocks: (0..layers)
-                .map(|i| TransformerBlock::new(ps, &format!("blocks.{i}"), d, heads, 4, rng))
-                .collect(),
-            lnf: LayerNorm::new(ps, "lnf", d),
-            head: Linear::new(ps, "head", d, vocab, rng),
-            vocab,
-        }
-    }
-
-    /// Logits (B, T, vocab) for token ids (B·T, row-major).
-    pub fn forward(&self, g: &Graph, idx: &[usize], b: usize, t: usize) -> Var {
-        let pos: Vec<usize> = (0..t).collect();
-        let mut x = g.add(
-            &self.tok.forward(g, idx, &[b, t]),
-            &self.pos.forward(g, &pos, &[t]),
-        );
-        for blk in &self.blocks {
-            x = blk.forward(g, &x);
-        }
-        self.head.forward(g, &self.lnf.forward(g, &x))
-    }
-
-    pub fn loss(&self, g: &Graph, idx: &[usize], tgt: &[usize], b: usize, t: usize) -> Var {
-        g.cross_entropy(&self.forward(g, idx, b, t), tgt)
-    }
-}
+/// GELU, learned positions, untied head: the next-token lesson's network at the bench's sizes.
+pub use crate::models::language::CharTransformer;
 
 /// Ancestral sampling from x_T ~ N(0, I) with `NoiseSchedule::ddpm_step`, the lessons' step:
 /// x_{t−1} = (x_t − β_t/√(1−ᾱ_t)·ε̂)/√α_t + σ_t·z for t = T..1, fresh z at every t > 1.

@@ -157,6 +157,26 @@ impl StepPart {
     }
 }
 
+/// A setting of how a model generates that the learner may turn while it trains (the
+/// next-token lesson's sampler); turning one changes what is drawn, never the weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Knob {
+    /// The sampling temperature.
+    Temperature,
+    /// How many of the likeliest tokens the sampler keeps.
+    TopK,
+}
+
+impl Knob {
+    pub fn name(self) -> &'static str {
+        match self {
+            Knob::Temperature => "temperature",
+            Knob::TopK => "top-k",
+        }
+    }
+}
+
 /// A trainable model, as the trainer loop sees it.
 pub trait Model: Send {
     /// The model as a digit generator, for families that are one (`generators-compared`
@@ -199,6 +219,19 @@ pub trait Model: Send {
             "this model cannot step its {} alone",
             part.name()
         )))
+    }
+
+    /// The knobs the learner may turn during the run ([`turn`](Self::turn)); none unless the
+    /// model says so.
+    fn knobs(&self) -> &'static [Knob] {
+        &[]
+    }
+
+    /// Turns `knob` up or down one notch; returns the new setting as the log should say it.
+    /// Only called for a knob that [`knobs`](Self::knobs) names.
+    fn turn(&mut self, knob: Knob, up: bool) -> Option<String> {
+        let _ = (knob, up);
+        None
     }
 
     /// The first parameter whose value is not finite, by name, if any. Checked after every step.

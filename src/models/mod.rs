@@ -14,6 +14,7 @@ pub mod diffusion;
 pub mod family;
 pub mod flow;
 pub mod gan;
+pub mod language;
 pub mod memory;
 pub mod polynomial;
 pub mod regression;
@@ -31,7 +32,7 @@ use crate::data::{DataShape, DataSpec};
 
 pub use classifier::ClassifierSpec;
 pub use contract::{
-    Finals, Finish, Generator, Metrics, Model, ModelError, StepPart, check_finite, finite,
+    Finals, Finish, Generator, Knob, Metrics, Model, ModelError, StepPart, check_finite, finite,
     summarize,
 };
 pub use diffusion::ddpm::DdpmSpec;
@@ -39,6 +40,7 @@ pub use diffusion::two_d::Diffusion2dSpec;
 pub use family::{BuildEnv, Family, SampleRequest, Samples, WEIGHTS_FILE};
 pub use flow::FlowSpec;
 pub use gan::GanSpec;
+pub use language::NextTokenSpec;
 pub use memory::MemoryPlan;
 pub use polynomial::PolynomialSpec;
 pub use regression::LinearRegressionSpec;
@@ -193,6 +195,7 @@ families! {
     Flow(flow::FlowSpec),
     Gan(gan::GanSpec),
     GeneratorsCompared(compared::ComparedSpec),
+    NextToken(language::NextTokenSpec),
 }
 
 /// A family's spec as a mapping with `kind` in front.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::models::StepPart;
+use crate::models::{Knob, StepPart};
 use crate::visual::PanelUpdate;
 
 /// Identifies one run within this process.
@@ -41,6 +41,9 @@ pub enum EventKind {
         /// Parts of the model that can be stepped alone while paused (`StepD`, `StepG`).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         parts: Vec<StepPart>,
+        /// Knobs the learner may turn during the run (`Turn`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        knobs: Vec<Knob>,
     },
     /// Numbers measured at `step`.
     Metrics {
@@ -120,5 +123,10 @@ pub enum Command {
     ScaleLr {
         #[serde(with = "crate::visual::num")]
         factor: f64,
+    },
+    /// Turn one of the model's knobs (the sampler's temperature or top-k) a notch up or down.
+    Turn {
+        knob: Knob,
+        up: bool,
     },
 }

@@ -595,6 +595,7 @@ impl Trainer {
             total_steps: total,
             charts: model.charts(),
             parts: model.step_parts().to_vec(),
+            knobs: model.knobs().to_vec(),
         });
         let first = self.guarded(|| {
             let mut updates = model.intro();
@@ -715,6 +716,23 @@ impl Trainer {
                             ) * lr_scale;
                             self.emit(EventKind::Log {
                                 text: format!("learning rate ×{factor}: now {lr:.3e}"),
+                            });
+                        }
+                    }
+                    Some(c @ Command::Turn { knob, up }) => {
+                        if model.knobs().contains(&knob) {
+                            self.emit(EventKind::Command { command: c });
+                            if let Ok(Some(text)) = self.guarded(|| model.turn(knob, up)) {
+                                self.emit(EventKind::Log { text });
+                            }
+                            // Redraw now, paused or not, so the learner sees the change; a
+                            // failure here shows at the next scheduled snapshot.
+                            if let Ok(Ok(updates)) = self.guarded(|| model.snapshot()) {
+                                self.emit_visuals(updates, false);
+                            }
+                        } else {
+                            self.emit(EventKind::Log {
+                                text: format!("this model has no {} to turn", knob.name()),
                             });
                         }
                     }

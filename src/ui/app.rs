@@ -19,6 +19,7 @@ use super::run_state::{RunState, Status};
 use super::widgets::image::ImageMode;
 use crate::i18n::Lang;
 use crate::lessons::registry::Entry;
+use crate::models::Knob;
 use crate::run::{Command, RunEvent};
 use crate::saves::SaveInfo;
 
@@ -278,9 +279,7 @@ impl App {
                     return Vec::new();
                 }
                 self.dirty = true;
-                let parts = self
-                    .shown_run()
-                    .map_or(&[][..], |r| r.step_parts.as_slice());
+                let parts = self.shown_run().map_or(&[][..], |r| r.abilities.as_slice());
                 let action = action_for(self.screen, parts, &key);
                 // Any key closes the help, and does nothing else (Ctrl-C still quits).
                 let ctrl_c = key.code == ratatui::crossterm::event::KeyCode::Char('c')
@@ -575,6 +574,15 @@ impl App {
             Action::Stop if live => {
                 self.mark_stop_asked();
                 vec![Effect::Command(Command::Stop)]
+            }
+            Action::Cooler | Action::Warmer | Action::FewerTopK | Action::MoreTopK if live => {
+                let (knob, up) = match action {
+                    Action::Cooler => (Knob::Temperature, false),
+                    Action::Warmer => (Knob::Temperature, true),
+                    Action::FewerTopK => (Knob::TopK, false),
+                    _ => (Knob::TopK, true),
+                };
+                vec![Effect::Command(Command::Turn { knob, up })]
             }
             Action::LrUp if live => vec![Effect::Command(Command::ScaleLr { factor: 2.0 })],
             Action::LrDown if live => vec![Effect::Command(Command::ScaleLr { factor: 0.5 })],

@@ -4,14 +4,15 @@
 //! A footer is a short list of [`Hint`]s per screen: each names actions, never keys; the keys
 //! shown are those the table binds to the actions on that screen.
 //!
-//! Some keys apply only to some models: stepping a GAN's discriminator or generator alone.
-//! Every lookup takes the parts the shown run can step alone (its `Started` event names
-//! them), and a key for a part the run lacks is neither bound, nor helped, nor in a footer.
+//! Some keys apply only to some models: stepping a GAN's discriminator or generator alone,
+//! turning a language model's sampling temperature or top-k. Every lookup takes the
+//! [`Ability`]s of the shown run (its `Started` event names them), and a key for an ability
+//! the run lacks is neither bound, nor helped, nor in a footer.
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::i18n::Lang;
-use crate::models::StepPart;
+use crate::models::{Knob, StepPart};
 
 /// Which screen a binding belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +43,12 @@ pub enum Action {
     Focus,
     LrUp,
     LrDown,
+    /// The sampler's temperature down or up (language runs).
+    Cooler,
+    Warmer,
+    /// Keep fewer or more of the likeliest characters when sampling (language runs).
+    FewerTopK,
+    MoreTopK,
     Prev,
     Next,
     Slower,
@@ -191,6 +198,38 @@ pub const KEYMAP: &[Binding] = &[
     },
     Binding {
         screens: &[R],
+        codes: &[KeyCode::Char('t')],
+        keys: "t",
+        action: Action::Cooler,
+        en: "sample colder: temperature ×0.8",
+        zh: "采样更保守：温度 ×0.8",
+    },
+    Binding {
+        screens: &[R],
+        codes: &[KeyCode::Char('T')],
+        keys: "T",
+        action: Action::Warmer,
+        en: "sample hotter: temperature ×1.25",
+        zh: "采样更随机：温度 ×1.25",
+    },
+    Binding {
+        screens: &[R],
+        codes: &[KeyCode::Char('k')],
+        keys: "k",
+        action: Action::FewerTopK,
+        en: "sample among fewer characters (top-k down)",
+        zh: "只在更少的候选字符中采样（top-k 减小）",
+    },
+    Binding {
+        screens: &[R],
+        codes: &[KeyCode::Char('K')],
+        keys: "K",
+        action: Action::MoreTopK,
+        en: "sample among more characters (top-k up, to all)",
+        zh: "在更多的候选字符中采样（top-k 增大，直到全部）",
+    },
+    Binding {
+        screens: &[R],
         codes: &[KeyCode::Char('-')],
         keys: "-",
         action: Action::LrDown,
@@ -303,30 +342,50 @@ pub const KEYMAP: &[Binding] = &[
     },
 ];
 
-/// The part of the model an action steps alone, if it is one of those.
-pub fn part_of(action: Action) -> Option<StepPart> {
+/// What a run can do beyond what every run can: step a part alone, or turn a knob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ability {
+    Step(StepPart),
+    Turn(Knob),
+}
+
+impl Ability {
+    /// The abilities a run's `Started` event names.
+    pub fn of(parts: &[StepPart], knobs: &[Knob]) -> Vec<Ability> {
+        parts
+            .iter()
+            .map(|p| Ability::Step(*p))
+            .chain(knobs.iter().map(|k| Ability::Turn(*k)))
+            .collect()
+    }
+}
+
+/// The ability an action needs, if it needs one.
+pub fn needs(action: Action) -> Option<Ability> {
     match action {
-        Action::StepDiscriminator => Some(StepPart::Discriminator),
-        Action::StepGenerator => Some(StepPart::Generator),
+        Action::StepDiscriminator => Some(Ability::Step(StepPart::Discriminator)),
+        Action::StepGenerator => Some(Ability::Step(StepPart::Generator)),
+        Action::Cooler | Action::Warmer => Some(Ability::Turn(Knob::Temperature)),
+        Action::FewerTopK | Action::MoreTopK => Some(Ability::Turn(Knob::TopK)),
         _ => None,
     }
 }
 
-/// The action a key press asks for on a screen, for a run that can step `parts` alone.
+/// The action a key press asks for on a screen, for a run with the abilities `can`.
 /// Ctrl-C quits from anywhere.
-pub fn action_for(screen: Screen, parts: &[StepPart], key: &KeyEvent) -> Option<Action> {
+pub fn action_for(screen: Screen, can: &[Ability], key: &KeyEvent) -> Option<Action> {
     if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
         return Some(Action::Quit);
     }
-    bindings_for(screen, parts)
+    bindings_for(screen, can)
         .find(|b| b.codes.contains(&key.code))
         .map(|b| b.action)
 }
 
-/// The bindings shown in the help for a screen, for a run that can step `parts` alone.
-pub fn bindings_for(screen: Screen, parts: &[StepPart]) -> impl Iterator<Item = &'_ Binding> + '_ {
+/// The bindings shown in the help for a screen, for a run with the abilities `can`.
+pub fn bindings_for(screen: Screen, can: &[Ability]) -> impl Iterator<Item = &'_ Binding> + '_ {
     KEYMAP.iter().filter(move |b| {
-        b.screens.contains(&screen) && part_of(b.action).is_none_or(|p| parts.contains(&p))
+        b.screens.contains(&screen) && needs(b.action).is_none_or(|a| can.contains(&a))
     })
 }
 
@@ -375,6 +434,8 @@ const RUN_HINTS: &[Hint] = &[
     hint(&[Action::Rerun], "rerun", "重跑"),
     hint(&[Action::RerunNewSeed], "new seed", "新种子"),
     hint(&[Action::LrUp, Action::LrDown], "lr", "学习率"),
+    hint(&[Action::Cooler, Action::Warmer], "temperature", "温度"),
+    hint(&[Action::FewerTopK, Action::MoreTopK], "top-k", "top-k"),
     hint(&[Action::Focus], "zoom", "放大"),
     hint(&[Action::Edit], "edit", "编辑"),
     hint(&[Action::Help], "help", "帮助"),
@@ -403,12 +464,12 @@ pub fn hints_for(screen: Screen) -> &'static [Hint] {
     }
 }
 
-/// The binding of `action` on `screen` (for a run that can step `parts` alone), if it has one.
-pub fn binding(screen: Screen, parts: &[StepPart], action: Action) -> Option<&'static Binding> {
+/// The binding of `action` on `screen` (for a run with the abilities `can`), if it has one.
+pub fn binding(screen: Screen, can: &[Ability], action: Action) -> Option<&'static Binding> {
     KEYMAP.iter().find(|b| {
         b.action == action
             && b.screens.contains(&screen)
-            && part_of(action).is_none_or(|p| parts.contains(&p))
+            && needs(action).is_none_or(|a| can.contains(&a))
     })
 }
 
@@ -433,24 +494,24 @@ pub fn key_name(code: KeyCode, lang: Lang) -> String {
 }
 
 /// The keys a hint shows: the first key bound to each of its actions on `screen`.
-pub fn hint_keys(screen: Screen, parts: &[StepPart], hint: &Hint, lang: Lang) -> String {
+pub fn hint_keys(screen: Screen, can: &[Ability], hint: &Hint, lang: Lang) -> String {
     hint.actions
         .iter()
-        .filter_map(|a| binding(screen, parts, *a))
+        .filter_map(|a| binding(screen, can, *a))
         .filter_map(|b| b.codes.first())
         .map(|c| key_name(*c, lang))
         .collect::<Vec<_>>()
         .join(hint.joiner)
 }
 
-/// The footer of a screen (for a run that can step `parts` alone): `keys word · keys word ·
+/// The footer of a screen (for a run with the abilities `can`): `keys word · keys word ·
 /// …`, every key read from the table. A hint whose actions have no key on the screen is left
 /// out rather than shown wrong.
-pub fn footer(screen: Screen, parts: &[StepPart], lang: Lang) -> String {
+pub fn footer(screen: Screen, can: &[Ability], lang: Lang) -> String {
     hints_for(screen)
         .iter()
         .filter_map(|h| {
-            let keys = hint_keys(screen, parts, h, lang);
+            let keys = hint_keys(screen, can, h, lang);
             let word = lang.pick(h.en, h.zh);
             match (keys.is_empty(), word.is_empty()) {
                 (true, _) => None,
@@ -467,8 +528,18 @@ mod tests {
     use super::*;
 
     /// A run that steps only as a whole, and one (a GAN) that can step either player alone.
-    const NONE: &[StepPart] = &[];
-    const BOTH: &[StepPart] = &[StepPart::Discriminator, StepPart::Generator];
+    const NONE: &[Ability] = &[];
+    const BOTH: &[Ability] = &[
+        Ability::Step(StepPart::Discriminator),
+        Ability::Step(StepPart::Generator),
+    ];
+    /// Every ability there is, so that every binding is live.
+    const ALL: &[Ability] = &[
+        Ability::Step(StepPart::Discriminator),
+        Ability::Step(StepPart::Generator),
+        Ability::Turn(Knob::Temperature),
+        Ability::Turn(Knob::TopK),
+    ];
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
@@ -502,7 +573,7 @@ mod tests {
     fn no_key_means_two_things_on_one_screen() {
         for screen in [Screen::Browser, Screen::Run, Screen::Replay] {
             let mut seen = Vec::new();
-            for b in bindings_for(screen, BOTH) {
+            for b in bindings_for(screen, ALL) {
                 for c in b.codes {
                     assert!(!seen.contains(c), "{c:?} bound twice on {screen:?}");
                     seen.push(*c);
@@ -525,7 +596,7 @@ mod tests {
             for h in hints_for(screen) {
                 for a in h.actions {
                     assert!(
-                        binding(screen, BOTH, *a).is_some(),
+                        binding(screen, ALL, *a).is_some(),
                         "the {screen:?} footer hints at {a:?}, which has no key there"
                     );
                 }
@@ -537,17 +608,17 @@ mod tests {
     fn a_footer_shows_each_hinted_action_by_its_first_key_in_the_keymap() {
         for screen in SCREENS {
             for lang in [Lang::En, Lang::Zh] {
-                let text = footer(screen, BOTH, lang);
+                let text = footer(screen, ALL, lang);
                 for h in hints_for(screen) {
                     for a in h.actions {
-                        let code = binding(screen, BOTH, *a).unwrap().codes[0];
+                        let code = binding(screen, ALL, *a).unwrap().codes[0];
                         let key = key_name(code, lang);
                         assert!(
                             text.contains(&key),
                             "{screen:?} footer {text:?} lacks {key:?} of {a:?}"
                         );
                         assert_eq!(
-                            action_for(screen, BOTH, &KeyEvent::new(code, KeyModifiers::NONE)),
+                            action_for(screen, ALL, &KeyEvent::new(code, KeyModifiers::NONE)),
                             Some(*a),
                             "{key:?} in the {screen:?} footer does {a:?}"
                         );
@@ -601,7 +672,32 @@ mod tests {
         assert!(!footer(Screen::Run, NONE, Lang::En).contains("D/G"));
         let help: Vec<Action> = bindings_for(Screen::Run, NONE).map(|b| b.action).collect();
         assert!(!help.contains(&Action::StepDiscriminator));
-        let only_d = [StepPart::Discriminator];
+        let only_d = [Ability::Step(StepPart::Discriminator)];
         assert!(footer(Screen::Run, &only_d, Lang::En).contains("d step D/G"));
+    }
+
+    #[test]
+    fn t_and_k_turn_the_sampler_only_on_a_run_that_has_one() {
+        let lm = Ability::of(&[], &[Knob::Temperature, Knob::TopK]);
+        for (c, a) in [
+            ('t', Action::Cooler),
+            ('T', Action::Warmer),
+            ('k', Action::FewerTopK),
+            ('K', Action::MoreTopK),
+        ] {
+            assert_eq!(action_for(Screen::Run, NONE, &key(KeyCode::Char(c))), None);
+            assert_eq!(
+                action_for(Screen::Run, &lm, &key(KeyCode::Char(c))),
+                Some(a)
+            );
+        }
+        assert_eq!(
+            action_for(Screen::Browser, &lm, &key(KeyCode::Char('k'))),
+            Some(Action::Up),
+            "k still moves up in the browser"
+        );
+        let f = footer(Screen::Run, &lm, Lang::En);
+        assert!(f.contains("t/T temperature · k/K top-k"), "{f}");
+        assert!(!footer(Screen::Run, BOTH, Lang::En).contains("temperature"));
     }
 }

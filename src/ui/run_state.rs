@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::lessons::{I18nText, Lesson};
-use crate::models::StepPart;
 use crate::run::{Command, EventKind, FinishReason, RunEvent, RunId};
+use crate::ui::keymap::Ability;
 use crate::visual::Visual;
 
 /// Where a run stands.
@@ -53,7 +53,8 @@ pub struct RunState {
     /// Metric names on the loss chart.
     pub charts: Vec<String>,
     /// Parts of the model that can be stepped alone while paused (their keys apply).
-    pub step_parts: Vec<StepPart>,
+    /// What this run can do beyond every run (step a part alone, turn a knob).
+    pub abilities: Vec<Ability>,
     /// Every metric over steps: name → (step, value).
     pub series: BTreeMap<String, Vec<(f64, f64)>>,
     /// Latest value of every metric.
@@ -92,7 +93,7 @@ impl RunState {
             t: 0.0,
             status: Status::Starting,
             charts: Vec::new(),
-            step_parts: Vec::new(),
+            abilities: Vec::new(),
             series: BTreeMap::new(),
             latest: BTreeMap::new(),
             visuals: BTreeMap::new(),
@@ -123,12 +124,13 @@ impl RunState {
                 total_steps,
                 charts,
                 parts,
+                knobs,
                 ..
             } => {
                 self.seed = *seed;
                 self.total_steps = *total_steps;
                 self.charts = charts.clone();
-                self.step_parts = parts.clone();
+                self.abilities = Ability::of(parts, knobs);
                 if self.status == Status::Starting {
                     self.status = Status::Running;
                 }
@@ -183,6 +185,8 @@ impl RunState {
                     }
                 }
                 Command::ScaleLr { factor } => self.lr_scale *= factor,
+                // The trainer logs the new setting itself.
+                Command::Turn { .. } => {}
             },
             EventKind::Progress { phase, done, total } => {
                 if *done == 0 || self.finishing_mark.is_none() {

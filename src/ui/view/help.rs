@@ -9,7 +9,7 @@ use crate::ui::app::App;
 use crate::ui::keymap::bindings_for;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let parts = app.shown_run().map_or(&[][..], |r| r.step_parts.as_slice());
+    let parts = app.shown_run().map_or(&[][..], |r| r.abilities.as_slice());
     let rows: Vec<Row> = bindings_for(app.screen, parts)
         .map(|b| Row::new([b.keys.to_string(), app.lang.pick(b.en, b.zh).to_string()]))
         .collect();

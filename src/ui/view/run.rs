@@ -45,7 +45,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(log_line).render(log, buf);
     let foot = match (app.screen, app.replay.as_ref()) {
         (Screen::Replay, Some(r)) => timeline(r, lang),
-        _ => Line::from(keymap::footer(Screen::Run, &state.step_parts, lang)).dark_gray(),
+        _ => Line::from(keymap::footer(Screen::Run, &state.abilities, lang)).dark_gray(),
     };
     Paragraph::new(foot).render(footer, buf);
 }
